@@ -1,0 +1,221 @@
+//! The integrity check behind `appliance check`: the hash chain holds, replaying the log from
+//! empty reproduces every projection byte for byte, and the invariants hold (escrow never
+//! over-committed, one consistent leader per auction, outbox rows caused by logged events).
+
+use redb::ReadableTable;
+
+use crate::event::{self, Event};
+use crate::model::{AuctionState, BidStatus};
+use crate::record;
+use crate::tables::{self, Head, View};
+use crate::{Result, Store};
+
+/// What the check found.
+#[derive(Debug)]
+pub struct Report {
+    /// Events in the log.
+    pub events: u64,
+    /// The log's head.
+    pub head: Option<Head>,
+    /// Rows per table.
+    pub tables: Vec<(&'static str, u64)>,
+    /// Everything that does not hold; empty when all is well.
+    pub problems: Vec<String>,
+}
+
+impl Report {
+    /// Whether everything holds.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+const REPLAY_BATCH: usize = 4096;
+const DIFFS_PER_TABLE: usize = 5;
+
+/// Checks a store (a consistent snapshot of it, if an appliance is writing it).
+pub fn run(store: &Store) -> Result<Report> {
+    let snapshot = store.read()?;
+    let mut problems = Vec::new();
+
+    // 1. The hash chain, while replaying into a fresh store.
+    let replay = Store::in_memory()?;
+    let mut expected_seq = 1u64;
+    let mut prev_hash = [0u8; 32];
+    let mut batch: Vec<(u64, Event)> = Vec::with_capacity(REPLAY_BATCH);
+    let mut replay_broken = false;
+    let flush = |batch: &mut Vec<(u64, Event)>,
+                 problems: &mut Vec<String>,
+                 broken: &mut bool|
+     -> Result<()> {
+        if *broken || batch.is_empty() {
+            batch.clear();
+            return Ok(());
+        }
+        let outcome = replay.write_unsynced(|w| {
+            for (seq, event) in batch.iter() {
+                if let Err(e) = w.replay(event) {
+                    return Ok(Some(format!(
+                        "event {seq} ({}) cannot be replayed: {e}",
+                        event.kind()
+                    )));
+                }
+            }
+            Ok(None)
+        })?;
+        if let (Some(problem), _) = outcome {
+            problems.push(problem);
+            *broken = true;
+        }
+        batch.clear();
+        Ok(())
+    };
+    for entry in snapshot.t.events.iter()? {
+        let (k, v) = entry?;
+        let seq = k.value();
+        if seq != expected_seq {
+            problems.push(format!(
+                "event log skips from {} to {seq}",
+                expected_seq - 1
+            ));
+        }
+        expected_seq = seq + 1;
+        let raw = match event::split(v.value()) {
+            Ok(raw) => raw,
+            Err(e) => {
+                problems.push(format!("event {seq} is unreadable: {e}"));
+                replay_broken = true;
+                continue;
+            }
+        };
+        if raw.prev_hash != prev_hash {
+            problems.push(format!(
+                "event {seq} does not point at the hash of event {}",
+                seq - 1
+            ));
+        }
+        let computed = event::chain_hash(&raw.prev_hash, seq, raw.at, raw.payload);
+        if computed != raw.hash {
+            problems.push(format!(
+                "event {seq} has been altered: its hash does not match its content"
+            ));
+        }
+        prev_hash = raw.hash;
+        match record::decode::<Event>(raw.payload) {
+            Ok(event) => batch.push((seq, event)),
+            Err(e) => {
+                problems.push(format!("event {seq} does not decode: {e}"));
+                replay_broken = true;
+            }
+        }
+        if batch.len() >= REPLAY_BATCH {
+            flush(&mut batch, &mut problems, &mut replay_broken)?;
+        }
+    }
+    flush(&mut batch, &mut problems, &mut replay_broken)?;
+    let events = expected_seq - 1;
+
+    // 2. Projections equal the replay, byte for byte.
+    if !replay_broken {
+        let replayed = replay.read()?;
+        for name in tables::projections() {
+            let diff = tables::diff_projection(&snapshot.t, &replayed.t, name, DIFFS_PER_TABLE)?;
+            for note in diff.differing {
+                problems.push(format!("projection {name}: {note}"));
+            }
+        }
+    } else {
+        problems.push("projections were not compared: the log cannot be replayed".to_string());
+    }
+
+    // 3. Invariants on the stored projections.
+    for (user, balance) in snapshot.balances()? {
+        if !balance.is_covered() {
+            problems.push(format!(
+                "escrow over-committed for user {user}: leading {} + won {} + withdrawn {} > deposited {}",
+                balance.leading, balance.won, balance.withdrawn, balance.deposited
+            ));
+        }
+    }
+    for auction in snapshot.auctions()? {
+        let bids = snapshot.bids_of_auction(auction.id)?;
+        let leading: Vec<_> = bids
+            .iter()
+            .filter(|b| b.status == BidStatus::Leading)
+            .collect();
+        let best = bids
+            .iter()
+            .filter(|b| b.status != BidStatus::Rejected)
+            .map(|b| b.amount)
+            .max();
+        let expected_leading = match auction.state {
+            AuctionState::Active | AuctionState::Paused | AuctionState::Processing => {
+                usize::from(auction.leading_bid.is_some())
+            }
+            _ => 0,
+        };
+        if leading.len() != expected_leading {
+            problems.push(format!(
+                "auction {} ({}) has {} leading bids, expected {expected_leading}",
+                auction.id,
+                auction.state.as_str(),
+                leading.len()
+            ));
+        }
+        if let Some(id) = auction.leading_bid {
+            match bids.iter().find(|b| b.id == id) {
+                Some(bid) => {
+                    if Some(bid.bidder) != auction.leader || bid.amount != auction.price {
+                        problems.push(format!(
+                            "auction {}: leader and price disagree with bid {id}",
+                            auction.id
+                        ));
+                    }
+                    if best != Some(bid.amount) {
+                        problems.push(format!(
+                            "auction {}: bid {id} leads but is not the highest",
+                            auction.id
+                        ));
+                    }
+                    if auction.state == AuctionState::Completed && bid.status != BidStatus::Won {
+                        problems.push(format!(
+                            "auction {} is completed but bid {id} is not marked won",
+                            auction.id
+                        ));
+                    }
+                }
+                None => problems.push(format!(
+                    "auction {} names missing leading bid {id}",
+                    auction.id
+                )),
+            }
+        } else if best.is_some() {
+            problems.push(format!(
+                "auction {} has accepted bids but no leader",
+                auction.id
+            ));
+        }
+    }
+    let head_seq = snapshot.head()?.map_or(0, |h| h.seq);
+    let mut after = 0;
+    loop {
+        let rows = snapshot.outbox_after(after, 1024)?;
+        let Some(last) = rows.last() else { break };
+        after = last.id.0;
+        for row in &rows {
+            if row.event_seq == 0 || row.event_seq > head_seq {
+                problems.push(format!(
+                    "outbox row {} names event {}, which is not in the log",
+                    row.id, row.event_seq
+                ));
+            }
+        }
+    }
+
+    Ok(Report {
+        events,
+        head: snapshot.head()?,
+        tables: snapshot.row_counts()?,
+        problems,
+    })
+}

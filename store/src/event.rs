@@ -1,0 +1,315 @@
+//! The event log: what happened, in order, hash-chained.
+//!
+//! Events are facts decided by the engine, carrying everything needed to update the projections
+//! without consulting any rule or clock, so replaying the log from empty reproduces the
+//! projections exactly. Each stored event is laid out as
+//! `prev_hash (32) | hash (32) | at (i64 LE) | payload`, where the payload is the versioned
+//! record encoding of [`Event`] and
+//! `hash = SHA-256(prev_hash | seq (u64 LE) | at (i64 LE) | payload)`.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::model::{
+    Address, Auction, AuctionId, Audit, Bid, Campaign, Deposit, Item, User, UserId, WalletLink,
+};
+use crate::record::{self, DecodeError};
+use crate::time::Timestamp;
+use crate::wei::Wei;
+
+/// A 32-byte SHA-256 digest.
+pub type Hash = [u8; 32];
+
+/// Something that happened. See the module docs for the guarantee events keep.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    /// A campaign with its items and scheduled auctions.
+    CampaignCreated {
+        /// The campaign.
+        campaign: Campaign,
+        /// Its items.
+        items: Vec<Item>,
+        /// One auction per day.
+        auctions: Vec<Auction>,
+        /// Who created it.
+        audit: Audit,
+    },
+    /// A campaign changed; pending auctions rescheduled or removed.
+    CampaignEdited {
+        /// The campaign as it now is.
+        campaign: Campaign,
+        /// New or changed items.
+        items: Vec<Item>,
+        /// Pending auctions as they now are.
+        auctions: Vec<Auction>,
+        /// Pending auctions that no longer exist (fewer days).
+        removed: Vec<AuctionId>,
+        /// Who changed it.
+        audit: Audit,
+    },
+    /// A user seen for the first time, or with a new handle.
+    UserSeen {
+        /// The user.
+        user: User,
+    },
+    /// A wallet linked to a user (replacing any earlier link).
+    WalletLinked {
+        /// The link.
+        link: WalletLink,
+    },
+    /// ETH arrived in escrow (credited when `deposit.user` is set).
+    DepositRecorded {
+        /// The deposit.
+        deposit: Deposit,
+    },
+    /// A bid became the leading bid.
+    BidAccepted {
+        /// The bid (status leading).
+        bid: Bid,
+        /// The auction's end after this bid.
+        ends_at: Timestamp,
+        /// Whether this bid moved the end (anti-sniping).
+        extended: bool,
+    },
+    /// A bid was refused.
+    BidRejected {
+        /// The bid (status rejected, with its reason).
+        bid: Bid,
+    },
+    /// Bidding opened.
+    AuctionStarted {
+        /// The auction.
+        auction: AuctionId,
+        /// When.
+        at: Timestamp,
+    },
+    /// An operator paused bidding.
+    AuctionPaused {
+        /// The auction.
+        auction: AuctionId,
+        /// Time that was left, in microseconds.
+        remaining_micros: i64,
+        /// Who and why.
+        audit: Audit,
+    },
+    /// An operator resumed bidding.
+    AuctionResumed {
+        /// The auction.
+        auction: AuctionId,
+        /// The new end.
+        ends_at: Timestamp,
+        /// Who and why.
+        audit: Audit,
+    },
+    /// An operator moved the end later.
+    AuctionExtended {
+        /// The auction.
+        auction: AuctionId,
+        /// The new end.
+        ends_at: Timestamp,
+        /// Who and why.
+        audit: Audit,
+    },
+    /// Bidding closed; the leading bid, if any, wins.
+    AuctionClosed {
+        /// The auction.
+        auction: AuctionId,
+        /// When.
+        at: Timestamp,
+        /// Set when an operator forced it.
+        audit: Option<Audit>,
+    },
+    /// The sale is settled (the winner's commitment becomes a purchase).
+    AuctionSettled {
+        /// The auction.
+        auction: AuctionId,
+        /// When.
+        at: Timestamp,
+        /// Set when an operator forced it.
+        audit: Option<Audit>,
+    },
+    /// Called off; the leading bid is released.
+    AuctionCancelled {
+        /// The auction.
+        auction: AuctionId,
+        /// When.
+        at: Timestamp,
+        /// Who and why.
+        audit: Audit,
+    },
+    /// An operator's manual override of an auction's schedule or reserve.
+    AuctionOverridden {
+        /// The auction.
+        auction: AuctionId,
+        /// New end of bidding, if changed.
+        ends_at: Option<Timestamp>,
+        /// New reserve, if changed.
+        reserve: Option<Wei>,
+        /// Bidding reopened after it had closed.
+        reopened: bool,
+        /// Who and why.
+        audit: Audit,
+    },
+}
+
+impl Event {
+    /// Stable snake_case name of the variant.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::CampaignCreated { .. } => "campaign_created",
+            Event::CampaignEdited { .. } => "campaign_edited",
+            Event::UserSeen { .. } => "user_seen",
+            Event::WalletLinked { .. } => "wallet_linked",
+            Event::DepositRecorded { .. } => "deposit_recorded",
+            Event::BidAccepted { .. } => "bid_accepted",
+            Event::BidRejected { .. } => "bid_rejected",
+            Event::AuctionStarted { .. } => "auction_started",
+            Event::AuctionPaused { .. } => "auction_paused",
+            Event::AuctionResumed { .. } => "auction_resumed",
+            Event::AuctionExtended { .. } => "auction_extended",
+            Event::AuctionClosed { .. } => "auction_closed",
+            Event::AuctionSettled { .. } => "auction_settled",
+            Event::AuctionCancelled { .. } => "auction_cancelled",
+            Event::AuctionOverridden { .. } => "auction_overridden",
+        }
+    }
+
+    /// The auction this event is about, if any.
+    pub fn auction(&self) -> Option<AuctionId> {
+        match self {
+            Event::BidAccepted { bid, .. } | Event::BidRejected { bid } => bid.auction,
+            Event::AuctionStarted { auction, .. }
+            | Event::AuctionPaused { auction, .. }
+            | Event::AuctionResumed { auction, .. }
+            | Event::AuctionExtended { auction, .. }
+            | Event::AuctionClosed { auction, .. }
+            | Event::AuctionSettled { auction, .. }
+            | Event::AuctionCancelled { auction, .. }
+            | Event::AuctionOverridden { auction, .. } => Some(*auction),
+            _ => None,
+        }
+    }
+
+    /// The user this event is about, if any.
+    pub fn user(&self) -> Option<UserId> {
+        match self {
+            Event::BidAccepted { bid, .. } | Event::BidRejected { bid } => Some(bid.bidder),
+            Event::UserSeen { user } => Some(user.id),
+            Event::WalletLinked { link } => Some(link.user),
+            Event::DepositRecorded { deposit } => deposit.user,
+            _ => None,
+        }
+    }
+
+    /// The wallet this event is about, if any.
+    pub fn address(&self) -> Option<Address> {
+        match self {
+            Event::WalletLinked { link } => Some(link.address),
+            Event::DepositRecorded { deposit } => Some(deposit.from),
+            _ => None,
+        }
+    }
+}
+
+/// An event as stored: its place in the chain and its time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// When it was appended.
+    pub at: Timestamp,
+    /// Hash of the previous event (zeros for the first).
+    #[serde(with = "hex_hash")]
+    pub prev_hash: Hash,
+    /// Hash of this event.
+    #[serde(with = "hex_hash")]
+    pub hash: Hash,
+    /// What happened.
+    pub event: Event,
+}
+
+const HEADER: usize = 32 + 32 + 8;
+
+/// Computes an event's hash from its neighbours and encoded payload.
+pub fn chain_hash(prev: &Hash, seq: u64, at: Timestamp, payload: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update(prev);
+    h.update(seq.to_le_bytes());
+    h.update(at.0.to_le_bytes());
+    h.update(payload);
+    h.finalize().into()
+}
+
+/// Lays out a new event for storage; returns the stored bytes and the event's hash.
+pub(crate) fn seal(prev: &Hash, seq: u64, at: Timestamp, event: &Event) -> (Vec<u8>, Hash) {
+    let payload = record::encode(event);
+    let hash = chain_hash(prev, seq, at, &payload);
+    let mut out = Vec::with_capacity(HEADER + payload.len());
+    out.extend_from_slice(prev);
+    out.extend_from_slice(&hash);
+    out.extend_from_slice(&at.0.to_le_bytes());
+    out.extend_from_slice(&payload);
+    (out, hash)
+}
+
+/// The stored parts of an event, before the payload is decoded.
+pub(crate) struct RawEvent<'a> {
+    pub prev_hash: Hash,
+    pub hash: Hash,
+    pub at: Timestamp,
+    pub payload: &'a [u8],
+}
+
+pub(crate) fn split(bytes: &[u8]) -> Result<RawEvent<'_>, DecodeError> {
+    if bytes.len() <= HEADER {
+        return Err(DecodeError::Empty("event"));
+    }
+    let mut prev_hash = [0u8; 32];
+    let mut hash = [0u8; 32];
+    let mut at = [0u8; 8];
+    prev_hash.copy_from_slice(&bytes[..32]);
+    hash.copy_from_slice(&bytes[32..64]);
+    at.copy_from_slice(&bytes[64..72]);
+    Ok(RawEvent {
+        prev_hash,
+        hash,
+        at: Timestamp(i64::from_le_bytes(at)),
+        payload: &bytes[HEADER..],
+    })
+}
+
+/// Decodes a stored event.
+pub(crate) fn open(seq: u64, bytes: &[u8]) -> Result<EventRecord, DecodeError> {
+    let raw = split(bytes)?;
+    Ok(EventRecord {
+        seq,
+        at: raw.at,
+        prev_hash: raw.prev_hash,
+        hash: raw.hash,
+        event: record::decode(raw.payload)?,
+    })
+}
+
+mod hex_hash {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(hash: &super::Hash, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&hex::encode(hash))
+        } else {
+            serde::Serialize::serialize(hash, s)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<super::Hash, D::Error> {
+        if d.is_human_readable() {
+            let text = String::deserialize(d)?;
+            let mut out = [0u8; 32];
+            hex::decode_to_slice(&text, &mut out).map_err(serde::de::Error::custom)?;
+            Ok(out)
+        } else {
+            <[u8; 32]>::deserialize(d)
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Applying events to the projections. This is the only code that writes projection tables, and
+//! it reads nothing but the projections and the event: replaying the log from empty therefore
+//! yields the same bytes.
+
+use redb::ReadableTable;
+
+use crate::event::Event;
+use crate::model::{Auction, AuctionId, Balance, Bid, BidStatus, UserId};
+use crate::record::{self, Record};
+use crate::tables::{WriteTables, decode_at, get_record, id_bytes, id_from_bytes};
+use crate::wei::Wei;
+use crate::{Error, Result};
+
+/// The key a handle is indexed under: without `@`, lower case.
+pub fn handle_key(handle: &str) -> String {
+    handle.trim().trim_start_matches('@').to_ascii_lowercase()
+}
+
+fn put<R: Record>(t: &mut redb::Table<'_, u64, &'static [u8]>, id: u64, record: &R) -> Result<()> {
+    t.insert(id, record::encode(record).as_slice())?;
+    Ok(())
+}
+
+fn must<R: Record>(
+    t: &redb::Table<'_, u64, &'static [u8]>,
+    table: &'static str,
+    id: u64,
+) -> Result<R> {
+    get_record(t, table, id)?.ok_or_else(|| {
+        Error::Corrupt(format!(
+            "event refers to {table} {id}, which does not exist"
+        ))
+    })
+}
+
+fn update_auction(
+    t: &mut WriteTables<'_>,
+    id: AuctionId,
+    f: impl FnOnce(&mut Auction),
+) -> Result<()> {
+    let mut auction: Auction = must(&t.auctions, "auctions", id.0)?;
+    f(&mut auction);
+    put(&mut t.auctions, id.0, &auction)
+}
+
+fn update_bid(t: &mut WriteTables<'_>, id: u64, f: impl FnOnce(&mut Bid)) -> Result<Bid> {
+    let mut bid: Bid = must(&t.bids, "bids", id)?;
+    f(&mut bid);
+    put(&mut t.bids, id, &bid)?;
+    Ok(bid)
+}
+
+/// Which part of a balance an event moves.
+#[derive(Clone, Copy)]
+enum Part {
+    Deposited,
+    Leading,
+    Won,
+}
+
+fn adjust(t: &mut WriteTables<'_>, user: UserId, part: Part, add: Wei, sub: Wei) -> Result<()> {
+    let mut balance: Balance = get_record(&t.balances, "balances", user.0)?.unwrap_or_default();
+    let field = match part {
+        Part::Deposited => &mut balance.deposited,
+        Part::Leading => &mut balance.leading,
+        Part::Won => &mut balance.won,
+    };
+    *field = field
+        .checked_add(add)
+        .and_then(|v| v.checked_sub(sub))
+        .ok_or_else(|| Error::Corrupt(format!("balance of user {user} would leave its range")))?;
+    put(&mut t.balances, user.0, &balance)
+}
+
+fn index_bid(t: &mut WriteTables<'_>, bid: &Bid) -> Result<()> {
+    put(&mut t.bids, bid.id.0, bid)?;
+    if let Some(auction) = bid.auction {
+        t.bids_by_auction
+            .insert((auction.0, bid.id.0), [].as_slice())?;
+    }
+    t.bids_by_user
+        .insert((bid.bidder.0, bid.id.0), [].as_slice())?;
+    if let Some(key) = bid.source.key() {
+        t.bid_sources
+            .insert(key.as_str(), id_bytes(bid.id.0).as_slice())?;
+    }
+    Ok(())
+}
+
+/// Applies one event to the projections.
+pub(crate) fn apply(t: &mut WriteTables<'_>, event: &Event) -> Result<()> {
+    match event {
+        Event::CampaignCreated {
+            campaign,
+            items,
+            auctions,
+            ..
+        }
+        | Event::CampaignEdited {
+            campaign,
+            items,
+            auctions,
+            ..
+        } => {
+            put(&mut t.campaigns, campaign.id.0, campaign)?;
+            for item in items {
+                put(&mut t.items, item.id.0, item)?;
+            }
+            for auction in auctions {
+                put(&mut t.auctions, auction.id.0, auction)?;
+            }
+            if let Event::CampaignEdited { removed, .. } = event {
+                for id in removed {
+                    t.auctions.remove(id.0)?;
+                }
+            }
+        }
+        Event::UserSeen { user } => {
+            if let Some(old) = get_record::<crate::model::User>(&t.users, "users", user.id.0)? {
+                let old_key = handle_key(&old.handle);
+                let owner = match t.handles.get(old_key.as_str())? {
+                    Some(v) => Some(id_from_bytes("handles", v.value())?),
+                    None => None,
+                };
+                if owner == Some(user.id.0) {
+                    t.handles.remove(old_key.as_str())?;
+                }
+            }
+            t.handles.insert(
+                handle_key(&user.handle).as_str(),
+                id_bytes(user.id.0).as_slice(),
+            )?;
+            put(&mut t.users, user.id.0, user)?;
+        }
+        Event::WalletLinked { link } => {
+            if let Some(old) =
+                get_record::<crate::model::WalletLink>(&t.wallets, "wallets", link.user.0)?
+            {
+                t.wallet_owners.remove(old.address.0.as_slice())?;
+            }
+            t.wallet_owners
+                .insert(link.address.0.as_slice(), id_bytes(link.user.0).as_slice())?;
+            put(&mut t.wallets, link.user.0, link)?;
+        }
+        Event::DepositRecorded { deposit } => {
+            put(&mut t.deposits, deposit.id.0, deposit)?;
+            t.deposit_refs.insert(
+                deposit.reference.as_str(),
+                id_bytes(deposit.id.0).as_slice(),
+            )?;
+            if let Some(user) = deposit.user {
+                adjust(t, user, Part::Deposited, deposit.amount, Wei::ZERO)?;
+            }
+        }
+        Event::BidAccepted {
+            bid,
+            ends_at,
+            extended,
+        } => {
+            let auction_id = bid
+                .auction
+                .ok_or_else(|| Error::Corrupt(format!("accepted bid {} has no auction", bid.id)))?;
+            let auction: Auction = must(&t.auctions, "auctions", auction_id.0)?;
+            if let Some(prev) = auction.leading_bid {
+                let prev = update_bid(t, prev.0, |b| b.status = BidStatus::Outbid)?;
+                adjust(t, prev.bidder, Part::Leading, Wei::ZERO, prev.amount)?;
+            }
+            index_bid(t, bid)?;
+            adjust(t, bid.bidder, Part::Leading, bid.amount, Wei::ZERO)?;
+            update_auction(t, auction_id, |a| {
+                a.leading_bid = Some(bid.id);
+                a.leader = Some(bid.bidder);
+                a.price = bid.amount;
+                a.bids_accepted += 1;
+                a.ends_at = *ends_at;
+                if *extended {
+                    a.extensions += 1;
+                }
+            })?;
+        }
+        Event::BidRejected { bid } => {
+            index_bid(t, bid)?;
+            if let Some(auction) = bid.auction {
+                update_auction(t, auction, |a| a.bids_rejected += 1)?;
+            }
+        }
+        Event::AuctionStarted { auction, at } => update_auction(t, *auction, |a| {
+            a.state = crate::model::AuctionState::Active;
+            a.started_at = Some(*at);
+        })?,
+        Event::AuctionPaused {
+            auction,
+            remaining_micros,
+            ..
+        } => update_auction(t, *auction, |a| {
+            a.state = crate::model::AuctionState::Paused;
+            a.paused_remaining_micros = Some(*remaining_micros);
+        })?,
+        Event::AuctionResumed {
+            auction, ends_at, ..
+        } => update_auction(t, *auction, |a| {
+            a.state = crate::model::AuctionState::Active;
+            a.ends_at = *ends_at;
+            a.paused_remaining_micros = None;
+        })?,
+        Event::AuctionExtended {
+            auction, ends_at, ..
+        } => update_auction(t, *auction, |a| {
+            a.ends_at = *ends_at;
+            a.extensions += 1;
+        })?,
+        Event::AuctionClosed { auction, at, .. } => update_auction(t, *auction, |a| {
+            a.state = crate::model::AuctionState::Processing;
+            a.closed_at = Some(*at);
+        })?,
+        Event::AuctionSettled { auction, at, .. } => {
+            let a: Auction = must(&t.auctions, "auctions", auction.0)?;
+            if let (Some(bid), Some(leader)) = (a.leading_bid, a.leader) {
+                update_bid(t, bid.0, |b| b.status = BidStatus::Won)?;
+                adjust(t, leader, Part::Leading, Wei::ZERO, a.price)?;
+                adjust(t, leader, Part::Won, a.price, Wei::ZERO)?;
+            }
+            update_auction(t, *auction, |a| {
+                a.state = crate::model::AuctionState::Completed;
+                a.finished_at = Some(*at);
+            })?;
+        }
+        Event::AuctionCancelled { auction, at, .. } => {
+            let a: Auction = must(&t.auctions, "auctions", auction.0)?;
+            if let Some(bid) = a.leading_bid {
+                let bid = update_bid(t, bid.0, |b| b.status = BidStatus::Void)?;
+                adjust(t, bid.bidder, Part::Leading, Wei::ZERO, bid.amount)?;
+            }
+            update_auction(t, *auction, |a| {
+                a.state = crate::model::AuctionState::Cancelled;
+                a.finished_at = Some(*at);
+            })?;
+        }
+        Event::AuctionOverridden {
+            auction,
+            ends_at,
+            reserve,
+            reopened,
+            ..
+        } => update_auction(t, *auction, |a| {
+            if let Some(end) = ends_at {
+                a.ends_at = *end;
+            }
+            if let Some(reserve) = reserve {
+                a.rules.reserve = *reserve;
+            }
+            if *reopened {
+                a.state = crate::model::AuctionState::Active;
+                a.closed_at = None;
+            }
+        })?,
+    }
+    Ok(())
+}
+
+/// Re-encodes every record of one projection table that is stored in an older layout.
+pub(crate) fn migrate_table<R: Record>(
+    t: &mut redb::Table<'_, u64, &'static [u8]>,
+    table: &'static str,
+) -> Result<u64> {
+    let mut outdated = Vec::new();
+    for entry in t.iter()? {
+        let (k, v) = entry?;
+        if record::is_outdated::<R>(v.value()) {
+            let value: R = decode_at(table, k.value(), v.value())?;
+            outdated.push((k.value(), record::encode(&value)));
+        }
+    }
+    for (k, bytes) in &outdated {
+        t.insert(*k, bytes.as_slice())?;
+    }
+    Ok(outdated.len() as u64)
+}
