@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::model::{
-    Address, Auction, AuctionId, Audit, Bid, Campaign, Deposit, Item, User, UserId, WalletLink,
+    Address, Auction, AuctionId, Audit, Bid, Campaign, Deposit, DepositId, Item, User, UserId,
+    WalletLink,
 };
 use crate::record::{self, DecodeError};
 use crate::time::Timestamp;
@@ -62,6 +63,13 @@ pub enum Event {
     DepositRecorded {
         /// The deposit.
         deposit: Deposit,
+    },
+    /// A held deposit (from a wallet linked after it arrived) is credited to its user.
+    DepositCredited {
+        /// The deposit.
+        deposit: DepositId,
+        /// The user now owning the wallet it came from.
+        user: UserId,
     },
     /// A bid became the leading bid.
     BidAccepted {
@@ -162,6 +170,7 @@ impl Event {
             Event::UserSeen { .. } => "user_seen",
             Event::WalletLinked { .. } => "wallet_linked",
             Event::DepositRecorded { .. } => "deposit_recorded",
+            Event::DepositCredited { .. } => "deposit_credited",
             Event::BidAccepted { .. } => "bid_accepted",
             Event::BidRejected { .. } => "bid_rejected",
             Event::AuctionStarted { .. } => "auction_started",
@@ -198,6 +207,7 @@ impl Event {
             Event::UserSeen { user } => Some(user.id),
             Event::WalletLinked { link } => Some(link.user),
             Event::DepositRecorded { deposit } => deposit.user,
+            Event::DepositCredited { user, .. } => Some(*user),
             _ => None,
         }
     }

@@ -152,6 +152,17 @@ pub(crate) fn apply(t: &mut WriteTables<'_>, event: &Event) -> Result<()> {
                 adjust(t, user, Part::Deposited, deposit.amount, Wei::ZERO)?;
             }
         }
+        Event::DepositCredited { deposit, user } => {
+            let mut d: crate::model::Deposit = must(&t.deposits, "deposits", deposit.0)?;
+            if d.user.is_some() {
+                return Err(Error::Corrupt(format!(
+                    "deposit {deposit} is credited twice"
+                )));
+            }
+            d.user = Some(*user);
+            put(&mut t.deposits, deposit.0, &d)?;
+            adjust(t, *user, Part::Deposited, d.amount, Wei::ZERO)?;
+        }
         Event::BidAccepted {
             bid,
             ends_at,
