@@ -1,1 +1,246 @@
-fn main() {}
+//! The `appliance` binary: parses the command line and hands over to the library.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use appliance::cli::{BenchWhat, Cli, Cmd, CtlAction, ExportWhat};
+use appliance::config::{Config, LogFormat};
+use appliance::control::{Client, Request};
+use appliance::engine::Command;
+use appliance::{bench, config, demo, logging, ops, run, schedule};
+use clap::Parser;
+use store::{AuctionId, Audit, BidSource, UserId, Wei};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn init_logs(format: LogFormat, level: &str, json_flag: bool) -> anyhow::Result<()> {
+    let format = if json_flag { LogFormat::Json } else { format };
+    logging::init(format, level).map_err(anyhow::Error::msg)
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    match cli.command {
+        Cmd::Run {
+            config,
+            data,
+            duration,
+        } => {
+            let mut cfg = Config::from_env(config.as_deref()).map_err(anyhow::Error::msg)?;
+            if let Some(data) = data {
+                cfg.data_dir = data;
+            }
+            init_logs(cfg.log.format, &cfg.log.level, cli.log_json)?;
+            runtime()?.block_on(run::run(cfg, duration.map(Duration::from_secs)))?;
+        }
+        Cmd::Demo {
+            days,
+            speed,
+            data,
+            bidders,
+            seed,
+        } => {
+            init_logs(LogFormat::Human, "warn", cli.log_json)?;
+            let args = demo::DemoArgs {
+                days,
+                speed,
+                data,
+                bidders,
+                seed,
+            };
+            drop(stdout);
+            let mut out = std::io::stdout();
+            let (_, ok) = runtime()?.block_on(demo::run(args, &mut out))?;
+            if !ok {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Cmd::Plan {
+            start,
+            days,
+            tz,
+            pre_auction,
+            auction_start,
+            auction_end,
+            post_auction,
+        } => {
+            let zone = schedule::parse_zone(&tz)?;
+            let t = |s: &str| s.parse::<store::TimeOfDay>().map_err(anyhow::Error::msg);
+            let plan = store::WindowPlan {
+                pre_auction_start: t(&pre_auction)?,
+                auction_start: t(&auction_start)?,
+                auction_end: t(&auction_end)?,
+                post_auction_end: t(&post_auction)?,
+            };
+            if !(1..=366).contains(&days) {
+                bail!("--days must be 1 to 366");
+            }
+            for d in schedule::plan_days(start, days, &plan, zone)? {
+                let l = |x| schedule::local_rfc3339(x, zone);
+                writeln!(
+                    stdout,
+                    "day {:>3}  {}  pre-auction {}  auction {} to {}  post-auction until {}",
+                    d.day,
+                    d.date,
+                    l(d.pre_start),
+                    l(d.starts_at),
+                    l(d.ends_at),
+                    l(d.post_end)
+                )?;
+            }
+        }
+        Cmd::Check { data, json } => {
+            init_logs(LogFormat::Human, "warn", cli.log_json)?;
+            if !ops::check(&data, json, &mut stdout)? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Cmd::Backup { data, out } => {
+            init_logs(LogFormat::Human, "warn", cli.log_json)?;
+            ops::backup(&data, &out, &mut stdout)?;
+        }
+        Cmd::Restore { input, data } => {
+            init_logs(LogFormat::Human, "warn", cli.log_json)?;
+            ops::restore(&input, &data, &mut stdout)?;
+        }
+        Cmd::Export {
+            what: ExportWhat::Bids { data },
+        } => {
+            init_logs(LogFormat::Human, "warn", cli.log_json)?;
+            let mut out = std::io::BufWriter::new(stdout);
+            ops::export_bids(&data, &mut out)?;
+            out.flush()?;
+        }
+        Cmd::Bench {
+            what:
+                BenchWhat::Bids {
+                    seconds,
+                    dir,
+                    submitters,
+                    json,
+                },
+        } => {
+            init_logs(LogFormat::Human, "warn", cli.log_json)?;
+            if !(0.1..=3600.0).contains(&seconds) {
+                bail!("--seconds must be 0.1 to 3600");
+            }
+            let tmp = tempfile::Builder::new()
+                .prefix("sothebais-bench-")
+                .tempdir_in(dir.unwrap_or_else(std::env::temp_dir))?;
+            writeln!(
+                stdout,
+                "durable bids on {} ({} s per level)",
+                tmp.path().display(),
+                seconds
+            )?;
+            let rt = runtime()?;
+            let mut results = Vec::new();
+            for n in submitters {
+                if !(1..=10_000).contains(&n) {
+                    bail!("submitters must be 1 to 10000");
+                }
+                let r = rt.block_on(bench::bench_bids(
+                    tmp.path(),
+                    n,
+                    Duration::from_secs_f64(seconds),
+                ))?;
+                if json {
+                    writeln!(stdout, "{}", serde_json::to_string(&r)?)?;
+                }
+                results.push(r);
+            }
+            if !json {
+                bench::print_table(&results, &mut stdout)?;
+            }
+        }
+        Cmd::Ctl {
+            data,
+            socket,
+            action,
+        } => {
+            let path = socket.unwrap_or_else(|| data.join("control.sock"));
+            let request = ctl_request(action)?;
+            let response = runtime()?.block_on(async {
+                let mut client = Client::connect(&path).await.map_err(anyhow::Error::msg)?;
+                client.request(&request).await.map_err(anyhow::Error::msg)
+            })?;
+            match response.into_result() {
+                Ok(reply) => writeln!(stdout, "{}", serde_json::to_string_pretty(&reply)?)?,
+                Err(e) => {
+                    writeln!(std::io::stderr(), "refused ({}): {}", e.code, e.message)?;
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Cmd::Config => {
+            stdout.write_all(config::DOCUMENTED.as_bytes())?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn audit(actor: Option<String>, reason: String) -> Audit {
+    Audit {
+        actor: actor
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "operator".into()),
+        origin: String::new(),
+        reason,
+    }
+}
+
+fn ctl_request(action: CtlAction) -> anyhow::Result<Request> {
+    let command = match action {
+        CtlAction::Status => return Ok(Request::Status),
+        CtlAction::Bid {
+            bidder,
+            amount,
+            key,
+        } => Command::PlaceBid {
+            bidder: UserId(bidder),
+            amount: Wei::parse(&amount).with_context(|| format!("--amount {amount:?}"))?,
+            source: BidSource::Operator(key),
+            auction: None,
+        },
+        CtlAction::Pause(a) => Command::Pause {
+            auction: AuctionId(a.auction),
+            audit: audit(a.actor, a.reason),
+        },
+        CtlAction::Resume(a) => Command::Resume {
+            auction: AuctionId(a.auction),
+            audit: audit(a.actor, a.reason),
+        },
+        CtlAction::Cancel(a) => Command::Cancel {
+            auction: AuctionId(a.auction),
+            audit: audit(a.actor, a.reason),
+        },
+        CtlAction::Settle(a) => Command::ForceSettle {
+            auction: AuctionId(a.auction),
+            audit: audit(a.actor, a.reason),
+        },
+        CtlAction::Extend { target, seconds } => Command::Extend {
+            auction: AuctionId(target.auction),
+            seconds,
+            audit: audit(target.actor, target.reason),
+        },
+        CtlAction::Send { json } => serde_json::from_str(&json).context("not a valid command")?,
+    };
+    Ok(Request::Execute { command })
+}

@@ -116,6 +116,14 @@ impl TimeOfDay {
         }
     }
 
+    /// The hour and minute of a chrono time (seconds are dropped).
+    pub fn from_naive(t: chrono::NaiveTime) -> TimeOfDay {
+        use chrono::Timelike;
+        TimeOfDay {
+            minutes: (t.hour() * 60 + t.minute()) as u16,
+        }
+    }
+
     /// Minutes since local midnight.
     pub const fn minutes(self) -> u16 {
         self.minutes

@@ -249,15 +249,20 @@ impl Serialize for Wei {
 impl<'de> Deserialize<'de> for Wei {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         if deserializer.is_human_readable() {
+            // Plain digits are wei; anything else must name its unit ("0.25 ETH", "150 gwei"),
+            // so "1" can never be read as both 1 wei and 1 ETH.
             let text = String::deserialize(deserializer)?;
-            if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+                return digits_value(&text)
+                    .map(Wei)
+                    .map_err(|e| serde::de::Error::custom(e.to_string()));
+            }
+            if !text.chars().any(char::is_alphabetic) {
                 return Err(serde::de::Error::custom(format!(
-                    "expected an amount in wei as a decimal string, got {text:?}"
+                    "expected wei as a decimal string or an amount with its unit (\"0.25 ETH\"), got {text:?}"
                 )));
             }
-            digits_value(&text)
-                .map(Wei)
-                .map_err(|e| serde::de::Error::custom(e.to_string()))
+            Wei::parse(&text).map_err(|e| serde::de::Error::custom(format!("{text:?}: {e}")))
         } else {
             u128::deserialize(deserializer).map(Wei)
         }
@@ -351,7 +356,15 @@ mod tests {
         let json = serde_json::to_string(&w).unwrap();
         assert_eq!(json, "\"340282366920938463463374607431768211455\"");
         assert_eq!(serde_json::from_str::<Wei>(&json).unwrap(), w);
-        assert!(serde_json::from_str::<Wei>("\"1.5\"").is_err());
+        assert!(
+            serde_json::from_str::<Wei>("\"1.5\"").is_err(),
+            "a bare decimal has no unit"
+        );
+        assert_eq!(
+            serde_json::from_str::<Wei>("\"1.5 ETH\"").unwrap(),
+            Wei(1_500_000_000_000_000_000)
+        );
+        assert!(serde_json::from_str::<Wei>("\"1.5 USD\"").is_err());
         assert!(serde_json::from_str::<Wei>("15").is_err());
     }
 

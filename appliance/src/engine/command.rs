@@ -55,7 +55,7 @@ pub enum Command {
     /// Creates a campaign and schedules its auctions.
     CreateCampaign {
         /// The campaign.
-        spec: CampaignSpec,
+        spec: Box<CampaignSpec>,
         /// Who.
         audit: Audit,
     },
@@ -64,7 +64,7 @@ pub enum Command {
         /// Which.
         campaign: CampaignId,
         /// The campaign as it should be.
-        spec: CampaignSpec,
+        spec: Box<CampaignSpec>,
         /// Who.
         audit: Audit,
     },

@@ -63,7 +63,7 @@ impl Bed {
             now: opening().plus_secs(-3600),
         };
         bed.ok(Command::CreateCampaign {
-            spec: spec(2, rules),
+            spec: Box::new(spec(2, rules)),
             audit: audit("setup"),
         });
         bed
@@ -485,7 +485,7 @@ fn campaigns_are_validated_and_edited_within_limits() {
     bad.items.truncate(2);
     let e = bed
         .exec(Command::CreateCampaign {
-            spec: bad,
+            spec: Box::new(bad),
             audit: audit("x"),
         })
         .unwrap_err();
@@ -494,7 +494,7 @@ fn campaigns_are_validated_and_edited_within_limits() {
     bad.timezone = "Moon/Base".into();
     assert!(
         bed.exec(Command::CreateCampaign {
-            spec: bad,
+            spec: Box::new(bad),
             audit: audit("x")
         })
         .is_err()
@@ -502,7 +502,7 @@ fn campaigns_are_validated_and_edited_within_limits() {
     // Overlapping another campaign's days.
     let e = bed
         .exec(Command::CreateCampaign {
-            spec: spec(1, open_rules()),
+            spec: Box::new(spec(1, open_rules())),
             audit: audit("x"),
         })
         .unwrap_err();
@@ -513,7 +513,7 @@ fn campaigns_are_validated_and_edited_within_limits() {
     moved.start_date = chrono::NaiveDate::from_ymd_opt(2026, 6, 8).unwrap();
     match bed.ok(Command::EditCampaign {
         campaign: store::CampaignId(1),
-        spec: moved.clone(),
+        spec: Box::new(moved.clone()),
         audit: audit("later"),
     }) {
         Reply::Campaign { auctions, .. } => assert_eq!(auctions.len(), 3),
@@ -529,7 +529,7 @@ fn campaigns_are_validated_and_edited_within_limits() {
     assert_eq!(
         bed.exec(Command::EditCampaign {
             campaign: store::CampaignId(1),
-            spec: again,
+            spec: Box::new(again),
             audit: audit("x")
         })
         .unwrap_err()
@@ -540,7 +540,7 @@ fn campaigns_are_validated_and_edited_within_limits() {
     shorter.days = 2;
     match bed.ok(Command::EditCampaign {
         campaign: store::CampaignId(1),
-        spec: shorter,
+        spec: Box::new(shorter),
         audit: audit("short"),
     }) {
         Reply::Campaign { auctions, .. } => assert_eq!(auctions.len(), 2),
@@ -703,13 +703,13 @@ async fn concurrent_commands_share_transactions_and_are_answered_after_commit() 
     let h = engine.handle();
     let mut events = h.subscribe();
     h.execute(Command::CreateCampaign {
-        spec: spec(
+        spec: Box::new(spec(
             1,
             AuctionRules {
                 rate_limit_bids: 0,
                 ..open_rules()
             },
-        ),
+        )),
         audit: audit("setup"),
     })
     .await

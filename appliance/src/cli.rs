@@ -1,0 +1,215 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// The SothebAIs appliance: daily NFT auctions hosted live on X.
+#[derive(Debug, Parser)]
+#[command(name = "appliance", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log JSON objects instead of readable lines.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run the appliance (with no configuration: a demo campaign with simulated bidders).
+    Run {
+        /// Configuration file (see `appliance config`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory (overrides the configuration's data_dir).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Stop cleanly after this many seconds.
+        #[arg(long)]
+        duration: Option<u64>,
+    },
+    /// Run an N-day demo campaign on an accelerated clock and report each day.
+    Demo {
+        /// Days to run.
+        #[arg(long, default_value_t = 3)]
+        days: u32,
+        /// Clock speed factor (10000: a two-hour auction in under a second).
+        #[arg(long, default_value_t = 10_000.0)]
+        speed: f64,
+        /// Data directory (a fresh temporary one if omitted).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Simulated bidders.
+        #[arg(long, default_value_t = 10)]
+        bidders: u32,
+        /// Seed for the bidders (0: random).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Print each day's windows as RFC 3339 with offsets.
+    Plan {
+        /// First day (YYYY-MM-DD, in the time zone).
+        #[arg(long)]
+        start: chrono::NaiveDate,
+        /// Number of days.
+        #[arg(long)]
+        days: u32,
+        /// IANA time zone.
+        #[arg(long, default_value = "America/New_York")]
+        tz: String,
+        /// Start of the pre-auction window (HH:MM).
+        #[arg(long, default_value = "00:00")]
+        pre_auction: String,
+        /// Start of bidding (HH:MM).
+        #[arg(long, default_value = "14:00")]
+        auction_start: String,
+        /// Scheduled end of bidding (HH:MM).
+        #[arg(long, default_value = "16:00")]
+        auction_end: String,
+        /// End of the post-auction window (HH:MM).
+        #[arg(long, default_value = "23:59")]
+        post_auction: String,
+    },
+    /// Verify the hash chain, replay the log and compare with the stored state; exit 0 only if all holds.
+    Check {
+        /// Data directory.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a consistent, checked snapshot of the database (works while the appliance runs).
+    Backup {
+        /// Data directory.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Backup file to create.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into an empty data directory.
+    Restore {
+        /// Backup file.
+        #[arg(long = "in")]
+        input: PathBuf,
+        /// Data directory (must hold no database).
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
+    /// Export records as JSON lines.
+    Export {
+        /// What to export.
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
+    /// Benchmarks.
+    Bench {
+        /// Which.
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
+    /// Talk to a running appliance through its control socket.
+    Ctl {
+        /// Data directory of the running appliance.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Socket path (default: <data>/control.sock).
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        /// The action.
+        #[command(subcommand)]
+        action: CtlAction,
+    },
+    /// Print the documented default configuration.
+    Config,
+}
+
+/// Export targets.
+#[derive(Debug, Subcommand)]
+pub enum ExportWhat {
+    /// Every bid: id, auction, bidder, amount in wei (string), time, status, reason.
+    Bids {
+        /// Data directory.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
+}
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchWhat {
+    /// Durable bid throughput and p50/p99 acknowledgement latency at 1, 16 and 256 submitters.
+    Bids {
+        /// Seconds per concurrency level.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Directory for the benchmark databases (on the disk to measure).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Concurrency levels.
+        #[arg(long, value_delimiter = ',', default_values_t = [1usize, 16, 256])]
+        submitters: Vec<usize>,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Operator actions over the control socket.
+#[derive(Debug, Subcommand)]
+pub enum CtlAction {
+    /// The appliance's state at a glance.
+    Status,
+    /// Place a bid (as an operator, e.g. a bid taken by phone).
+    Bid {
+        /// Bidder's X user id.
+        #[arg(long)]
+        bidder: u64,
+        /// Amount, e.g. "2.5 ETH".
+        #[arg(long)]
+        amount: String,
+        /// Idempotency key (a resubmission with the same key is not a second bid).
+        #[arg(long)]
+        key: String,
+    },
+    /// Pause bidding.
+    Pause(AuctionAction),
+    /// Resume bidding.
+    Resume(AuctionAction),
+    /// Cancel an auction.
+    Cancel(AuctionAction),
+    /// End an auction now and settle it.
+    Settle(AuctionAction),
+    /// Move the end later.
+    Extend {
+        /// The action's target and reason.
+        #[command(flatten)]
+        target: AuctionAction,
+        /// Seconds to add.
+        #[arg(long)]
+        seconds: u32,
+    },
+    /// Send any engine command as JSON (see ARCHITECTURE.md).
+    Send {
+        /// The command, e.g. '{"command":"tick"}'.
+        json: String,
+    },
+}
+
+/// An operator action on one auction.
+#[derive(Debug, clap::Args)]
+pub struct AuctionAction {
+    /// Auction id.
+    #[arg(long)]
+    pub auction: u64,
+    /// Why (goes to the audit log).
+    #[arg(long)]
+    pub reason: String,
+    /// Who (defaults to $USER).
+    #[arg(long)]
+    pub actor: Option<String>,
+}

@@ -1,0 +1,348 @@
+//! Configuration: one TOML file (every key is documented, with its default, in
+//! `appliance/appliance.toml`, which `appliance config` prints), then environment overrides.
+//!
+//! An environment variable `SOTHEBAIS_<KEY>` overrides a top-level key and
+//! `SOTHEBAIS_<SECTION>__<KEY>` a key in a section, e.g. `SOTHEBAIS_DATA_DIR=/var/lib/sothebais`
+//! or `SOTHEBAIS_LOG__FORMAT=json`. Values are read as TOML (`64`, `true`, `"text"`) and as plain
+//! text when they are not valid TOML. Unknown keys, in the file or the environment, are errors.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::CampaignSpec;
+
+/// The documented default configuration file.
+pub const DOCUMENTED: &str = include_str!("../appliance.toml");
+
+/// Prefix of environment overrides.
+pub const ENV_PREFIX: &str = "SOTHEBAIS_";
+
+/// The whole configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the database and generated files live.
+    pub data_dir: PathBuf,
+    /// Logging.
+    pub log: LogConfig,
+    /// The auction engine.
+    pub engine: EngineSection,
+    /// The local control socket.
+    pub control: ControlConfig,
+    /// Simulated bidders.
+    pub simulation: SimulationConfig,
+    /// The campaign to create on first start (when the database has none).
+    pub campaign: Option<CampaignSpec>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("data"),
+            log: LogConfig::default(),
+            engine: EngineSection::default(),
+            control: ControlConfig::default(),
+            simulation: SimulationConfig::default(),
+            campaign: None,
+        }
+    }
+}
+
+/// Log output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `human` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info` or `info,appliance::sim=debug`. `RUST_LOG` wins if set.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Human,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// One readable line per event.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Engine tuning.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSection {
+    /// Most commands committed in one durable transaction.
+    pub max_batch: usize,
+    /// Commands that may wait before senders are slowed down.
+    pub queue_capacity: usize,
+}
+
+impl Default for EngineSection {
+    fn default() -> Self {
+        let d = crate::engine::EngineConfig::default();
+        EngineSection {
+            max_batch: d.max_batch,
+            queue_capacity: d.queue_capacity,
+        }
+    }
+}
+
+/// The control socket.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlConfig {
+    /// Socket path; empty means `<data_dir>/control.sock`.
+    pub socket: PathBuf,
+}
+
+/// The built-in simulated bidders.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulationConfig {
+    /// Whether simulated bidders take part.
+    pub enabled: bool,
+    /// How many.
+    pub bidders: u32,
+    /// Seed for their behaviour; 0 picks one at random.
+    pub seed: u64,
+    /// Mean seconds between a bidder's actions; 0 scales with the auction (its length / 40).
+    pub think_secs: u32,
+}
+
+impl Default for SimulationConfig {
+    fn default() -> Self {
+        SimulationConfig {
+            enabled: true,
+            bidders: 10,
+            seed: 0,
+            think_secs: 0,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `file` (if given) and applies the environment overrides in `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, String> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    format!("cannot read the configuration {}: {e}", path.display())
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| format!("{} is not valid TOML: {e}", path.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        for (name, value) in env {
+            let Some(path) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+            if keys.iter().any(String::is_empty) {
+                return Err(format!("{name}: empty key in the variable name"));
+            }
+            set_path(&mut table, &keys, parse_env_value(&value))
+                .map_err(|e| format!("{name}: {e}"))?;
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| format!("invalid configuration: {}", e.message()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads `file` and the process environment.
+    pub fn from_env(file: Option<&Path>) -> Result<Config, String> {
+        Config::load(file, std::env::vars())
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.data_dir.as_os_str().is_empty() {
+            return Err("data_dir must not be empty".into());
+        }
+        if !(1..=65_536).contains(&self.engine.max_batch) {
+            return Err("engine.max_batch must be 1 to 65536".into());
+        }
+        if !(1..=1_048_576).contains(&self.engine.queue_capacity) {
+            return Err("engine.queue_capacity must be 1 to 1048576".into());
+        }
+        if self.simulation.bidders > 1000 {
+            return Err("simulation.bidders is at most 1000".into());
+        }
+        Ok(())
+    }
+
+    /// The database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join(store::DB_FILE)
+    }
+
+    /// The control socket.
+    pub fn socket_path(&self) -> PathBuf {
+        if self.control.socket.as_os_str().is_empty() {
+            self.data_dir.join("control.sock")
+        } else {
+            self.control.socket.clone()
+        }
+    }
+}
+
+fn parse_env_value(text: &str) -> toml::Value {
+    match format!("v = {text}").parse::<toml::Table>() {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(text.to_string())),
+        Err(_) => toml::Value::String(text.to_string()),
+    }
+}
+
+fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = keys.split_last().ok_or("no key")?;
+    let mut current = table;
+    for key in parents {
+        let entry = current
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("{key} is not a section"))?;
+    }
+    current.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_documented_file_is_exactly_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("appliance.toml");
+        std::fs::write(&path, DOCUMENTED).unwrap();
+        assert_eq!(Config::load(Some(&path), []).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn every_default_key_is_documented() {
+        let defaults = toml::Value::try_from(Config::default()).unwrap();
+        fn keys(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
+            if let toml::Value::Table(t) = v {
+                for (k, v) in t {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    keys(&path, v, out);
+                    out.push(path);
+                }
+            }
+        }
+        let mut all = Vec::new();
+        keys("", &defaults, &mut all);
+        for key in all {
+            let leaf = key.rsplit('.').next().unwrap();
+            assert!(
+                DOCUMENTED
+                    .lines()
+                    .any(|l| l.trim_start().starts_with(&format!("{leaf} ="))
+                        || l.trim_start().starts_with(&format!("[{key}]"))),
+                "{key} is not in appliance.toml"
+            );
+        }
+    }
+
+    #[test]
+    fn environment_overrides_apply_with_types() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("SOTHEBAIS_DATA_DIR", "/var/lib/sothebais"),
+                ("SOTHEBAIS_LOG__FORMAT", "json"),
+                ("SOTHEBAIS_ENGINE__MAX_BATCH", "64"),
+                ("SOTHEBAIS_SIMULATION__ENABLED", "false"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/sothebais"));
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.engine.max_batch, 64);
+        assert!(!c.simulation.enabled);
+    }
+
+    #[test]
+    fn unknown_or_bad_keys_are_clear_errors() {
+        let e = Config::load(None, env(&[("SOTHEBAIS_ENGINE__MAX_BATHC", "3")])).unwrap_err();
+        assert!(e.contains("max_bathc"), "{e}");
+        let e = Config::load(None, env(&[("SOTHEBAIS_ENGINE__MAX_BATCH", "0")])).unwrap_err();
+        assert!(e.contains("max_batch"), "{e}");
+        let e = Config::load(None, env(&[("SOTHEBAIS_LOG__FORMAT", "xml")])).unwrap_err();
+        assert!(e.contains("xml") || e.contains("variant"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "data_dir = [").unwrap();
+        assert!(
+            Config::load(Some(&path), [])
+                .unwrap_err()
+                .contains("not valid TOML")
+        );
+    }
+
+    #[test]
+    fn a_campaign_can_be_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            r#"
+[campaign]
+name = "Genesis"
+start_date = "2026-12-01"
+days = 2
+timezone = "America/New_York"
+host_handle = "SothebAIs"
+items = [{ name = "Genesis #1" }, { name = "Genesis #2", artist = "Ada" }]
+[campaign.windows]
+pre_auction_start = "00:00"
+auction_start = "15:00"
+auction_end = "17:00"
+post_auction_end = "23:59"
+[campaign.rules]
+reserve = "250000000000000000"
+"#,
+        )
+        .unwrap();
+        let c = Config::load(Some(&path), []).unwrap();
+        let spec = c.campaign.unwrap();
+        assert_eq!(spec.windows.auction_start.to_string(), "15:00");
+        assert_eq!(spec.rules.reserve, store::Wei(250_000_000_000_000_000));
+        assert_eq!(
+            spec.rules.extension_secs, 300,
+            "unset rules keep their defaults"
+        );
+        assert_eq!(spec.items[1].artist, "Ada");
+    }
+}
