@@ -180,7 +180,11 @@ pub async fn bench_bids(
                     let command = Command::PlaceBid {
                         bidder: UserId(i + 1),
                         amount: Wei(1_000_000_000_000_000 + u128::from(n)),
-                        source: BidSource::Operator(format!("bench-{n}")),
+                        // Tweet ids are rising snowflakes; so are these keys.
+                        source: BidSource::Tweet(format!(
+                            "{:019}",
+                            1_800_000_000_000_000_000u64 + n
+                        )),
                         auction: None,
                     };
                     let t = Instant::now();

@@ -78,15 +78,21 @@ pub enum Cmd {
         /// Data directory.
         #[arg(long, default_value = "data")]
         data: PathBuf,
+        /// Control socket of a running appliance (default: <data>/control.sock).
+        #[arg(long)]
+        socket: Option<PathBuf>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Write a consistent, checked snapshot of the database (works while the appliance runs).
+    /// Write a consistent, checked snapshot of the database (while the appliance runs, too).
     Backup {
         /// Data directory.
         #[arg(long, default_value = "data")]
         data: PathBuf,
+        /// Control socket of a running appliance (default: <data>/control.sock).
+        #[arg(long)]
+        socket: Option<PathBuf>,
         /// Backup file to create.
         #[arg(long)]
         out: PathBuf,
@@ -136,6 +142,9 @@ pub enum ExportWhat {
         /// Data directory.
         #[arg(long, default_value = "data")]
         data: PathBuf,
+        /// Control socket of a running appliance (default: <data>/control.sock).
+        #[arg(long)]
+        socket: Option<PathBuf>,
     },
 }
 

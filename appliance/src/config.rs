@@ -116,7 +116,7 @@ pub struct SimulationConfig {
     pub bidders: u32,
     /// Seed for their behaviour; 0 picks one at random.
     pub seed: u64,
-    /// Mean seconds between a bidder's actions; 0 scales with the auction (its length / 40).
+    /// Mean seconds between a bidder's actions; 0 scales with the auction (its length / 120).
     pub think_secs: u32,
 }
 

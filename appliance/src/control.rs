@@ -38,6 +38,22 @@ pub enum Request {
         /// The command.
         command: Command,
     },
+    /// Writes a checked backup of the database to `path` (absolute; must not exist).
+    Backup {
+        /// Where.
+        path: PathBuf,
+    },
+}
+
+/// What a backup over the socket wrote.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BackupDone {
+    /// The file.
+    pub path: PathBuf,
+    /// Rows copied.
+    pub rows: u64,
+    /// Events in it.
+    pub events: u64,
 }
 
 /// The appliance's state at a glance.
@@ -191,7 +207,7 @@ async fn send(
     write.write_all(&bytes).await
 }
 
-async fn answer(line: &str, engine: &EngineHandle, store: &Store) -> Response {
+async fn answer(line: &str, engine: &EngineHandle, store: &Arc<Store>) -> Response {
     let request: Request = match serde_json::from_str(line) {
         Ok(r) => r,
         Err(e) => return Response::err(CommandError::invalid(format!("not a valid request: {e}"))),
@@ -201,6 +217,25 @@ async fn answer(line: &str, engine: &EngineHandle, store: &Store) -> Response {
             Ok(s) => Response::ok(serde_json::to_value(s).unwrap_or_default()),
             Err(e) => Response::err(CommandError::new("storage", e.to_string())),
         },
+        Request::Backup { path } => {
+            if !path.is_absolute() {
+                return Response::err(CommandError::invalid("the backup path must be absolute"));
+            }
+            let store = store.clone();
+            let done = tokio::task::spawn_blocking(move || {
+                store::backup::backup(&store, &path).map(|r| BackupDone {
+                    path: r.path,
+                    rows: r.rows,
+                    events: r.check.events,
+                })
+            })
+            .await;
+            match done {
+                Ok(Ok(done)) => Response::ok(serde_json::to_value(done).unwrap_or_default()),
+                Ok(Err(e)) => Response::err(CommandError::new("backup_failed", e.to_string())),
+                Err(e) => Response::err(CommandError::new("backup_failed", e.to_string())),
+            }
+        }
         Request::Execute { mut command } => {
             if let Some(audit) = command.audit_mut() {
                 audit.origin = "control socket".into();

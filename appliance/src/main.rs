@@ -106,26 +106,29 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 )?;
             }
         }
-        Cmd::Check { data, json } => {
+        Cmd::Check { data, socket, json } => {
             init_logs(LogFormat::Human, "warn", cli.log_json)?;
-            if !ops::check(&data, json, &mut stdout)? {
+            let socket = socket.unwrap_or_else(|| ops::default_socket(&data));
+            if !ops::check(&data, &socket, json, &mut stdout)? {
                 return Ok(ExitCode::FAILURE);
             }
         }
-        Cmd::Backup { data, out } => {
+        Cmd::Backup { data, socket, out } => {
             init_logs(LogFormat::Human, "warn", cli.log_json)?;
-            ops::backup(&data, &out, &mut stdout)?;
+            let socket = socket.unwrap_or_else(|| ops::default_socket(&data));
+            ops::backup(&data, &socket, &out, &mut stdout)?;
         }
         Cmd::Restore { input, data } => {
             init_logs(LogFormat::Human, "warn", cli.log_json)?;
             ops::restore(&input, &data, &mut stdout)?;
         }
         Cmd::Export {
-            what: ExportWhat::Bids { data },
+            what: ExportWhat::Bids { data, socket },
         } => {
             init_logs(LogFormat::Human, "warn", cli.log_json)?;
+            let socket = socket.unwrap_or_else(|| ops::default_socket(&data));
             let mut out = std::io::BufWriter::new(stdout);
-            ops::export_bids(&data, &mut out)?;
+            ops::export_bids(&data, &socket, &mut out)?;
             out.flush()?;
         }
         Cmd::Bench {

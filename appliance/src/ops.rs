@@ -1,16 +1,25 @@
-//! Operator commands on a data directory: `check`, `backup`, `restore`, `export bids`. All of
-//! them read a consistent snapshot and work while the appliance runs.
+//! Operator commands on a data directory: `check`, `backup`, `restore`, `export bids`.
+//!
+//! They work whether the appliance is running or not: when it is, the database file is held
+//! by it, so they ask it over the control socket for a checked snapshot and read that.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde::Serialize;
 use store::{BidId, BidSource, Store, View};
 
-/// Opens a data directory's database for reading. A database left needing crash recovery is
-/// recovered first (which needs no other appliance to be running).
-pub fn open_for_reading(data: &Path) -> anyhow::Result<Store> {
+use crate::control::{BackupDone, Client, Request};
+
+/// Where the data directory's control socket is, unless given.
+pub fn default_socket(data: &Path) -> PathBuf {
+    data.join("control.sock")
+}
+
+/// Opens a data directory's database for reading, when no appliance holds it. A database left
+/// needing crash recovery is recovered first.
+pub fn open_for_reading(data: &Path) -> anyhow::Result<Result<Store, store::Error>> {
     let path = data.join(store::DB_FILE);
     if !path.exists() {
         bail!(
@@ -20,13 +29,84 @@ pub fn open_for_reading(data: &Path) -> anyhow::Result<Store> {
         );
     }
     match Store::open_read_only(&path) {
-        Ok(s) => Ok(s),
         Err(store::Error::NeedsRecovery(_)) => {
             tracing::info!(db = %path.display(), "recovering after an unclean stop");
             drop(Store::open(&path).with_context(|| format!("cannot recover {}", path.display()))?);
-            Ok(Store::open_read_only(&path)?)
+            Ok(Store::open_read_only(&path))
         }
-        Err(e) => Err(e).with_context(|| format!("cannot open {}", path.display())),
+        other => Ok(other),
+    }
+}
+
+/// A consistent view of a data directory: the file itself, or a snapshot the running appliance
+/// made (removed when dropped).
+pub struct Snapshot {
+    store: Option<Store>,
+    copy: Option<PathBuf>,
+}
+
+impl Snapshot {
+    /// The store to read.
+    pub fn store(&self) -> &Store {
+        self.store
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("a snapshot always holds a store"))
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        self.store.take();
+        if let Some(copy) = &self.copy {
+            let _ = std::fs::remove_file(copy);
+        }
+    }
+}
+
+/// Asks the appliance serving `socket` to back up to `path` (absolute).
+pub fn backup_over_socket(socket: &Path, path: &Path) -> anyhow::Result<BackupDone> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let reply = runtime.block_on(async {
+        let mut client = Client::connect(socket).await.map_err(anyhow::Error::msg)?;
+        client
+            .request(&Request::Backup {
+                path: path.to_path_buf(),
+            })
+            .await
+            .map_err(anyhow::Error::msg)
+    })?;
+    match reply.into_result() {
+        Ok(v) => Ok(serde_json::from_value(v)?),
+        Err(e) => bail!("the appliance could not write the backup: {}", e.message),
+    }
+}
+
+/// A consistent view of `data`, whether or not an appliance is running on it.
+pub fn snapshot(data: &Path, socket: &Path) -> anyhow::Result<Snapshot> {
+    match open_for_reading(data)? {
+        Ok(store) => Ok(Snapshot {
+            store: Some(store),
+            copy: None,
+        }),
+        Err(store::Error::InUse(_)) => {
+            let dir = std::path::absolute(data.join("snapshots"))?;
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            let copy = dir.join(format!("snapshot-{}-{nanos}.redb", std::process::id()));
+            backup_over_socket(socket, &copy)
+                .context("the appliance is running; asking it for a snapshot")?;
+            let store = Store::open_read_only(&copy)?;
+            Ok(Snapshot {
+                store: Some(store),
+                copy: Some(copy),
+            })
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot open the database in {}", data.display())),
     }
 }
 
@@ -40,9 +120,9 @@ struct CheckJson<'a> {
 }
 
 /// `appliance check`: returns whether everything holds.
-pub fn check(data: &Path, json: bool, out: &mut dyn Write) -> anyhow::Result<bool> {
-    let store = open_for_reading(data)?;
-    let report = store::check::run(&store)?;
+pub fn check(data: &Path, socket: &Path, json: bool, out: &mut dyn Write) -> anyhow::Result<bool> {
+    let snapshot = snapshot(data, socket)?;
+    let report = store::check::run(snapshot.store())?;
     let head = report.head.map_or_else(String::new, |h| {
         h.hash.iter().map(|b| format!("{b:02x}")).collect()
     });
@@ -85,15 +165,25 @@ pub fn check(data: &Path, json: bool, out: &mut dyn Write) -> anyhow::Result<boo
 }
 
 /// `appliance backup`.
-pub fn backup(data: &Path, to: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
-    let store = open_for_reading(data)?;
-    let report = store::backup::backup(&store, to)?;
+pub fn backup(data: &Path, socket: &Path, to: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
+    let (path, rows, events) = match open_for_reading(data)? {
+        Ok(store) => {
+            let r = store::backup::backup(&store, to)?;
+            (r.path, r.rows, r.check.events)
+        }
+        Err(store::Error::InUse(_)) => {
+            let r = backup_over_socket(socket, &std::path::absolute(to)?)?;
+            (r.path, r.rows, r.events)
+        }
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot open the database in {}", data.display()));
+        }
+    };
     writeln!(
         out,
-        "backup written to {}: {} rows, {} events, integrity check ok",
-        report.path.display(),
-        report.rows,
-        report.check.events
+        "backup written to {}: {rows} rows, {events} events, integrity check ok",
+        path.display()
     )?;
     Ok(())
 }
@@ -127,13 +217,15 @@ struct BidLine<'a> {
 }
 
 /// `appliance export bids`: every bid as one JSON line, in id order. Returns how many.
-pub fn export_bids(data: &Path, out: &mut dyn Write) -> anyhow::Result<u64> {
-    let store = open_for_reading(data)?;
-    let reader = store.read()?;
+pub fn export_bids(data: &Path, socket: &Path, out: &mut dyn Write) -> anyhow::Result<u64> {
+    let snapshot = snapshot(data, socket)?;
+    let reader = snapshot.store().read()?;
     let mut handles = std::collections::HashMap::new();
     for u in reader.users()? {
         handles.insert(u.id, u.handle);
     }
+    let auctions: std::collections::HashMap<_, _> =
+        reader.auctions()?.into_iter().map(|a| (a.id, a)).collect();
     let mut after = BidId(0);
     let mut count = 0;
     loop {
@@ -149,7 +241,9 @@ pub fn export_bids(data: &Path, out: &mut dyn Write) -> anyhow::Result<u64> {
                 amount_wei: bid.amount.0.to_string(),
                 amount_eth: bid.amount.eth_string(),
                 time: bid.placed_at.rfc3339(),
-                status: bid.status.as_str(),
+                status: bid
+                    .standing(bid.auction.and_then(|a| auctions.get(&a)))
+                    .as_str(),
                 reason: bid.rejection.as_ref().map(|r| r.code.as_str()),
                 message: bid.rejection.as_ref().map(|r| r.message.as_str()),
                 source: match &bid.source {

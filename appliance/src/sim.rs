@@ -301,7 +301,7 @@ fn mean_think(a: &Auction, think_secs: u32) -> i64 {
     if think_secs > 0 {
         i64::from(think_secs) * 1_000_000
     } else {
-        (a.scheduled_end.micros_since(a.starts_at) / 40).max(5_000_000)
+        (a.scheduled_end.micros_since(a.starts_at) / 120).max(5_000_000)
     }
 }
 

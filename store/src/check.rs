@@ -5,7 +5,6 @@
 use redb::ReadableTable;
 
 use crate::event::{self, Event};
-use crate::model::{AuctionState, BidStatus};
 use crate::record;
 use crate::tables::{self, Head, View};
 use crate::{Result, Store};
@@ -139,61 +138,40 @@ pub fn run(store: &Store) -> Result<Report> {
     }
     for auction in snapshot.auctions()? {
         let bids = snapshot.bids_of_auction(auction.id)?;
-        let leading: Vec<_> = bids
-            .iter()
-            .filter(|b| b.status == BidStatus::Leading)
-            .collect();
-        let best = bids
-            .iter()
-            .filter(|b| b.status != BidStatus::Rejected)
-            .map(|b| b.amount)
-            .max();
-        let expected_leading = match auction.state {
-            AuctionState::Active | AuctionState::Paused | AuctionState::Processing => {
-                usize::from(auction.leading_bid.is_some())
-            }
-            _ => 0,
-        };
-        if leading.len() != expected_leading {
+        // Accepted bids must rise strictly in the order they were taken, and the last one leads.
+        let accepted: Vec<_> = bids.iter().filter(|b| b.accepted()).collect();
+        if accepted.windows(2).any(|w| w[1].amount <= w[0].amount) {
             problems.push(format!(
-                "auction {} ({}) has {} leading bids, expected {expected_leading}",
-                auction.id,
-                auction.state.as_str(),
-                leading.len()
-            ));
-        }
-        if let Some(id) = auction.leading_bid {
-            match bids.iter().find(|b| b.id == id) {
-                Some(bid) => {
-                    if Some(bid.bidder) != auction.leader || bid.amount != auction.price {
-                        problems.push(format!(
-                            "auction {}: leader and price disagree with bid {id}",
-                            auction.id
-                        ));
-                    }
-                    if best != Some(bid.amount) {
-                        problems.push(format!(
-                            "auction {}: bid {id} leads but is not the highest",
-                            auction.id
-                        ));
-                    }
-                    if auction.state == AuctionState::Completed && bid.status != BidStatus::Won {
-                        problems.push(format!(
-                            "auction {} is completed but bid {id} is not marked won",
-                            auction.id
-                        ));
-                    }
-                }
-                None => problems.push(format!(
-                    "auction {} names missing leading bid {id}",
-                    auction.id
-                )),
-            }
-        } else if best.is_some() {
-            problems.push(format!(
-                "auction {} has accepted bids but no leader",
+                "auction {}: accepted bids do not rise strictly",
                 auction.id
             ));
+        }
+        if auction.bids_accepted as usize != accepted.len()
+            || auction.bids_rejected as usize != bids.len() - accepted.len()
+        {
+            problems.push(format!(
+                "auction {}: bid counts disagree with its bids",
+                auction.id
+            ));
+        }
+        match (auction.leading_bid, accepted.last()) {
+            (None, None) => {}
+            (Some(id), Some(last)) if last.id == id => {
+                if Some(last.bidder) != auction.leader || last.amount != auction.price {
+                    problems.push(format!(
+                        "auction {}: leader and price disagree with bid {id}",
+                        auction.id
+                    ));
+                }
+            }
+            (Some(id), _) => problems.push(format!(
+                "auction {}: bid {id} leads but is not its last accepted bid",
+                auction.id
+            )),
+            (None, Some(_)) => problems.push(format!(
+                "auction {} has accepted bids but no leader",
+                auction.id
+            )),
         }
     }
     let head_seq = snapshot.head()?.map_or(0, |h| h.seq);

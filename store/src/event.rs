@@ -73,7 +73,7 @@ pub enum Event {
     },
     /// A bid became the leading bid.
     BidAccepted {
-        /// The bid (status leading).
+        /// The bid (accepted: no rejection).
         bid: Bid,
         /// The auction's end after this bid.
         ends_at: Timestamp,
@@ -82,7 +82,7 @@ pub enum Event {
     },
     /// A bid was refused.
     BidRejected {
-        /// The bid (status rejected, with its reason).
+        /// The bid, with its rejection.
         bid: Bid,
     },
     /// Bidding opened.

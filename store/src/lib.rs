@@ -9,8 +9,10 @@
 //! - Projections change only by applying events ([`Writer::append`]), so replaying the log from
 //!   empty reproduces them byte for byte; [`check::run`] verifies exactly that, plus the hash
 //!   chain and the escrow invariant.
-//! - The file is opened in redb's single-writer mode: one appliance writes, and any number of
-//!   other processes (`check`, `export`, `backup`) may read consistent snapshots concurrently.
+//! - One process owns the file (redb's exclusive-writer mode, whose one-phase commit needs one
+//!   fsync instead of two); a second open fails with [`Error::InUse`]. Readers inside the owning
+//!   process get consistent snapshots with [`Store::read`] while it writes; other processes ask
+//!   it for a [`backup`] snapshot.
 
 pub mod backup;
 pub mod check;
@@ -52,10 +54,8 @@ pub enum Error {
         /// What redb said.
         source: redb::TableError,
     },
-    /// Another process holds the database for writing.
-    #[error(
-        "{0} is open in another appliance process; stop it first, or use a command that reads a snapshot"
-    )]
+    /// Another process holds the database.
+    #[error("{0} is held by a running appliance")]
     InUse(PathBuf),
     /// The database needs crash recovery, which only a writer can do.
     #[error(
@@ -159,7 +159,7 @@ impl Store {
     /// and brings stored projections to the current record layouts.
     pub fn open(path: &Path) -> Result<Store> {
         let db = redb::Builder::new()
-            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+            .set_concurrency_mode(ConcurrencyMode::ExclusiveWriter)
             .create(path)
             .map_err(|e| match e {
                 redb::DatabaseError::DatabaseAlreadyOpen => Error::InUse(path.to_path_buf()),
@@ -173,7 +173,8 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens an existing database for reading only; works while an appliance is writing it.
+    /// Opens an existing database for reading only (fails with [`Error::InUse`] while an
+    /// appliance holds it).
     pub fn open_read_only(path: &Path) -> Result<Store> {
         if !path.exists() {
             return Err(Error::io(
@@ -182,7 +183,7 @@ impl Store {
             ));
         }
         let db = redb::Builder::new()
-            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+            .set_concurrency_mode(ConcurrencyMode::ExclusiveWriter)
             .open_read_only(path)
             .map_err(|e| match e {
                 redb::DatabaseError::RepairAborted => Error::NeedsRecovery(path.to_path_buf()),

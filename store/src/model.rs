@@ -366,7 +366,8 @@ impl BidSource {
     }
 }
 
-/// A bid's standing.
+/// A bid's standing, derived from the bid and its auction (see [`Bid::standing`]); never
+/// stored, so it cannot disagree with the auction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BidStatus {
@@ -419,10 +420,30 @@ pub struct Bid {
     pub placed_at: Timestamp,
     /// Where it came from.
     pub source: BidSource,
-    /// Its standing.
-    pub status: BidStatus,
-    /// Why it was refused.
+    /// Why it was refused; `None` means it was accepted (it led when placed).
     pub rejection: Option<Rejection>,
+}
+
+impl Bid {
+    /// Whether the engine accepted it.
+    pub fn accepted(&self) -> bool {
+        self.rejection.is_none()
+    }
+
+    /// Its standing now, given its auction.
+    pub fn standing(&self, auction: Option<&Auction>) -> BidStatus {
+        if !self.accepted() {
+            return BidStatus::Rejected;
+        }
+        match auction {
+            Some(a) if a.leading_bid == Some(self.id) => match a.state {
+                AuctionState::Completed => BidStatus::Won,
+                AuctionState::Cancelled => BidStatus::Void,
+                _ => BidStatus::Leading,
+            },
+            _ => BidStatus::Outbid,
+        }
+    }
 }
 
 /// A bidder known from X.

@@ -5,7 +5,7 @@
 use redb::ReadableTable;
 
 use crate::event::Event;
-use crate::model::{Auction, AuctionId, Balance, Bid, BidStatus, UserId};
+use crate::model::{Auction, AuctionId, Balance, Bid, UserId};
 use crate::record::{self, Record};
 use crate::tables::{WriteTables, decode_at, get_record, id_bytes, id_from_bytes};
 use crate::wei::Wei;
@@ -41,13 +41,6 @@ fn update_auction(
     let mut auction: Auction = must(&t.auctions, "auctions", id.0)?;
     f(&mut auction);
     put(&mut t.auctions, id.0, &auction)
-}
-
-fn update_bid(t: &mut WriteTables<'_>, id: u64, f: impl FnOnce(&mut Bid)) -> Result<Bid> {
-    let mut bid: Bid = must(&t.bids, "bids", id)?;
-    f(&mut bid);
-    put(&mut t.bids, id, &bid)?;
-    Ok(bid)
 }
 
 /// Which part of a balance an event moves.
@@ -171,23 +164,22 @@ pub(crate) fn apply(t: &mut WriteTables<'_>, event: &Event) -> Result<()> {
             let auction_id = bid
                 .auction
                 .ok_or_else(|| Error::Corrupt(format!("accepted bid {} has no auction", bid.id)))?;
-            let auction: Auction = must(&t.auctions, "auctions", auction_id.0)?;
-            if let Some(prev) = auction.leading_bid {
-                let prev = update_bid(t, prev.0, |b| b.status = BidStatus::Outbid)?;
+            let mut a: Auction = must(&t.auctions, "auctions", auction_id.0)?;
+            if let Some(prev) = a.leading_bid {
+                let prev: Bid = must(&t.bids, "bids", prev.0)?;
                 adjust(t, prev.bidder, Part::Leading, Wei::ZERO, prev.amount)?;
             }
             index_bid(t, bid)?;
             adjust(t, bid.bidder, Part::Leading, bid.amount, Wei::ZERO)?;
-            update_auction(t, auction_id, |a| {
-                a.leading_bid = Some(bid.id);
-                a.leader = Some(bid.bidder);
-                a.price = bid.amount;
-                a.bids_accepted += 1;
-                a.ends_at = *ends_at;
-                if *extended {
-                    a.extensions += 1;
-                }
-            })?;
+            a.leading_bid = Some(bid.id);
+            a.leader = Some(bid.bidder);
+            a.price = bid.amount;
+            a.bids_accepted += 1;
+            a.ends_at = *ends_at;
+            if *extended {
+                a.extensions += 1;
+            }
+            put(&mut t.auctions, auction_id.0, &a)?;
         }
         Event::BidRejected { bid } => {
             index_bid(t, bid)?;
@@ -226,8 +218,7 @@ pub(crate) fn apply(t: &mut WriteTables<'_>, event: &Event) -> Result<()> {
         })?,
         Event::AuctionSettled { auction, at, .. } => {
             let a: Auction = must(&t.auctions, "auctions", auction.0)?;
-            if let (Some(bid), Some(leader)) = (a.leading_bid, a.leader) {
-                update_bid(t, bid.0, |b| b.status = BidStatus::Won)?;
+            if let Some(leader) = a.leader {
                 adjust(t, leader, Part::Leading, Wei::ZERO, a.price)?;
                 adjust(t, leader, Part::Won, a.price, Wei::ZERO)?;
             }
@@ -238,9 +229,8 @@ pub(crate) fn apply(t: &mut WriteTables<'_>, event: &Event) -> Result<()> {
         }
         Event::AuctionCancelled { auction, at, .. } => {
             let a: Auction = must(&t.auctions, "auctions", auction.0)?;
-            if let Some(bid) = a.leading_bid {
-                let bid = update_bid(t, bid.0, |b| b.status = BidStatus::Void)?;
-                adjust(t, bid.bidder, Part::Leading, Wei::ZERO, bid.amount)?;
+            if let Some(leader) = a.leader {
+                adjust(t, leader, Part::Leading, Wei::ZERO, a.price)?;
             }
             update_auction(t, *auction, |a| {
                 a.state = crate::model::AuctionState::Cancelled;

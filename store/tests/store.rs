@@ -105,7 +105,6 @@ fn accepted(id: u64, user: u64, eth: u64) -> Event {
             amount: Wei::from_eth(eth),
             placed_at: t(200 + id as i64),
             source: BidSource::Operator(format!("k{id}")),
-            status: BidStatus::Leading,
             rejection: None,
         },
         ends_at: t(1000),
@@ -161,9 +160,10 @@ fn projections_follow_the_events() {
     assert_eq!(a.state, AuctionState::Completed);
     assert_eq!(a.price, Wei::from_eth(3));
     assert_eq!(a.leader, Some(UserId(7)));
-    assert_eq!(r.bid(BidId(1)).unwrap().unwrap().status, BidStatus::Outbid);
-    assert_eq!(r.bid(BidId(2)).unwrap().unwrap().status, BidStatus::Outbid);
-    assert_eq!(r.bid(BidId(3)).unwrap().unwrap().status, BidStatus::Won);
+    let standing = |id| r.bid(BidId(id)).unwrap().unwrap().standing(Some(&a));
+    assert_eq!(standing(1), BidStatus::Outbid);
+    assert_eq!(standing(2), BidStatus::Outbid);
+    assert_eq!(standing(3), BidStatus::Won);
     let winner = r.balance(UserId(7)).unwrap();
     assert_eq!((winner.leading, winner.won), (Wei::ZERO, Wei::from_eth(3)));
     assert_eq!(r.balance(UserId(8)).unwrap().leading, Wei::ZERO);
@@ -327,14 +327,24 @@ fn backup_under_concurrent_writes_is_consistent_and_restores() {
 }
 
 #[test]
-fn a_reader_follows_a_live_writer() {
+fn one_process_owns_the_file_and_reads_snapshots_while_writing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(DB_FILE);
     let writer = Store::open(&path).unwrap();
     fill(&writer, vec![campaign_events()]);
-    let reader = Store::open_read_only(&path).unwrap();
-    assert_eq!(reader.read().unwrap().head().unwrap().unwrap().seq, 1);
+    let snapshot = writer.read().unwrap();
     fill(&writer, vec![user(7)]);
+    assert_eq!(
+        snapshot.head().unwrap().unwrap().seq,
+        1,
+        "a snapshot does not see later commits"
+    );
+    assert_eq!(writer.read().unwrap().head().unwrap().unwrap().seq, 2);
+    assert!(matches!(Store::open(&path), Err(Error::InUse(_))));
+    assert!(matches!(Store::open_read_only(&path), Err(Error::InUse(_))));
+    drop(snapshot);
+    drop(writer);
+    let reader = Store::open_read_only(&path).unwrap();
     assert_eq!(reader.read().unwrap().head().unwrap().unwrap().seq, 2);
     assert!(matches!(reader.write(|_| Ok(())), Err(Error::ReadOnly)));
 }

@@ -3,9 +3,9 @@
 //! failures (`store::Error`) abort the whole transaction.
 
 use store::{
-    Address, Auction, AuctionId, AuctionState, Audit, Bid, BidId, BidSource, BidStatus, Campaign,
-    CampaignId, Deposit, DepositId, Event, IdTable, Item, ItemId, Notice, Timestamp, User, UserId,
-    View, WalletLink, Wei, Writer,
+    Address, Auction, AuctionId, AuctionState, Audit, Bid, BidId, BidSource, Campaign, CampaignId,
+    Deposit, DepositId, Event, IdTable, Item, ItemId, Notice, Timestamp, User, UserId, View,
+    WalletLink, Wei, Writer,
 };
 
 use super::command::{BidReceipt, CampaignSpec, Command, CommandError, Reply, rejection};
@@ -24,6 +24,9 @@ pub const MAX_RATE_WINDOW_SECS: u32 = 3600;
 pub struct Core {
     /// Recent bids per bidder.
     pub rate: RateLimiter,
+    /// The auction last found taking bids. Only a hint: it is checked against the store on every
+    /// use, and forgotten on every command that can change which auction is live.
+    live_hint: Option<AuctionId>,
 }
 
 fn check_audit(audit: &Audit) -> Result<(), CommandError> {
@@ -245,6 +248,15 @@ impl Core {
         cmd: &Command,
         now: Timestamp,
     ) -> store::Result<Handled> {
+        if !matches!(
+            cmd,
+            Command::PlaceBid { .. }
+                | Command::SeeUser { .. }
+                | Command::LinkWallet { .. }
+                | Command::RecordDeposit { .. }
+        ) {
+            self.live_hint = None;
+        }
         match cmd {
             Command::CreateCampaign { spec, audit } => self.create_campaign(w, spec, audit, now),
             Command::EditCampaign {
@@ -656,10 +668,7 @@ impl Core {
         }
         let target = match auction {
             Some(id) => Some(refuse!(must_auction(w, id)?)),
-            None => {
-                let (live, _) = current_auction(w)?;
-                live
-            }
+            None => self.live_auction(w)?,
         };
         let id = BidId(w.last_id(IdTable::Bids)? + 1);
         let mut bid = Bid {
@@ -669,7 +678,6 @@ impl Core {
             amount,
             placed_at: now,
             source: source.clone(),
-            status: BidStatus::Rejected,
             rejection: None,
         };
         let tweet = matches!(source, BidSource::Tweet(_));
@@ -682,12 +690,21 @@ impl Core {
                 "no_auction",
                 format!("No auction is taking bids right now.{when}"),
             ));
+            let receipt = BidReceipt {
+                bid: id,
+                accepted: false,
+                duplicate: false,
+                auction: None,
+                price: Wei::ZERO,
+                ends_at: None,
+                rejection: bid.rejection.clone(),
+            };
             let seq = w.append(now, Event::BidRejected { bid })?;
             if tweet {
                 w.enqueue(seq, now, Notice::BidRejected { bid: id }, false)?;
             }
             self.rate.stage(bidder, now);
-            return Ok(Ok(Reply::Bid(receipt_of(w, id, false)?)));
+            return Ok(Ok(Reply::Bid(receipt)));
         };
         let user = w.user(bidder)?;
         let wallet = w.wallet(bidder)?;
@@ -704,9 +721,20 @@ impl Core {
             now,
             amount,
         };
+        let mut receipt = BidReceipt {
+            bid: id,
+            accepted: false,
+            duplicate: false,
+            auction: Some(auction.id),
+            price: auction.price,
+            ends_at: Some(auction.ends_at),
+            rejection: None,
+        };
         match rules::evaluate(&ctx) {
             Ok(acceptance) => {
-                bid.status = BidStatus::Leading;
+                receipt.accepted = true;
+                receipt.price = amount;
+                receipt.ends_at = Some(acceptance.ends_at);
                 let previous = auction.leading_bid;
                 let seq = w.append(
                     now,
@@ -728,6 +756,7 @@ impl Core {
                 }
             }
             Err(reason) => {
+                receipt.rejection = Some(reason.clone());
                 bid.rejection = Some(reason);
                 let seq = w.append(now, Event::BidRejected { bid })?;
                 if tweet {
@@ -736,7 +765,20 @@ impl Core {
             }
         }
         self.rate.stage(bidder, now);
-        Ok(Ok(Reply::Bid(receipt_of(w, id, false)?)))
+        Ok(Ok(Reply::Bid(receipt)))
+    }
+
+    /// The auction taking bids (or paused), if any.
+    fn live_auction(&mut self, w: &Writer<'_>) -> store::Result<Option<Auction>> {
+        if let Some(id) = self.live_hint
+            && let Some(a) = w.auction(id)?
+            && matches!(a.state, AuctionState::Active | AuctionState::Paused)
+        {
+            return Ok(Some(a));
+        }
+        let (live, _) = current_auction(w)?;
+        self.live_hint = live.as_ref().map(|a| a.id);
+        Ok(live)
     }
 
     fn pause(
@@ -920,6 +962,12 @@ impl Core {
                 a.state.as_str()
             ))));
         }
+        if reopen && let (Some(live), _) = current_auction(w)? {
+            return Ok(Err(CommandError::state(format!(
+                "auction {} is taking bids; only one auction can be live at a time",
+                live.id
+            ))));
+        }
         if a.state == AuctionState::Processing && !reopen && ends_at.is_some() {
             return Ok(Err(CommandError::state(
                 "bidding has closed; set reopen to move the end",
@@ -1069,7 +1117,7 @@ fn receipt_of(w: &Writer<'_>, id: BidId, duplicate: bool) -> store::Result<BidRe
     };
     Ok(BidReceipt {
         bid: id,
-        accepted: bid.status != BidStatus::Rejected,
+        accepted: bid.accepted(),
         duplicate,
         auction: bid.auction,
         price: auction.as_ref().map_or(Wei::ZERO, |a| a.price),

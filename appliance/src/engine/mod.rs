@@ -132,6 +132,7 @@ impl Engine {
             events,
             stats,
             max_batch: config.max_batch.max(1),
+            recent: RecentBatches::default(),
         };
         let thread = std::thread::Builder::new()
             .name("engine".into())
@@ -174,6 +175,31 @@ struct Writer {
     events: broadcast::Sender<Committed>,
     stats: Arc<EngineStats>,
     max_batch: usize,
+    recent: RecentBatches,
+}
+
+/// Longest wait for more commands before committing a batch smaller than recent ones.
+const LINGER: Duration = Duration::from_micros(300);
+/// Poll interval while lingering.
+const LINGER_STEP: Duration = Duration::from_micros(40);
+
+/// Sizes of the last few batches: how many callers are typically waiting at once.
+#[derive(Debug, Default)]
+struct RecentBatches {
+    sizes: [usize; 8],
+    next: usize,
+}
+
+impl RecentBatches {
+    fn record(&mut self, size: usize) {
+        self.sizes[self.next] = size;
+        self.next = (self.next + 1) % self.sizes.len();
+    }
+
+    /// The batch size worth waiting for: the largest of the recent ones.
+    fn target(&self) -> usize {
+        self.sizes.iter().copied().max().unwrap_or(1).max(1)
+    }
 }
 
 /// The longest the engine sleeps without looking at the clock (clocks can jump).
@@ -202,12 +228,27 @@ impl Writer {
                     () = tokio::time::sleep(nap) => {}
                 }
             }
+            let linger_until = std::time::Instant::now() + LINGER;
             while shutdown.is_none() && batch.len() < self.max_batch {
                 match rx.try_recv() {
                     Ok(Envelope::Request(r)) => batch.push(r),
                     Ok(Envelope::Shutdown(ack)) => shutdown = Some(ack),
-                    Err(_) => break,
+                    Err(_) => {
+                        // Adaptive group commit: when recent transactions carried more commands than
+                        // are queued now, the callers just answered are probably about to send their
+                        // next one; wait a moment for them rather than pay a second commit.
+                        if batch.is_empty()
+                            || batch.len() >= self.recent.target()
+                            || std::time::Instant::now() >= linger_until
+                        {
+                            break;
+                        }
+                        std::thread::sleep(LINGER_STEP);
+                    }
                 }
+            }
+            if !batch.is_empty() {
+                self.recent.record(batch.len());
             }
             let due = deadline.is_some_and(|d| self.clock.now() >= d);
             if due || !batch.is_empty() {

@@ -192,7 +192,7 @@ pub fn evaluate(ctx: &BidContext<'_>) -> Result<Acceptance, Rejection> {
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     committed: HashMap<UserId, VecDeque<Timestamp>>,
-    staged: Vec<(UserId, Timestamp)>,
+    staged: HashMap<UserId, Vec<Timestamp>>,
 }
 
 impl RateLimiter {
@@ -205,21 +205,20 @@ impl RateLimiter {
             .map_or(0, |q| q.iter().filter(|t| **t > since).count());
         let staged = self
             .staged
-            .iter()
-            .filter(|(u, t)| *u == user && *t > since)
-            .count();
+            .get(&user)
+            .map_or(0, |v| v.iter().filter(|t| **t > since).count());
         (committed + staged) as u32
     }
 
     /// Stages a bid by `user` at `at`.
     pub fn stage(&mut self, user: UserId, at: Timestamp) {
-        self.staged.push((user, at));
+        self.staged.entry(user).or_default().push(at);
     }
 
     /// Keeps the staged bids; forgets any older than `keep_secs`.
     pub fn commit(&mut self, now: Timestamp, keep_secs: u32) {
-        for (user, at) in self.staged.drain(..) {
-            self.committed.entry(user).or_default().push_back(at);
+        for (user, times) in self.staged.drain() {
+            self.committed.entry(user).or_default().extend(times);
         }
         let since = now.plus_secs(-i64::from(keep_secs));
         self.committed.retain(|_, q| {

@@ -388,16 +388,14 @@ fn operator_actions_are_audited_and_keep_escrow_right() {
         (Wei::ZERO, Wei::ZERO),
         "cancelling releases the leading bid"
     );
-    assert_eq!(
-        bed.store
-            .read()
-            .unwrap()
-            .bid(store::BidId(1))
-            .unwrap()
-            .unwrap()
-            .status,
-        BidStatus::Void
-    );
+    let bid = bed
+        .store
+        .read()
+        .unwrap()
+        .bid(store::BidId(1))
+        .unwrap()
+        .unwrap();
+    assert_eq!(bid.standing(Some(&bed.auction(1))), BidStatus::Void);
 
     // Day 2: force-settle ends it now with the current leader.
     bed.at(opening().plus_secs(86_400));

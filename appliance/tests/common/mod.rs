@@ -143,6 +143,16 @@ impl Running {
     }
 }
 
+impl Drop for Running {
+    /// A test that fails midway must not leave its appliance running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// A blocking control-socket client.
 pub struct Ctl {
     reader: BufReader<UnixStream>,
