@@ -33,7 +33,7 @@ pub use event::{Event, EventRecord, Hash, chain_hash};
 pub use model::*;
 pub use outbox::{Notice, OutboxEntry, OutboxStatus};
 pub use projection::handle_key;
-pub use record::{DecodeError, Record};
+pub use record::{DecodeError, Record, decode, encode};
 pub use tables::{Head, IdTable, Reader, View};
 pub use time::{TimeOfDay, Timestamp};
 pub use wei::{Wei, WeiParseError};
