@@ -14,13 +14,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use appliance::bench::{BenchResult, bench_bids, bench_rules, print_table, summarize};
+use appliance::bench::{BenchResult, bench_bids, bench_rules, gather, print_table, summarize};
 use appliance::engine::rules::{self, BidContext};
 use store::{
     Auction, AuctionId, AuctionState, Balance, Bid, BidId, BidSource, CampaignId, Event, ItemId,
     Timestamp, User, UserId, WalletLink, Wei,
 };
 use tokio_postgres::{Client, NoTls, Statement};
+
+/// A submitter's failure, as an error type `gather` can carry.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:#}")]
+struct PgError(#[from] anyhow::Error);
 
 const SCHEMA: &str = "
 DROP TABLE IF EXISTS auctions, users, wallets, balances, bids, bid_sources, events, outbox;
@@ -386,17 +391,11 @@ async fn bench_postgres(
                     latencies.push(t.elapsed().as_micros() as u64);
                     accepted += u64::from(ok);
                 }
-                anyhow::Ok((latencies, accepted))
+                Ok::<_, PgError>((latencies, accepted))
             })
         })
         .collect();
-    let mut latencies = Vec::new();
-    let mut accepted = 0;
-    for t in tasks {
-        let (l, a) = t.await??;
-        latencies.extend(l);
-        accepted += a;
-    }
+    let (latencies, accepted) = gather(tasks).await?;
     let elapsed = start.elapsed();
     let commits = latencies.len() as u64;
     Ok(summarize(

@@ -83,6 +83,26 @@ pub fn summarize(
     }
 }
 
+/// What one submitter measured: its latencies (microseconds) and how many bids were accepted.
+pub type Measured<E> = Result<(Vec<u64>, u64), E>;
+
+/// Waits for submitter tasks; returns every latency and the number of accepted bids.
+pub async fn gather<E>(
+    tasks: Vec<tokio::task::JoinHandle<Measured<E>>>,
+) -> anyhow::Result<(Vec<u64>, u64)>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let mut latencies = Vec::new();
+    let mut accepted = 0;
+    for t in tasks {
+        let (l, a) = t.await??;
+        latencies.extend(l);
+        accepted += a;
+    }
+    Ok((latencies, accepted))
+}
+
 /// Rules that let every higher bid through, so the benchmark measures the store and the engine
 /// rather than refusals (refusals are durable too, and counted).
 pub fn bench_rules() -> AuctionRules {
@@ -198,13 +218,7 @@ pub async fn bench_bids(
             })
         })
         .collect();
-    let mut latencies = Vec::new();
-    let mut accepted = 0;
-    for t in tasks {
-        let (l, a) = t.await??;
-        latencies.extend(l);
-        accepted += a;
-    }
+    let (latencies, accepted) = gather(tasks).await?;
     let elapsed = start.elapsed();
     let commits = h.stats().batches.load(Ordering::Relaxed) - batches_before;
     engine.shutdown().await;

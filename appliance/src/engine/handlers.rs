@@ -78,6 +78,19 @@ macro_rules! refuse {
     };
 }
 
+fn require_state(a: &Auction, allowed: &[AuctionState]) -> Result<(), CommandError> {
+    if allowed.contains(&a.state) {
+        return Ok(());
+    }
+    let wanted: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+    Err(CommandError::state(format!(
+        "auction {} is {}, not {}",
+        a.id,
+        a.state.as_str(),
+        wanted.join(" or ")
+    )))
+}
+
 fn auction_reply(w: &Writer<'_>, id: AuctionId) -> store::Result<Handled> {
     let a = w
         .auction(id)?
@@ -229,6 +242,27 @@ fn new_auction(
     }
 }
 
+fn campaign_from(
+    id: CampaignId,
+    spec: &CampaignSpec,
+    host_handle: String,
+    items: Vec<ItemId>,
+    created_at: Timestamp,
+) -> Campaign {
+    Campaign {
+        id,
+        name: spec.name.trim().to_string(),
+        start_date: spec.start_date,
+        days: spec.days,
+        timezone: spec.timezone.trim().to_string(),
+        windows: spec.windows,
+        rules: spec.rules.clone(),
+        host_handle,
+        items,
+        created_at,
+    }
+}
+
 fn item_from(id: ItemId, campaign: CampaignId, spec: &super::command::ItemSpec) -> Item {
     Item {
         id,
@@ -346,18 +380,13 @@ impl Core {
             })
             .collect();
         let ids = auctions.iter().map(|a| a.id).collect();
-        let campaign = Campaign {
+        let campaign = campaign_from(
             id,
-            name: spec.name.trim().to_string(),
-            start_date: spec.start_date,
-            days: spec.days,
-            timezone: spec.timezone.trim().to_string(),
-            windows: spec.windows,
-            rules: spec.rules.clone(),
-            host_handle: valid.host_handle,
-            items: items.iter().map(|i| i.id).collect(),
-            created_at: now,
-        };
+            spec,
+            valid.host_handle,
+            items.iter().map(|i| i.id).collect(),
+            now,
+        );
         w.append(
             now,
             Event::CampaignCreated {
@@ -466,18 +495,7 @@ impl Core {
             .filter(|a| a.day > spec.days)
             .map(|a| a.id)
             .collect();
-        let campaign = Campaign {
-            id,
-            name: spec.name.trim().to_string(),
-            start_date: spec.start_date,
-            days: spec.days,
-            timezone: spec.timezone.trim().to_string(),
-            windows: spec.windows,
-            rules: spec.rules.clone(),
-            host_handle: valid.host_handle,
-            items: item_ids,
-            created_at: old.created_at,
-        };
+        let campaign = campaign_from(id, spec, valid.host_handle, item_ids, old.created_at);
         w.append(
             now,
             Event::CampaignEdited {
@@ -781,6 +799,24 @@ impl Core {
         Ok(live)
     }
 
+    /// An audited operator action on one auction: the reason is required, `decide` sees the
+    /// auction and returns the events to append or why the action is refused.
+    fn operator_action(
+        &mut self,
+        w: &mut Writer<'_>,
+        id: AuctionId,
+        audit: &Audit,
+        now: Timestamp,
+        decide: impl FnOnce(&Auction) -> Result<Vec<Event>, CommandError>,
+    ) -> store::Result<Handled> {
+        refuse!(check_audit(audit));
+        let a = refuse!(must_auction(w, id)?);
+        for event in refuse!(decide(&a)) {
+            w.append(now, event)?;
+        }
+        auction_reply(w, id)
+    }
+
     fn pause(
         &mut self,
         w: &mut Writer<'_>,
@@ -788,24 +824,14 @@ impl Core {
         audit: &Audit,
         now: Timestamp,
     ) -> store::Result<Handled> {
-        refuse!(check_audit(audit));
-        let a = refuse!(must_auction(w, id)?);
-        if a.state != AuctionState::Active {
-            return Ok(Err(CommandError::state(format!(
-                "auction {id} is {}, not active",
-                a.state.as_str()
-            ))));
-        }
-        let remaining = a.ends_at.micros_since(now).max(0);
-        w.append(
-            now,
-            Event::AuctionPaused {
+        self.operator_action(w, id, audit, now, |a| {
+            require_state(a, &[AuctionState::Active])?;
+            Ok(vec![Event::AuctionPaused {
                 auction: id,
-                remaining_micros: remaining,
+                remaining_micros: a.ends_at.micros_since(now).max(0),
                 audit: audit.clone(),
-            },
-        )?;
-        auction_reply(w, id)
+            }])
+        })
     }
 
     fn resume(
@@ -815,25 +841,17 @@ impl Core {
         audit: &Audit,
         now: Timestamp,
     ) -> store::Result<Handled> {
-        refuse!(check_audit(audit));
-        let a = refuse!(must_auction(w, id)?);
-        if a.state != AuctionState::Paused {
-            return Ok(Err(CommandError::state(format!(
-                "auction {id} is {}, not paused",
-                a.state.as_str()
-            ))));
-        }
-        let floor = i64::from(a.rules.extension_secs) * 1_000_000;
-        let remaining = a.paused_remaining_micros.unwrap_or(0).max(floor);
-        w.append(
-            now,
-            Event::AuctionResumed {
+        self.operator_action(w, id, audit, now, |a| {
+            require_state(a, &[AuctionState::Paused])?;
+            // Bidders get at least the anti-sniping window after a resume.
+            let floor = i64::from(a.rules.extension_secs) * 1_000_000;
+            let remaining = a.paused_remaining_micros.unwrap_or(0).max(floor);
+            Ok(vec![Event::AuctionResumed {
                 auction: id,
                 ends_at: now.plus_micros(remaining),
                 audit: audit.clone(),
-            },
-        )?;
-        auction_reply(w, id)
+            }])
+        })
     }
 
     fn extend(
@@ -844,27 +862,17 @@ impl Core {
         audit: &Audit,
         now: Timestamp,
     ) -> store::Result<Handled> {
-        refuse!(check_audit(audit));
-        if !(1..=86_400).contains(&seconds) {
-            return Ok(Err(CommandError::invalid("extend by 1 to 86400 seconds")));
-        }
-        let a = refuse!(must_auction(w, id)?);
-        if a.state != AuctionState::Active {
-            return Ok(Err(CommandError::state(format!(
-                "auction {id} is {}, not active",
-                a.state.as_str()
-            ))));
-        }
-        let ends_at = a.ends_at.max(now).plus_secs(i64::from(seconds));
-        w.append(
-            now,
-            Event::AuctionExtended {
+        self.operator_action(w, id, audit, now, |a| {
+            if !(1..=86_400).contains(&seconds) {
+                return Err(CommandError::invalid("extend by 1 to 86400 seconds"));
+            }
+            require_state(a, &[AuctionState::Active])?;
+            Ok(vec![Event::AuctionExtended {
                 auction: id,
-                ends_at,
+                ends_at: a.ends_at.max(now).plus_secs(i64::from(seconds)),
                 audit: audit.clone(),
-            },
-        )?;
-        auction_reply(w, id)
+            }])
+        })
     }
 
     fn cancel(
@@ -874,23 +882,19 @@ impl Core {
         audit: &Audit,
         now: Timestamp,
     ) -> store::Result<Handled> {
-        refuse!(check_audit(audit));
-        let a = refuse!(must_auction(w, id)?);
-        if a.state.is_final() {
-            return Ok(Err(CommandError::state(format!(
-                "auction {id} is already {}",
-                a.state.as_str()
-            ))));
-        }
-        w.append(
-            now,
-            Event::AuctionCancelled {
+        self.operator_action(w, id, audit, now, |a| {
+            if a.state.is_final() {
+                return Err(CommandError::state(format!(
+                    "auction {id} is already {}",
+                    a.state.as_str()
+                )));
+            }
+            Ok(vec![Event::AuctionCancelled {
                 auction: id,
                 at: now,
                 audit: audit.clone(),
-            },
-        )?;
-        auction_reply(w, id)
+            }])
+        })
     }
 
     fn force_settle(
@@ -900,36 +904,28 @@ impl Core {
         audit: &Audit,
         now: Timestamp,
     ) -> store::Result<Handled> {
-        refuse!(check_audit(audit));
-        let a = refuse!(must_auction(w, id)?);
-        match a.state {
-            AuctionState::Active | AuctionState::Paused => {
-                w.append(
-                    now,
+        self.operator_action(w, id, audit, now, |a| {
+            let settle = Event::AuctionSettled {
+                auction: id,
+                at: now,
+                audit: Some(audit.clone()),
+            };
+            match a.state {
+                AuctionState::Active | AuctionState::Paused => Ok(vec![
                     Event::AuctionClosed {
                         auction: id,
                         at: now,
                         audit: Some(audit.clone()),
                     },
-                )?;
-            }
-            AuctionState::Processing => {}
-            other => {
-                return Ok(Err(CommandError::state(format!(
+                    settle,
+                ]),
+                AuctionState::Processing => Ok(vec![settle]),
+                other => Err(CommandError::state(format!(
                     "auction {id} is {}; only a started auction can be settled (cancel a pending one)",
                     other.as_str()
-                ))));
+                ))),
             }
-        }
-        w.append(
-            now,
-            Event::AuctionSettled {
-                auction: id,
-                at: now,
-                audit: Some(audit.clone()),
-            },
-        )?;
-        auction_reply(w, id)
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
