@@ -27,9 +27,45 @@ pub enum Cmd {
         /// Data directory (overrides the configuration's data_dir).
         #[arg(long)]
         data: Option<PathBuf>,
-        /// Stop cleanly after this many seconds.
+        /// Stop cleanly after this many seconds (of stream time when streaming).
         #[arg(long)]
         duration: Option<u64>,
+        /// Publish to this URL (rtmp:// or rtmps://); overrides stream.url.
+        #[arg(long)]
+        stream_url: Option<String>,
+        /// Record the stream into this directory.
+        #[arg(long)]
+        record: Option<PathBuf>,
+        /// H.264 encoder: auto, nvenc or openh264.
+        #[arg(long)]
+        encoder: Option<String>,
+        /// 720p or 1080p.
+        #[arg(long)]
+        resolution: Option<String>,
+        /// Trust this CA file (PEM) for rtmps://.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        /// Accept any TLS certificate (tests against a self-signed ingest only).
+        #[arg(long)]
+        insecure_skip_verify: bool,
+        /// Run without composing or encoding a stream.
+        #[arg(long)]
+        no_stream: bool,
+    },
+    /// Render the current scene once to a PNG.
+    Preview {
+        /// Where to write the PNG.
+        #[arg(long)]
+        out: PathBuf,
+        /// Data directory.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Configuration file (scenes, assets).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// 720p or 1080p.
+        #[arg(long, default_value = "720p")]
+        resolution: String,
     },
     /// Run an N-day demo campaign on an accelerated clock and report each day.
     Demo {
@@ -151,6 +187,27 @@ pub enum ExportWhat {
 /// Benchmarks.
 #[derive(Debug, Subcommand)]
 pub enum BenchWhat {
+    /// Compose + convert + encode throughput on a scene with moving parts; fps and ms per stage.
+    Stream {
+        /// 720p or 1080p.
+        #[arg(long, default_value = "720p")]
+        resolution: String,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// H.264 encoder: auto, nvenc or openh264.
+        #[arg(long, default_value = "openh264")]
+        encoder: String,
+        /// Also time ffmpeg/libx264 (veryfast, zerolatency) on the same frames.
+        #[arg(long)]
+        compare_ffmpeg: bool,
+    },
+    /// Time from a bid's commit to the first encoded frame showing it, on a paced 720p30 stream.
+    Latency {
+        /// Seconds to run.
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+    },
     /// Durable bid throughput and p50/p99 acknowledgement latency at 1, 16 and 256 submitters.
     Bids {
         /// Seconds per concurrency level.

@@ -32,6 +32,8 @@ pub struct Config {
     pub control: ControlConfig,
     /// Simulated bidders.
     pub simulation: SimulationConfig,
+    /// The live stream.
+    pub stream: StreamConfig,
     /// The campaign to create on first start (when the database has none).
     pub campaign: Option<CampaignSpec>,
 }
@@ -44,8 +46,168 @@ impl Default for Config {
             engine: EngineSection::default(),
             control: ControlConfig::default(),
             simulation: SimulationConfig::default(),
+            stream: StreamConfig::default(),
             campaign: None,
         }
+    }
+}
+
+/// The live stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamConfig {
+    /// Whether to compose and encode the stream at all.
+    pub enabled: bool,
+    /// Where to publish (`rtmp://host/app/key` or `rtmps://...`); empty: nowhere. Secret.
+    pub url: String,
+    /// `720p` or `1080p`.
+    pub resolution: String,
+    /// Frames per second.
+    pub fps: u32,
+    /// Video bit rate, kbit/s (2,000-8,000).
+    pub bitrate_kbps: u32,
+    /// `auto` (NVENC if present), `nvenc` or `openh264`.
+    pub encoder: String,
+    /// `ambience` or `silence`.
+    pub audio: String,
+    /// Local FLV recording: `auto` (on when there is no URL), `on` or `off`.
+    pub record: String,
+    /// Recording directory; empty means `<data_dir>/recordings`.
+    pub record_dir: PathBuf,
+    /// A new recording file every this many seconds.
+    pub segment_secs: u64,
+    /// Recording files kept (the oldest are removed).
+    pub keep_recordings: usize,
+    /// Extra CA certificates (PEM) trusted for rtmps://.
+    pub ca_file: PathBuf,
+    /// Accept any TLS certificate (tests against a self-signed ingest only).
+    pub insecure_skip_verify: bool,
+    /// Scene file; empty means the built-in scenes.
+    pub scenes: PathBuf,
+    /// Pictures: artwork, avatar moods, backgrounds; empty means `<data_dir>/assets`.
+    pub assets_dir: PathBuf,
+    /// The NVENC library.
+    pub nvenc_library: PathBuf,
+    /// The CUDA driver library.
+    pub cuda_library: PathBuf,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        let nv = codec::NvencLibraries::default();
+        StreamConfig {
+            enabled: true,
+            url: String::new(),
+            resolution: "720p".into(),
+            fps: 30,
+            bitrate_kbps: 4500,
+            encoder: "auto".into(),
+            audio: "ambience".into(),
+            record: "auto".into(),
+            record_dir: PathBuf::new(),
+            segment_secs: 900,
+            keep_recordings: 96,
+            ca_file: PathBuf::new(),
+            insecure_skip_verify: false,
+            scenes: PathBuf::new(),
+            assets_dir: PathBuf::new(),
+            nvenc_library: nv.encode,
+            cuda_library: nv.cuda,
+        }
+    }
+}
+
+impl Config {
+    /// The asset directory.
+    pub fn assets_dir(&self) -> PathBuf {
+        if self.stream.assets_dir.as_os_str().is_empty() {
+            self.data_dir.join("assets")
+        } else {
+            self.stream.assets_dir.clone()
+        }
+    }
+
+    /// The scenes: the configured file, or the built-in ones.
+    pub fn scenes(&self) -> Result<scene::SceneSet, String> {
+        if self.stream.scenes.as_os_str().is_empty() {
+            return Ok(scene::SceneSet::builtin());
+        }
+        let path = &self.stream.scenes;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the scene file {}: {e}", path.display()))?;
+        scene::SceneSet::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Everything the stream needs; `duration_secs` limits it to that much stream time.
+    pub fn stream_settings(
+        &self,
+        duration_secs: Option<u64>,
+    ) -> Result<crate::stream::StreamSettings, String> {
+        let s = &self.stream;
+        let (width, height) = match s.resolution.as_str() {
+            "720p" => (1280, 720),
+            "1080p" => (1920, 1080),
+            other => return Err(format!("stream.resolution {other:?}: use 720p or 1080p")),
+        };
+        let video = codec::VideoSettings {
+            width,
+            height,
+            fps: s.fps,
+            bitrate_kbps: s.bitrate_kbps,
+            keyframe_secs: 2,
+            threads: 2,
+            nvenc: codec::NvencLibraries {
+                encode: s.nvenc_library.clone(),
+                cuda: s.cuda_library.clone(),
+            },
+        };
+        video.validate().map_err(|e| format!("stream: {e}"))?;
+        let encoder: codec::EncoderChoice = s
+            .encoder
+            .parse()
+            .map_err(|e| format!("stream.encoder: {e}"))?;
+        let audio: codec::AudioBedKind =
+            s.audio.parse().map_err(|e| format!("stream.audio: {e}"))?;
+        let publish = if s.url.is_empty() {
+            None
+        } else {
+            let target = rtmp::Target::parse(&s.url).map_err(|e| e.to_string())?;
+            Some(rtmp::PublisherConfig {
+                target,
+                tls: rtmp::TlsOptions {
+                    ca_file: (!s.ca_file.as_os_str().is_empty()).then(|| s.ca_file.clone()),
+                    insecure_skip_verify: s.insecure_skip_verify,
+                },
+                backoff: rtmp::Backoff::default(),
+                timeout: std::time::Duration::from_secs(10),
+            })
+        };
+        let record = match s.record.as_str() {
+            "on" => true,
+            "off" => false,
+            "auto" => publish.is_none(),
+            other => return Err(format!("stream.record {other:?}: use auto, on or off")),
+        };
+        let record = record.then(|| rtmp::RecorderConfig {
+            dir: if s.record_dir.as_os_str().is_empty() {
+                self.data_dir.join("recordings")
+            } else {
+                s.record_dir.clone()
+            },
+            segment_secs: s.segment_secs.max(10),
+            keep: s.keep_recordings.max(1),
+        });
+        Ok(crate::stream::StreamSettings {
+            frames: duration_secs.map(|d| d * u64::from(s.fps)),
+            video,
+            encoder,
+            audio,
+            audio_kbps: 128,
+            scenes: self.scenes()?,
+            assets_dir: self.assets_dir(),
+            publish,
+            record,
+        })
     }
 }
 
@@ -182,6 +344,9 @@ impl Config {
         }
         if self.simulation.bidders > 1000 {
             return Err("simulation.bidders is at most 1000".into());
+        }
+        if self.stream.enabled {
+            self.stream_settings(None)?;
         }
         Ok(())
     }

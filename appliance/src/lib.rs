@@ -16,3 +16,4 @@ pub mod ops;
 pub mod run;
 pub mod schedule;
 pub mod sim;
+pub mod stream;

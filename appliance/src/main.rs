@@ -9,7 +9,7 @@ use appliance::cli::{BenchWhat, Cli, Cmd, CtlAction, ExportWhat};
 use appliance::config::{Config, LogFormat};
 use appliance::control::{Client, Request};
 use appliance::engine::Command;
-use appliance::{bench, config, demo, logging, ops, run, schedule};
+use appliance::{bench, config, demo, logging, ops, run, schedule, stream};
 use clap::Parser;
 use store::{AuctionId, Audit, BidSource, UserId, Wei};
 
@@ -42,13 +42,58 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             data,
             duration,
+            stream_url,
+            record,
+            encoder,
+            resolution,
+            ca_file,
+            insecure_skip_verify,
+            no_stream,
         } => {
             let mut cfg = Config::from_env(config.as_deref()).map_err(anyhow::Error::msg)?;
             if let Some(data) = data {
                 cfg.data_dir = data;
             }
+            let st = &mut cfg.stream;
+            if let Some(url) = stream_url {
+                st.url = url;
+            }
+            if let Some(dir) = record {
+                st.record = "on".into();
+                st.record_dir = dir;
+            }
+            if let Some(e) = encoder {
+                st.encoder = e;
+            }
+            if let Some(r) = resolution {
+                st.resolution = r;
+            }
+            if let Some(ca) = ca_file {
+                st.ca_file = ca;
+            }
+            st.insecure_skip_verify |= insecure_skip_verify;
+            if no_stream {
+                st.enabled = false;
+            }
+            if cfg.stream.enabled {
+                cfg.stream_settings(None).map_err(anyhow::Error::msg)?;
+            }
             init_logs(cfg.log.format, &cfg.log.level, cli.log_json)?;
             runtime()?.block_on(run::run(cfg, duration.map(Duration::from_secs)))?;
+        }
+        Cmd::Preview {
+            out,
+            data,
+            config,
+            resolution,
+        } => {
+            init_logs(LogFormat::Human, "warn", cli.log_json)?;
+            let mut cfg = Config::from_env(config.as_deref()).map_err(anyhow::Error::msg)?;
+            cfg.data_dir = data;
+            cfg.stream.resolution = resolution;
+            let snapshot = ops::snapshot(&cfg.data_dir, &ops::default_socket(&cfg.data_dir))?;
+            stream::preview(snapshot.store(), &cfg, &out)?;
+            writeln!(stdout, "preview written to {}", out.display())?;
         }
         Cmd::Demo {
             days,
@@ -130,6 +175,26 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut out = std::io::BufWriter::new(stdout);
             ops::export_bids(&data, &socket, &mut out)?;
             out.flush()?;
+        }
+        Cmd::Bench {
+            what:
+                BenchWhat::Stream {
+                    resolution,
+                    seconds,
+                    encoder,
+                    compare_ffmpeg,
+                },
+        } => {
+            init_logs(LogFormat::Human, "warn", cli.log_json)?;
+            let encoder = encoder.parse().map_err(anyhow::Error::msg)?;
+            stream::bench::stream(&resolution, seconds, encoder, compare_ffmpeg, &mut stdout)?;
+        }
+        Cmd::Bench {
+            what: BenchWhat::Latency { seconds },
+        } => {
+            init_logs(LogFormat::Human, "warn", cli.log_json)?;
+            let report = runtime()?.block_on(stream::bench::latency(seconds))?;
+            writeln!(stdout, "{report}")?;
         }
         Cmd::Bench {
             what:

@@ -3,7 +3,8 @@
 //! the control socket, and logs what the engine commits, until SIGINT/SIGTERM or `--duration`.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use store::{Audit, Event, Store, View};
@@ -13,10 +14,13 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::engine::{Command, Committed, Engine, EngineConfig, Reply};
 use crate::sim::{self, SimStats};
+use crate::stream::{self, PipelineStats, Stream};
 use crate::{control, demo};
 
-/// Runs until a stop signal, or for `duration` if given.
+/// Runs until a stop signal, or for `duration` if given (of stream time when streaming, so a
+/// 10 s run publishes exactly 10 s of video).
 pub async fn run(config: Config, duration: Option<Duration>) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     std::fs::create_dir_all(&config.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
@@ -91,12 +95,71 @@ pub async fn run(config: Config, duration: Option<Duration>) -> anyhow::Result<(
             config.socket_path().display()
         )
     })?;
+    let mut stream = None;
+    let mut stream_tasks = Vec::new();
+    if config.stream.enabled {
+        let settings = config
+            .stream_settings(duration.map(|d| d.as_secs().max(1)))
+            .map_err(anyhow::Error::msg)?;
+        if let Some(p) = &settings.publish {
+            tracing::info!(target = %p.target, "publishing the stream");
+        }
+        if let Some(r) = &settings.record {
+            tracing::info!(dir = %r.dir.display(), "recording the stream");
+        }
+        let assets = config.assets_dir();
+        let first = stream::initial_snapshot(&store, &clock, assets.clone());
+        let (snap_tx, snap_rx) = watch::channel(first);
+        stream_tasks.push(tokio::spawn(stream::update_view(
+            store.clone(),
+            h.subscribe(),
+            snap_tx,
+            clock.clone(),
+            assets,
+            stopped.clone(),
+        )));
+        let s = Stream::start(
+            settings,
+            snap_rx,
+            clock.clone(),
+            tokio::runtime::Handle::current(),
+        )?;
+        stream_tasks.push(tokio::spawn(log_stream(
+            s.pipeline.clone(),
+            s.output.clone(),
+            started,
+            stopped.clone(),
+        )));
+        stream = Some(s);
+    }
     tracing::info!(data = %config.data_dir.display(), "appliance running");
 
-    wait_for_stop(duration).await;
+    wait_for_stop(
+        if stream.is_some() { None } else { duration },
+        stream.as_ref(),
+    )
+    .await;
     tracing::info!("stopping");
     let _ = stop.send(true);
     for t in sim_tasks {
+        let _ = t.await;
+    }
+    if let Some(s) = stream {
+        let (late, drops) = (
+            s.pipeline.late_frames.load(Ordering::Relaxed),
+            s.network_drops(),
+        );
+        if let Err(e) = s.stop().await {
+            tracing::error!(error = %e, "the stream failed");
+        }
+        tracing::info!(
+            late_frames = late,
+            network_dropped_frames = drops.frames,
+            network_dropped_gops = drops.gops,
+            "stream stopped"
+        );
+    }
+    for t in stream_tasks {
         let _ = t.await;
     }
     let _ = control.await;
@@ -111,10 +174,21 @@ pub async fn run(config: Config, duration: Option<Duration>) -> anyhow::Result<(
     Ok(())
 }
 
-async fn wait_for_stop(duration: Option<Duration>) {
+async fn wait_for_stop(duration: Option<Duration>, stream: Option<&Stream>) {
     let timer = async {
         match duration {
             Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    let stream_done = async {
+        match stream {
+            Some(s) => {
+                while !s.finished() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                tracing::info!("the stream reached its duration");
+            }
             None => std::future::pending().await,
         }
     };
@@ -131,6 +205,7 @@ async fn wait_for_stop(duration: Option<Duration>) {
     };
     tokio::select! {
         () = timer => {}
+        () = stream_done => {}
         () = term => tracing::info!("SIGTERM received"),
         r = tokio::signal::ctrl_c() => if r.is_ok() { tracing::info!("SIGINT received") },
     }
@@ -229,5 +304,70 @@ fn log_batch(batch: &Committed, store: &Store) {
                 "event committed"
             ),
         }
+    }
+}
+
+/// Logs the stream's health every 10 s, and once when the first media reaches the ingest.
+async fn log_stream(
+    p: Arc<PipelineStats>,
+    o: Arc<rtmp::StreamStats>,
+    started: Instant,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut first_logged = false;
+    let mut last = (Instant::now(), 0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    let mut every = 0u32;
+    loop {
+        tokio::select! {
+            _ = poll.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if !first_logged && o.frames_sent.load(Ordering::Relaxed) > 0 {
+            first_logged = true;
+            tracing::info!(
+                after_ms = started.elapsed().as_millis() as u64,
+                "first video frame sent to the ingest"
+            );
+        }
+        every += 1;
+        if !every.is_multiple_of(200) {
+            continue;
+        }
+        let now = Instant::now();
+        let frames = p.frames.load(Ordering::Relaxed);
+        let compose = p.compose_us.load(Ordering::Relaxed);
+        let convert = p.convert_us.load(Ordering::Relaxed);
+        let encode = p.encode_us.load(Ordering::Relaxed);
+        let sent = o.bytes_sent.load(Ordering::Relaxed);
+        let secs = now.duration_since(last.0).as_secs_f64().max(1e-3);
+        let df = (frames - last.1).max(1) as f64;
+        let mut lat = p
+            .latencies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        lat.sort_unstable();
+        let pct = |q: f64| {
+            lat.get(((lat.len() as f64 * q) as usize).min(lat.len().saturating_sub(1)))
+                .map_or(0.0, |v| f64::from(*v) / 1000.0)
+        };
+        tracing::info!(
+            fps = format!("{:.1}", (frames - last.1) as f64 / secs),
+            compose_ms = format!("{:.2}", (compose - last.2) as f64 / df / 1000.0),
+            convert_ms = format!("{:.2}", (convert - last.3) as f64 / df / 1000.0),
+            encode_ms = format!("{:.2}", (encode - last.4) as f64 / df / 1000.0),
+            sent_kbps = format!("{:.0}", (sent - last.5) as f64 * 8.0 / secs / 1000.0),
+            late_frames = p.late_frames.load(Ordering::Relaxed),
+            connected = o.connected.load(Ordering::Relaxed),
+            reconnects = o.reconnects.load(Ordering::Relaxed),
+            encoder = %p.encoder.lock().unwrap_or_else(|e| e.into_inner()),
+            bid_to_frame_p50_ms = format!("{:.1}", pct(0.5)),
+            bid_to_frame_p99_ms = format!("{:.1}", pct(0.99)),
+            rss_mib = stream::rss_mib().unwrap_or(0),
+            last_error = %o.last_error(),
+            "stream"
+        );
+        last = (now, frames, compose, convert, encode, sent);
     }
 }

@@ -18,6 +18,8 @@ fn backups_taken_under_load_restore_and_pass_check() {
     let env = [
         ("SOTHEBAIS_SIMULATION__THINK_SECS", "1"),
         ("SOTHEBAIS_LOG__LEVEL", "warn"),
+        // These tests are about the database; the picture has its own tests.
+        ("SOTHEBAIS_STREAM__ENABLED", "false"),
     ];
     let app = Running::start(&config, &data, dir.path().join("appliance.log"), &env);
     let mut ctl = app.ctl();

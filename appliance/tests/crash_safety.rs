@@ -65,6 +65,8 @@ fn acknowledged_bids_survive_sigkill_exactly_once() {
     let env = [
         ("SOTHEBAIS_SIMULATION__ENABLED", "false"),
         ("SOTHEBAIS_LOG__LEVEL", "warn"),
+        // These tests are about the database; the picture has its own tests.
+        ("SOTHEBAIS_STREAM__ENABLED", "false"),
     ];
 
     let app = Running::start(&config, &data, log.clone(), &env);

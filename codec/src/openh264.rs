@@ -111,6 +111,13 @@ impl OpenH264Encoder {
         let mut trace = WELS_LOG_QUIET;
         // SAFETY: as above; options are passed as pointers to ints that outlive the calls.
         unsafe {
+            // Quiet before initialising: openh264 otherwise prints its parameter notes to stderr.
+            // (Before initialisation this option may report "not initialised"; it still applies.)
+            vfn(vt.SetOption, "SetOption")?(
+                this.encoder,
+                ENCODER_OPTION_TRACE_LEVEL,
+                (&raw mut trace).cast(),
+            );
             check(
                 "InitializeExt",
                 vfn(vt.InitializeExt, "InitializeExt")?(this.encoder, &p),

@@ -34,7 +34,7 @@ impl Default for Backoff {
     fn default() -> Self {
         Backoff {
             initial: Duration::from_millis(100),
-            max: Duration::from_millis(1500),
+            max: Duration::from_millis(1000),
         }
     }
 }
@@ -374,7 +374,7 @@ mod tests {
         let b = Backoff::default();
         for n in 1..20 {
             let d = b.delay(n).as_secs_f64();
-            let base = (0.1 * 2f64.powi(n as i32 - 1)).min(1.5);
+            let base = (0.1 * 2f64.powi(n as i32 - 1)).min(1.0);
             assert!(
                 d >= base * 0.8 - 1e-9 && d <= base * 1.2 + 1e-9,
                 "attempt {n}: {d}"

@@ -278,6 +278,8 @@ pub trait View {
     fn bid_by_source(&self, key: &str) -> Result<Option<BidId>>;
     /// Bids on one auction, in order.
     fn bids_of_auction(&self, auction: AuctionId) -> Result<Vec<Bid>>;
+    /// The last `n` bids on one auction, newest first.
+    fn recent_bids_of_auction(&self, auction: AuctionId, n: usize) -> Result<Vec<Bid>>;
     /// Bids by one user, in order.
     fn bids_of_user(&self, user: UserId) -> Result<Vec<Bid>>;
     /// Up to `limit` bids with ids greater than `after`, in order.
@@ -355,6 +357,23 @@ macro_rules! impl_view {
             fn bids_of_auction(&self, auction: AuctionId) -> Result<Vec<Bid>> {
                 let mut out = Vec::new();
                 for id in ids_in(&self.t.bids_by_auction, auction.0)? {
+                    let bid = get_record(&self.t.bids, "bids", id)?.ok_or_else(|| {
+                        Error::Corrupt(format!("bids_by_auction names missing bid {id}"))
+                    })?;
+                    out.push(bid);
+                }
+                Ok(out)
+            }
+            fn recent_bids_of_auction(&self, auction: AuctionId, n: usize) -> Result<Vec<Bid>> {
+                let mut out = Vec::with_capacity(n);
+                for entry in self
+                    .t
+                    .bids_by_auction
+                    .range((auction.0, 0)..=(auction.0, u64::MAX))?
+                    .rev()
+                    .take(n)
+                {
+                    let id = entry?.0.value().1;
                     let bid = get_record(&self.t.bids, "bids", id)?.ok_or_else(|| {
                         Error::Corrupt(format!("bids_by_auction names missing bid {id}"))
                     })?;

@@ -22,8 +22,24 @@ pub use handlers::{Core, MAX_RATE_WINDOW_SECS, next_deadline, valid_handle};
 
 use crate::clock::SharedClock;
 
-/// Events committed together, in log order.
-pub type Committed = Arc<[EventRecord]>;
+/// Events committed together, in log order, with the instant their transaction became durable.
+#[derive(Debug)]
+pub struct CommittedBatch {
+    /// When the commit returned.
+    pub at: std::time::Instant,
+    /// The events.
+    pub events: Vec<EventRecord>,
+}
+
+impl std::ops::Deref for CommittedBatch {
+    type Target = [EventRecord];
+    fn deref(&self) -> &[EventRecord] {
+        &self.events
+    }
+}
+
+/// A committed batch, shared with every subscriber.
+pub type Committed = Arc<CommittedBatch>;
 
 /// Engine tuning.
 #[derive(Clone, Debug)]
@@ -303,6 +319,7 @@ impl Writer {
             });
             match result {
                 Ok((answers, events)) => {
+                    let committed_at = std::time::Instant::now();
                     let now = self.clock.now();
                     self.core.rate.commit(now, MAX_RATE_WINDOW_SECS);
                     self.stats.batches.fetch_add(1, Ordering::Relaxed);
@@ -323,7 +340,10 @@ impl Writer {
                         let _ = request.reply.send(answer);
                     }
                     if !events.is_empty() {
-                        let _ = self.events.send(Arc::from(events));
+                        let _ = self.events.send(Arc::new(CommittedBatch {
+                            at: committed_at,
+                            events,
+                        }));
                     }
                     if tick_failed {
                         return Some(now.plus_secs(RETRY_AFTER_FAILURE_SECS));
