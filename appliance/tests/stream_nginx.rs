@@ -144,3 +144,86 @@ fn reconnects_within_two_seconds_of_the_ingest_coming_back() {
     let log = std::fs::read_to_string(data.with_extension("log")).unwrap();
     assert!(log.contains("publishing interrupted"), "{log}");
 }
+
+/// A TCP proxy to `upstream` that forwards client-to-server bytes at most `bytes_per_sec`.
+/// Its receive buffer is small, as a real bottleneck's queue is, so the sender feels the pace.
+fn slow_proxy(upstream: u16, bytes_per_sec: usize) -> u16 {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(16 * 1024).unwrap();
+    socket
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    socket.listen(4).unwrap();
+    let listener: std::net::TcpListener = socket.into();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                return;
+            };
+            let (mut c_read, mut s_write) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut s_read, mut c_write) = (server, client);
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut buf = [0u8; 2048];
+                while let Ok(n) = c_read.read(&mut buf) {
+                    if n == 0 || s_write.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_secs_f64(n as f64 / bytes_per_sec as f64));
+                }
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s_read, &mut c_write);
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_slow_network_costs_whole_gops_not_a_broken_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let ingest = Nginx::start(dir.path());
+    // About a tenth of what the stream needs.
+    let proxy = slow_proxy(ingest.rtmp_port, 5_000);
+    let data = dir.path().join("data");
+    let url = format!("rtmp://127.0.0.1:{proxy}/live/slow");
+    let started = Instant::now();
+    wait(publish(&data, &url, 20, &[]), &data.with_extension("log"));
+    let log = std::fs::read_to_string(data.with_extension("log")).unwrap();
+    let stopped = log
+        .lines()
+        .find(|l| l.contains("stream stopped"))
+        .expect("a final stream line");
+    let dropped_gops: u64 = stopped
+        .split("network_dropped_gops=")
+        .nth(1)
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let field = |name: &str| -> u64 {
+        stopped
+            .split(&format!("{name}="))
+            .nth(1)
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap()
+    };
+    assert!(dropped_gops > 0, "{stopped}");
+    // The network cost hundreds of frames; the frame loop, which never waits on it, lost at
+    // most a few (start-up of a debug build on a busy machine).
+    assert!(field("network_dropped_frames") > 100, "{stopped}");
+    assert!(
+        field("late_frames") < 15,
+        "the frame loop waited on the network: {stopped}"
+    );
+    // Whole GOPs went missing, so what did arrive decodes without a single error.
+    let recordings = ingest.recordings();
+    assert_eq!(recordings.len(), 1);
+    let errors = decode_errors(&recordings[0]);
+    assert!(errors.is_empty(), "{errors}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+}

@@ -113,6 +113,8 @@ pub fn run(
     let mut shown_seq = 0;
     let mut samples: u64 = 0;
     let mut n: u64 = 0;
+    // Warm up (lay out the scene, rasterize its glyphs) before the clock starts.
+    compositor.render(&snapshots.borrow().vm, clock.now().0.div_euclid(1000));
     let start = Instant::now();
     let result = loop {
         if stop.load(Ordering::Relaxed) || settings.frames.is_some_and(|f| n >= f) {
