@@ -166,6 +166,12 @@ pub enum Cmd {
         #[command(subcommand)]
         action: CtlAction,
     },
+    /// Tell which H.264 encoder the stream would use here, and why NVENC is not used if not.
+    Encoders {
+        /// Configuration file (library paths).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Print the documented default configuration.
     Config,
 }

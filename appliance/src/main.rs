@@ -257,6 +257,28 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Cmd::Encoders { config } => {
+            let cfg = Config::from_env(config.as_deref()).map_err(anyhow::Error::msg)?;
+            let libraries = codec::NvencLibraries {
+                encode: cfg.stream.nvenc_library.clone(),
+                cuda: cfg.stream.cuda_library.clone(),
+            };
+            let nvenc = codec::probe_nvenc(&libraries);
+            match &nvenc {
+                Ok(gpu) => writeln!(stdout, "nvenc:    available on {gpu}")?,
+                Err(why) => writeln!(stdout, "nvenc:    {why}")?,
+            }
+            let settings = codec::VideoSettings::hd720();
+            match codec::OpenH264Encoder::new(&settings) {
+                Ok(_) => writeln!(stdout, "openh264: available")?,
+                Err(e) => writeln!(stdout, "openh264: unavailable: {e}")?,
+            }
+            writeln!(
+                stdout,
+                "auto uses: {}",
+                if nvenc.is_ok() { "nvenc" } else { "openh264" }
+            )?;
+        }
         Cmd::Config => {
             stdout.write_all(config::DOCUMENTED.as_bytes())?;
         }

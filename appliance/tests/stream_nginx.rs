@@ -127,6 +127,7 @@ fn reconnects_within_two_seconds_of_the_ingest_coming_back() {
     }
     let delay = back.elapsed();
     wait(child, &data.with_extension("log"));
+    eprintln!("publishing again {delay:?} after the ingest came back");
     assert!(
         delay <= Duration::from_secs(2),
         "publishing again {delay:?} after the ingest came back"

@@ -127,12 +127,25 @@ type GetMaxVersion = unsafe extern "C" fn(*mut u32) -> sys::NVENCSTATUS;
 type CreateInstance =
     unsafe extern "C" fn(*mut sys::NV_ENCODE_API_FUNCTION_LIST) -> sys::NVENCSTATUS;
 
+/// An error with its causes, as the loader reported them.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 fn open_library(path: &PathBuf, what: &str) -> Result<Library, CodecError> {
     // SAFETY: loading a shared library runs its initialisers; these are the NVIDIA driver's.
     unsafe { Library::new(path) }.map_err(|e| {
         CodecError::Unavailable(format!(
-            "NVENC unavailable: cannot load {what} ({}): {e}",
-            path.display()
+            "NVENC unavailable: cannot load {what} ({}): {}",
+            path.display(),
+            chain(&e)
         ))
     })
 }
@@ -141,7 +154,9 @@ fn symbol<T: Copy>(lib: &Library, name: &str) -> Result<T, CodecError> {
     // SAFETY: the symbol types above match the driver API's C prototypes.
     unsafe { lib.get::<T>(name.as_bytes()) }
         .map(|s| *s)
-        .map_err(|e| CodecError::Unavailable(format!("NVENC unavailable: {name} missing: {e}")))
+        .map_err(|e| {
+            CodecError::Unavailable(format!("NVENC unavailable: {name} missing: {}", chain(&e)))
+        })
 }
 
 /// The CUDA driver, a device and a context on it.
