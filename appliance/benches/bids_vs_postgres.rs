@@ -7,7 +7,7 @@
 //! its idempotency key, both escrow rows, the auction, a hash-chained event with the same
 //! encoding, and the two outbox rows (reply, outbid notice).
 //!
-//! Run it with `scripts/bench-bids-vs-postgres`, which starts a throwaway PostgreSQL cluster.
+//! Run it with `appliance/benches/bids-vs-postgres.sh`, which starts a throwaway PostgreSQL cluster.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -423,7 +423,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let Some(conninfo) = conninfo else {
-        bail!("give --pg 'host=... user=... dbname=...' (scripts/bench-bids-vs-postgres does)");
+        bail!("give --pg 'host=... user=... dbname=...' (appliance/benches/bids-vs-postgres.sh does)");
     };
     let duration = Duration::from_secs_f64(seconds);
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -84,7 +84,7 @@ fn openh264_output_decodes_cleanly_with_the_configured_shape() {
         .arg(&path)
         .args(["-f", "null", "-"])
         .output()
-        .expect("ffmpeg is needed (scripts/test installs it)");
+        .expect("ffmpeg is needed (.ci/test installs it)");
     assert!(
         decode.status.success() && decode.stderr.is_empty(),
         "{}",

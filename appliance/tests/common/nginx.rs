@@ -68,7 +68,7 @@ fn make_certificate(dir: &Path) {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
-            .expect("openssl is needed (scripts/test installs it)");
+            .expect("openssl is needed (.ci/test installs it)");
         assert!(status.success(), "openssl {args:?} failed");
     };
     run(&[
@@ -166,7 +166,7 @@ impl Nginx {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .expect("nginx is needed (scripts/test installs nginx and libnginx-mod-rtmp)");
+            .expect("nginx is needed (.ci/test installs nginx and libnginx-mod-rtmp)");
         self.child = Some(child);
         let start = Instant::now();
         while !(accepts(self.rtmp_port) && accepts(self.tls_port)) {

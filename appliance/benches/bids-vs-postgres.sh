@@ -3,9 +3,9 @@
 # disk. Starts a throwaway PostgreSQL cluster (fsync and synchronous_commit on), runs
 # appliance/benches/bids_vs_postgres.rs at 1, 16 and 256 submitters, and stops the cluster.
 #
-#   scripts/bench-bids-vs-postgres [SECONDS_PER_LEVEL]
+#   appliance/benches/bids-vs-postgres.sh [SECONDS_PER_LEVEL]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 seconds=${1:-5}
 work=${BENCH_DIR:-$PWD/target/bench-bids}
 
