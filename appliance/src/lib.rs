@@ -5,15 +5,20 @@
 //! events (to the stream, the admin page, the logs) and outbox rows (replies, chain transactions).
 
 pub mod bench;
+pub mod chain;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod control;
 pub mod demo;
 pub mod engine;
+pub mod http;
 pub mod logging;
+pub mod notify;
 pub mod ops;
 pub mod run;
 pub mod schedule;
+pub mod secret;
 pub mod sim;
 pub mod stream;
+pub mod x;

@@ -38,6 +38,7 @@ pub async fn run(config: Config, duration: Option<Duration>) -> anyhow::Result<(
         EngineConfig {
             max_batch: config.engine.max_batch,
             queue_capacity: config.engine.queue_capacity,
+            policy: crate::engine::Policy::default(),
         },
     )?;
     let h = engine.handle();

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::model::{
-    Address, Auction, AuctionId, Audit, Bid, Campaign, Deposit, DepositId, Item, User, UserId,
-    WalletLink,
+    Address, Auction, AuctionId, Audit, Bid, BidId, Campaign, CustodyCheck, Deposit, DepositId,
+    Item, Milestone, OutboxId, TweetRecord, User, UserId, WalletLink, Withdrawal,
 };
 use crate::record::{self, DecodeError};
 use crate::time::Timestamp;
@@ -159,6 +159,69 @@ pub enum Event {
         /// Who and why.
         audit: Audit,
     },
+    // New variants go at the end: stored events are decoded by variant position.
+    /// A tweet was taken in (whatever it meant; commands it carried are their own events).
+    TweetReceived {
+        /// The tweet and its outcome.
+        tweet: TweetRecord,
+    },
+    /// The block that carried a deposit is no longer on the chain (a reorganisation): the deposit
+    /// is void, and uncredited if it had been credited.
+    DepositReverted {
+        /// The deposit.
+        deposit: DepositId,
+        /// What happened, for the operator.
+        reason: String,
+    },
+    /// A leading bid lost its backing (its deposit was reverted); the best earlier bid that is
+    /// still covered leads again, or none.
+    BidVoided {
+        /// The bid.
+        bid: BidId,
+        /// Its auction.
+        auction: AuctionId,
+        /// Why.
+        reason: String,
+        /// The bid that leads instead.
+        restored: Option<BidId>,
+    },
+    /// The custody wallet's ownership of an auction's token was read from the chain.
+    CustodyChecked {
+        /// The auction.
+        auction: AuctionId,
+        /// What was read.
+        check: CustodyCheck,
+    },
+    /// A bidder's unused escrow is being refunded to their wallet.
+    WithdrawalRequested {
+        /// The refund.
+        withdrawal: Withdrawal,
+    },
+    /// Someone asked to be reminded before an auction opens.
+    ReminderRequested {
+        /// The auction.
+        auction: AuctionId,
+        /// Who.
+        user: UserId,
+        /// The tweet that asked (replied to).
+        tweet: String,
+    },
+    /// A once-per-auction moment passed (its announcement is in the outbox).
+    MilestoneReached {
+        /// The auction.
+        auction: AuctionId,
+        /// Which.
+        milestone: Milestone,
+    },
+    /// An operator approved, rejected or retried an outbox row.
+    OutboxReviewed {
+        /// The row.
+        outbox: OutboxId,
+        /// Approved (or sent back to be retried) rather than rejected.
+        approved: bool,
+        /// Who and why.
+        audit: Audit,
+    },
 }
 
 impl Event {
@@ -181,6 +244,14 @@ impl Event {
             Event::AuctionSettled { .. } => "auction_settled",
             Event::AuctionCancelled { .. } => "auction_cancelled",
             Event::AuctionOverridden { .. } => "auction_overridden",
+            Event::TweetReceived { .. } => "tweet_received",
+            Event::DepositReverted { .. } => "deposit_reverted",
+            Event::BidVoided { .. } => "bid_voided",
+            Event::CustodyChecked { .. } => "custody_checked",
+            Event::WithdrawalRequested { .. } => "withdrawal_requested",
+            Event::ReminderRequested { .. } => "reminder_requested",
+            Event::MilestoneReached { .. } => "milestone_reached",
+            Event::OutboxReviewed { .. } => "outbox_reviewed",
         }
     }
 
@@ -195,7 +266,11 @@ impl Event {
             | Event::AuctionClosed { auction, .. }
             | Event::AuctionSettled { auction, .. }
             | Event::AuctionCancelled { auction, .. }
-            | Event::AuctionOverridden { auction, .. } => Some(*auction),
+            | Event::AuctionOverridden { auction, .. }
+            | Event::BidVoided { auction, .. }
+            | Event::CustodyChecked { auction, .. }
+            | Event::ReminderRequested { auction, .. }
+            | Event::MilestoneReached { auction, .. } => Some(*auction),
             _ => None,
         }
     }
@@ -208,6 +283,9 @@ impl Event {
             Event::WalletLinked { link } => Some(link.user),
             Event::DepositRecorded { deposit } => deposit.user,
             Event::DepositCredited { user, .. } => Some(*user),
+            Event::TweetReceived { tweet } => Some(tweet.author),
+            Event::WithdrawalRequested { withdrawal } => Some(withdrawal.user),
+            Event::ReminderRequested { user, .. } => Some(*user),
             _ => None,
         }
     }
@@ -217,6 +295,7 @@ impl Event {
         match self {
             Event::WalletLinked { link } => Some(link.address),
             Event::DepositRecorded { deposit } => Some(deposit.from),
+            Event::WithdrawalRequested { withdrawal } => Some(withdrawal.to),
             _ => None,
         }
     }

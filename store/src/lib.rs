@@ -31,7 +31,7 @@ use redb::{ConcurrencyMode, Database, ReadOnlyDatabase, ReadableDatabase, Readab
 
 pub use event::{Event, EventRecord, Hash, chain_hash};
 pub use model::*;
-pub use outbox::{Notice, OutboxEntry, OutboxStatus};
+pub use outbox::{Channel, Notice, OutboxEntry, OutboxStatus};
 pub use projection::handle_key;
 pub use record::{DecodeError, Record, decode, encode};
 pub use tables::{Head, IdTable, Reader, View};
@@ -139,6 +139,9 @@ fn layout_signature() -> String {
         kv::<Balance>(),
         kv::<Event>(),
         kv::<OutboxEntry>(),
+        kv::<TweetRecord>(),
+        kv::<CustodyCheck>(),
+        kv::<Withdrawal>(),
     ]
     .join(",")
 }
@@ -329,6 +332,9 @@ fn migrate(t: &mut WriteTables<'_>) -> Result<()> {
     migrate_table::<Deposit>(&mut t.deposits, "deposits")?;
     migrate_table::<Balance>(&mut t.balances, "balances")?;
     migrate_table::<OutboxEntry>(&mut t.outbox, "outbox")?;
+    migrate_table::<CustodyCheck>(&mut t.custody, "custody")?;
+    migrate_table::<Withdrawal>(&mut t.withdrawals, "withdrawals")?;
+    projection::migrate_text_table::<TweetRecord>(&mut t.tweets, "tweets")?;
     Ok(())
 }
 
@@ -407,6 +413,13 @@ impl Writer<'_> {
         self.t
             .outbox
             .insert(id.0, record::encode(&entry).as_slice())?;
+        Ok(())
+    }
+
+    /// Stores operational state beside the log (a polling cursor): not an event, not a
+    /// projection, but committed atomically with whatever else this transaction writes.
+    pub fn put_state(&mut self, key: &str, value: &[u8]) -> Result<()> {
+        self.t.state.insert(key, value)?;
         Ok(())
     }
 

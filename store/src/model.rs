@@ -49,6 +49,10 @@ id_type!(
     /// A row of the outbox.
     OutboxId
 );
+id_type!(
+    /// A refund of unused escrow to a bidder's wallet.
+    WithdrawalId
+);
 
 /// An X (Twitter) user id. X ids exceed 2^53, so JSON carries them as strings, as X does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -519,6 +523,121 @@ impl Balance {
             .checked_add(self.won)
             .and_then(|c| c.checked_add(self.withdrawn))
             .is_some_and(|c| c <= self.deposited)
+    }
+}
+
+/// What a tweet meant to the appliance. Stable names; see the tweet grammar in the README.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TweetKind {
+    /// `bid <amount> [ETH]`.
+    Bid,
+    /// `link <address> <signature>`.
+    Link,
+    /// `withdraw`: refund what escrow holds and no bid needs.
+    Withdraw,
+    /// `remind me`: a reply before the next auction opens.
+    Remind,
+    /// A question for the host.
+    Question,
+    /// Nothing to act on (chatter, retweets, the host's own tweets).
+    Ignored,
+    /// Meant as a command but unreadable; the reason says why.
+    Invalid,
+}
+
+impl TweetKind {
+    /// Stable lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bid => "bid",
+            Self::Link => "link",
+            Self::Withdraw => "withdraw",
+            Self::Remind => "remind",
+            Self::Question => "question",
+            Self::Ignored => "ignored",
+            Self::Invalid => "invalid",
+        }
+    }
+}
+
+/// A tweet the appliance took in, with what it made of it. Every tweet id is recorded once, so a
+/// tweet seen again (after a restart, or by both mentions and search) is never acted on twice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TweetRecord {
+    /// X's tweet id (decimal text).
+    pub id: String,
+    /// Its author.
+    pub author: UserId,
+    /// Its text as X gave it.
+    pub text: String,
+    /// When X says it was posted.
+    pub created_at: Timestamp,
+    /// The tweet it replies to, if any.
+    pub in_reply_to: Option<String>,
+    /// What it meant.
+    pub kind: TweetKind,
+    /// Why it was ignored or refused: a stable code (`multiple_amounts`, `bad_signature`, ...).
+    pub reason: Option<String>,
+    /// A sentence for the author.
+    pub message: String,
+    /// When the appliance took it in.
+    pub received_at: Timestamp,
+}
+
+/// A refund of a bidder's unused escrow to their linked wallet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Withdrawal {
+    /// Its id.
+    pub id: WithdrawalId,
+    /// The bidder.
+    pub user: UserId,
+    /// Their wallet at the time of the request.
+    pub to: Address,
+    /// Everything they had available.
+    pub amount: Wei,
+    /// When it was requested.
+    pub requested_at: Timestamp,
+    /// The tweet that asked for it, or the operator's audit line.
+    pub requested_by: String,
+}
+
+/// Whether the custody wallet holds an auction's token, as last read from the chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustodyCheck {
+    /// `ownerOf(token)` as read.
+    pub owner: Address,
+    /// Whether that is the custody wallet.
+    pub in_custody: bool,
+    /// The block it was read at.
+    pub block: u64,
+    /// A sentence for the operator.
+    pub detail: String,
+    /// When it was read.
+    pub checked_at: Timestamp,
+}
+
+/// Once-per-auction moments that cause announcements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Milestone {
+    /// The last minutes of bidding were announced.
+    FinalMinutes,
+    /// Those who asked were reminded that it opens soon.
+    RemindersSent,
+    /// Its sale was handed to the chain (token transfer, treasury payment); it completes when
+    /// they are confirmed.
+    SettlementQueued,
+}
+
+impl Milestone {
+    /// Its key in the milestones table.
+    pub fn key(self) -> u64 {
+        match self {
+            Self::FinalMinutes => 1,
+            Self::RemindersSent => 2,
+            Self::SettlementQueued => 3,
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{AuctionId, BidId, OutboxId};
+use crate::model::{AuctionId, BidId, OutboxId, UserId, WithdrawalId};
 use crate::time::Timestamp;
 
 /// What should be said or done. Structured, not rendered: the deliverer renders text at send
@@ -36,6 +36,93 @@ pub enum Notice {
         /// The auction.
         auction: AuctionId,
     },
+    // New variants go at the end: stored rows are decoded by variant position.
+    /// Announce that bidding is open.
+    AuctionOpened {
+        /// The auction.
+        auction: AuctionId,
+    },
+    /// Announce the last minutes of bidding.
+    FinalMinutes {
+        /// The auction.
+        auction: AuctionId,
+    },
+    /// Remind someone who asked that an auction opens soon.
+    Reminder {
+        /// The auction.
+        auction: AuctionId,
+        /// Who asked.
+        user: UserId,
+        /// The tweet that asked.
+        tweet: String,
+    },
+    /// Answer a tweet that was not a bid (a link, a withdrawal, a reminder request, or a command
+    /// that could not be read), from its recorded outcome.
+    TweetReply {
+        /// The tweet.
+        tweet: String,
+    },
+    /// Transfer the sold token from the custody wallet to the winner's wallet.
+    TransferNft {
+        /// The auction.
+        auction: AuctionId,
+    },
+    /// Pay the winning amount from escrow to the treasury.
+    PayTreasury {
+        /// The auction.
+        auction: AuctionId,
+    },
+    /// Refund a withdrawal from escrow to the bidder's wallet.
+    Refund {
+        /// The withdrawal.
+        withdrawal: WithdrawalId,
+    },
+}
+
+/// Who delivers a notice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    /// A tweet.
+    X,
+    /// A chain transaction.
+    Chain,
+}
+
+impl Notice {
+    /// Who delivers it.
+    pub fn channel(&self) -> Channel {
+        match self {
+            Notice::TransferNft { .. } | Notice::PayTreasury { .. } | Notice::Refund { .. } => {
+                Channel::Chain
+            }
+            _ => Channel::X,
+        }
+    }
+
+    /// Stable snake_case name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Notice::BidAccepted { .. } => "bid_accepted",
+            Notice::BidRejected { .. } => "bid_rejected",
+            Notice::Outbid { .. } => "outbid",
+            Notice::AuctionResult { .. } => "auction_result",
+            Notice::AuctionOpened { .. } => "auction_opened",
+            Notice::FinalMinutes { .. } => "final_minutes",
+            Notice::Reminder { .. } => "reminder",
+            Notice::TweetReply { .. } => "tweet_reply",
+            Notice::TransferNft { .. } => "transfer_nft",
+            Notice::PayTreasury { .. } => "pay_treasury",
+            Notice::Refund { .. } => "refund",
+        }
+    }
+
+    /// The auction it settles, for chain notices that belong to a settlement.
+    pub fn settles(&self) -> Option<AuctionId> {
+        match self {
+            Notice::TransferNft { auction } | Notice::PayTreasury { auction } => Some(*auction),
+            _ => None,
+        }
+    }
 }
 
 /// Where a row stands.
@@ -46,7 +133,7 @@ pub enum OutboxStatus {
     Pending,
     /// Waiting for an operator's approval.
     Held,
-    /// Delivered; `external_id` is the tweet id or transaction hash.
+    /// Delivered; `external_id` is the tweet id or transaction hash (confirmed).
     Sent {
         /// When.
         at: Timestamp,
@@ -67,12 +154,40 @@ pub enum OutboxStatus {
         /// Why.
         reason: String,
     },
+    // New variants go at the end: stored rows are decoded by variant position.
+    /// A tweet is being posted with exactly this text. After a crash the deliverer looks for it
+    /// on the account's timeline before posting it again, so it is never posted twice.
+    Sending {
+        /// When the attempt began.
+        at: Timestamp,
+        /// The text, fixed once rendered.
+        text: String,
+    },
+    /// A chain transaction is signed and stored; it is broadcast (again, unchanged, after a
+    /// restart) until its receipt has the configured confirmations.
+    Signed {
+        /// When it was signed.
+        at: Timestamp,
+        /// Its nonce.
+        nonce: u64,
+        /// Its hash (`0x...`).
+        tx_hash: String,
+        /// The signed transaction, as broadcast.
+        raw: Vec<u8>,
+    },
 }
 
 impl OutboxStatus {
     /// Whether the row still needs delivering.
     pub fn is_open(&self) -> bool {
-        matches!(self, Self::Pending | Self::Held | Self::Failed { .. })
+        matches!(
+            self,
+            Self::Pending
+                | Self::Held
+                | Self::Failed { .. }
+                | Self::Sending { .. }
+                | Self::Signed { .. }
+        )
     }
 }
 

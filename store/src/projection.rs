@@ -5,7 +5,7 @@
 use redb::ReadableTable;
 
 use crate::event::Event;
-use crate::model::{Auction, AuctionId, Balance, Bid, UserId};
+use crate::model::{Auction, AuctionId, Balance, Bid, Deposit, Milestone, UserId};
 use crate::record::{self, Record};
 use crate::tables::{WriteTables, decode_at, get_record, id_bytes, id_from_bytes};
 use crate::wei::Wei;
@@ -47,6 +47,7 @@ fn update_auction(
 #[derive(Clone, Copy)]
 enum Part {
     Deposited,
+    Withdrawn,
     Leading,
     Won,
 }
@@ -55,6 +56,7 @@ fn adjust(t: &mut WriteTables<'_>, user: UserId, part: Part, add: Wei, sub: Wei)
     let mut balance: Balance = get_record(&t.balances, "balances", user.0)?.unwrap_or_default();
     let field = match part {
         Part::Deposited => &mut balance.deposited,
+        Part::Withdrawn => &mut balance.withdrawn,
         Part::Leading => &mut balance.leading,
         Part::Won => &mut balance.won,
     };
@@ -255,8 +257,117 @@ pub(crate) fn apply(t: &mut WriteTables<'_>, event: &Event) -> Result<()> {
                 a.closed_at = None;
             }
         })?,
+        Event::TweetReceived { tweet } => {
+            t.tweets
+                .insert(tweet.id.as_str(), record::encode(tweet).as_slice())?;
+        }
+        Event::DepositReverted { deposit, reason } => {
+            let d: Deposit = must(&t.deposits, "deposits", deposit.0)?;
+            if t.reverted_deposits.get(deposit.0)?.is_some() {
+                return Err(Error::Corrupt(format!(
+                    "deposit {deposit} is reverted twice"
+                )));
+            }
+            if let Some(user) = d.user {
+                adjust(t, user, Part::Deposited, Wei::ZERO, d.amount)?;
+            }
+            // The same transaction may land again in another block: its reference is free again.
+            let owner = match t.deposit_refs.get(d.reference.as_str())? {
+                Some(v) => Some(id_from_bytes("deposit_refs", v.value())?),
+                None => None,
+            };
+            if owner == Some(deposit.0) {
+                t.deposit_refs.remove(d.reference.as_str())?;
+            }
+            t.reverted_deposits.insert(deposit.0, reason.as_bytes())?;
+        }
+        Event::BidVoided {
+            bid,
+            auction,
+            reason,
+            restored,
+        } => {
+            let voided: Bid = must(&t.bids, "bids", bid.0)?;
+            let mut a: Auction = must(&t.auctions, "auctions", auction.0)?;
+            if a.leading_bid != Some(*bid) {
+                return Err(Error::Corrupt(format!(
+                    "bid {bid} is voided but does not lead auction {auction}"
+                )));
+            }
+            adjust(t, voided.bidder, Part::Leading, Wei::ZERO, voided.amount)?;
+            t.voided_bids.insert(bid.0, reason.as_bytes())?;
+            match restored {
+                Some(r) => {
+                    let back: Bid = must(&t.bids, "bids", r.0)?;
+                    adjust(t, back.bidder, Part::Leading, back.amount, Wei::ZERO)?;
+                    a.leading_bid = Some(*r);
+                    a.leader = Some(back.bidder);
+                    a.price = back.amount;
+                }
+                None => {
+                    a.leading_bid = None;
+                    a.leader = None;
+                    a.price = Wei::ZERO;
+                }
+            }
+            put(&mut t.auctions, auction.0, &a)?;
+        }
+        Event::CustodyChecked { auction, check } => put(&mut t.custody, auction.0, check)?,
+        Event::WithdrawalRequested { withdrawal } => {
+            put(&mut t.withdrawals, withdrawal.id.0, withdrawal)?;
+            adjust(
+                t,
+                withdrawal.user,
+                Part::Withdrawn,
+                withdrawal.amount,
+                Wei::ZERO,
+            )?;
+        }
+        Event::ReminderRequested {
+            auction,
+            user,
+            tweet,
+        } => {
+            t.reminders
+                .insert((auction.0, user.0), tweet.as_bytes())?;
+        }
+        Event::MilestoneReached { auction, milestone } => {
+            t.milestones
+                .insert((auction.0, milestone.key()), [].as_slice())?;
+            if *milestone == Milestone::RemindersSent {
+                let asked: Vec<u64> = t
+                    .reminders
+                    .range((auction.0, 0)..=(auction.0, u64::MAX))?
+                    .map(|e| e.map(|(k, _)| k.value().1))
+                    .collect::<std::result::Result<_, _>>()?;
+                for user in asked {
+                    t.reminders.remove((auction.0, user))?;
+                }
+            }
+        }
+        // The outbox is not a projection: the row itself is updated by the engine beside this.
+        Event::OutboxReviewed { .. } => {}
     }
     Ok(())
+}
+
+/// Re-encodes every record of a table keyed by text that is stored in an older layout.
+pub(crate) fn migrate_text_table<R: Record>(
+    t: &mut redb::Table<'_, &'static str, &'static [u8]>,
+    table: &'static str,
+) -> Result<u64> {
+    let mut outdated = Vec::new();
+    for entry in t.iter()? {
+        let (k, v) = entry?;
+        if record::is_outdated::<R>(v.value()) {
+            let value: R = decode_at(table, k.value(), v.value())?;
+            outdated.push((k.value().to_string(), record::encode(&value)));
+        }
+    }
+    for (k, bytes) in &outdated {
+        t.insert(k.as_str(), bytes.as_slice())?;
+    }
+    Ok(outdated.len() as u64)
 }
 
 /// Re-encodes every record of one projection table that is stored in an older layout.

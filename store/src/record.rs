@@ -115,6 +115,9 @@ record! {
     crate::model::Balance => "balance",
     crate::event::Event => "event",
     crate::outbox::OutboxEntry => "outbox entry",
+    crate::model::TweetRecord => "tweet",
+    crate::model::CustodyCheck => "custody check",
+    crate::model::Withdrawal => "withdrawal",
 }
 
 #[cfg(test)]

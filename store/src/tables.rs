@@ -8,10 +8,11 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, Table, WriteTransactio
 
 use crate::event::{self, EventRecord, Hash};
 use crate::model::{
-    Address, Auction, AuctionId, Balance, Bid, BidId, Campaign, CampaignId, Deposit, Item, ItemId,
-    User, UserId, WalletLink,
+    Address, Auction, AuctionId, Balance, Bid, BidId, Campaign, CampaignId, CustodyCheck, Deposit,
+    DepositId, Item, ItemId, Milestone, TweetRecord, User, UserId, WalletLink, Withdrawal,
+    WithdrawalId,
 };
-use crate::outbox::OutboxEntry;
+use crate::outbox::OutboxEntry as Row;
 use crate::record::{self, Record};
 use crate::{Error, Result};
 
@@ -98,6 +99,14 @@ define_tables! {
     deposits: u64 = "deposits", projection;
     deposit_refs: &'static str = "deposit_refs", projection;
     balances: u64 = "balances", projection;
+    tweets: &'static str = "tweets", projection;
+    reverted_deposits: u64 = "reverted_deposits", projection;
+    voided_bids: u64 = "voided_bids", projection;
+    custody: u64 = "custody", projection;
+    withdrawals: u64 = "withdrawals", projection;
+    reminders: (u64, u64) = "reminders", projection;
+    milestones: (u64, u64) = "milestones", projection;
+    state: &'static str = "state", log;
 }
 
 /// Names of the tables that are projections of the event log.
@@ -307,9 +316,31 @@ pub trait View {
     /// Up to `limit` events after position `after`.
     fn events_after(&self, after: u64, limit: usize) -> Result<Vec<EventRecord>>;
     /// Up to `limit` outbox rows after id `after`.
-    fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<OutboxEntry>>;
+    fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<Row>>;
     /// The highest id in use in a record table (0 if empty).
     fn last_id(&self, table: IdTable) -> Result<u64>;
+    /// One outbox row.
+    fn outbox_row(&self, id: crate::model::OutboxId) -> Result<Option<Row>>;
+    /// A deposit.
+    fn deposit(&self, id: DepositId) -> Result<Option<Deposit>>;
+    /// Why a deposit was reverted, if it was.
+    fn deposit_reverted(&self, id: DepositId) -> Result<Option<String>>;
+    /// Why an accepted bid was voided, if it was.
+    fn bid_voided(&self, id: BidId) -> Result<Option<String>>;
+    /// A tweet taken in, by X's id.
+    fn tweet(&self, id: &str) -> Result<Option<TweetRecord>>;
+    /// The last custody reading of an auction's token.
+    fn custody(&self, auction: AuctionId) -> Result<Option<CustodyCheck>>;
+    /// A withdrawal.
+    fn withdrawal(&self, id: WithdrawalId) -> Result<Option<Withdrawal>>;
+    /// All withdrawals, by id.
+    fn withdrawals(&self) -> Result<Vec<Withdrawal>>;
+    /// Who asked to be reminded of an auction, with the tweet that asked.
+    fn reminders(&self, auction: AuctionId) -> Result<Vec<(UserId, String)>>;
+    /// Whether an auction passed a milestone.
+    fn milestone(&self, auction: AuctionId, milestone: Milestone) -> Result<bool>;
+    /// Operational state kept beside the log (polling cursors), by key.
+    fn state(&self, key: &str) -> Result<Option<Vec<u8>>>;
 }
 
 /// Record tables whose ids the engine allocates.
@@ -325,6 +356,8 @@ pub enum IdTable {
     Bids,
     /// Deposit ids.
     Deposits,
+    /// Withdrawal ids.
+    Withdrawals,
 }
 
 macro_rules! impl_view {
@@ -486,7 +519,7 @@ macro_rules! impl_view {
                 }
                 Ok(out)
             }
-            fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<OutboxEntry>> {
+            fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<Row>> {
                 let mut out = Vec::new();
                 let Some(start) = after.checked_add(1) else {
                     return Ok(out);
@@ -504,7 +537,68 @@ macro_rules! impl_view {
                     IdTable::Auctions => last_key(&self.t.auctions),
                     IdTable::Bids => last_key(&self.t.bids),
                     IdTable::Deposits => last_key(&self.t.deposits),
+                    IdTable::Withdrawals => last_key(&self.t.withdrawals),
                 }
+            }
+            fn outbox_row(&self, id: crate::model::OutboxId) -> Result<Option<Row>> {
+                get_record(&self.t.outbox, "outbox", id.0)
+            }
+            fn deposit(&self, id: DepositId) -> Result<Option<Deposit>> {
+                get_record(&self.t.deposits, "deposits", id.0)
+            }
+            fn deposit_reverted(&self, id: DepositId) -> Result<Option<String>> {
+                Ok(self
+                    .t
+                    .reverted_deposits
+                    .get(id.0)?
+                    .map(|v| String::from_utf8_lossy(v.value()).into_owned()))
+            }
+            fn bid_voided(&self, id: BidId) -> Result<Option<String>> {
+                Ok(self
+                    .t
+                    .voided_bids
+                    .get(id.0)?
+                    .map(|v| String::from_utf8_lossy(v.value()).into_owned()))
+            }
+            fn tweet(&self, id: &str) -> Result<Option<TweetRecord>> {
+                match self.t.tweets.get(id)? {
+                    Some(v) => decode_at("tweets", id, v.value()).map(Some),
+                    None => Ok(None),
+                }
+            }
+            fn custody(&self, auction: AuctionId) -> Result<Option<CustodyCheck>> {
+                get_record(&self.t.custody, "custody", auction.0)
+            }
+            fn withdrawal(&self, id: WithdrawalId) -> Result<Option<Withdrawal>> {
+                get_record(&self.t.withdrawals, "withdrawals", id.0)
+            }
+            fn withdrawals(&self) -> Result<Vec<Withdrawal>> {
+                all_records(&self.t.withdrawals, "withdrawals")
+            }
+            fn reminders(&self, auction: AuctionId) -> Result<Vec<(UserId, String)>> {
+                let mut out = Vec::new();
+                for entry in self
+                    .t
+                    .reminders
+                    .range((auction.0, 0)..=(auction.0, u64::MAX))?
+                {
+                    let (k, v) = entry?;
+                    out.push((
+                        UserId(k.value().1),
+                        String::from_utf8_lossy(v.value()).into_owned(),
+                    ));
+                }
+                Ok(out)
+            }
+            fn milestone(&self, auction: AuctionId, milestone: Milestone) -> Result<bool> {
+                Ok(self
+                    .t
+                    .milestones
+                    .get((auction.0, milestone.key()))?
+                    .is_some())
+            }
+            fn state(&self, key: &str) -> Result<Option<Vec<u8>>> {
+                Ok(self.t.state.get(key)?.map(|v| v.value().to_vec()))
             }
         }
     };

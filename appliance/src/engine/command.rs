@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 use store::{
-    Address, AuctionId, AuctionRules, AuctionState, Audit, BidId, BidSource, CampaignId, DepositId,
-    Rejection, Timestamp, TokenRef, UserId, Wei, WindowPlan,
+    Address, AuctionId, AuctionRules, AuctionState, Audit, BidId, BidSource, CampaignId,
+    CustodyCheck, DepositId, OutboxId, OutboxStatus, Rejection, Timestamp, TokenRef, TweetKind,
+    UserId, Wei, WindowPlan, WithdrawalId,
 };
 
 /// A campaign as an operator describes it.
@@ -165,6 +166,91 @@ pub enum Command {
     },
     /// Runs the schedule now (transitions that are due).
     Tick,
+    /// A tweet from X: recorded once by id, read with the tweet grammar, and acted on (a bid, a
+    /// wallet link, a withdrawal, a reminder), with replies queued in the outbox.
+    IngestTweet {
+        /// The tweet and its author.
+        tweet: Box<IncomingTweet>,
+    },
+    /// The block that carried a deposit was replaced: the deposit is void.
+    RevertDeposit {
+        /// The deposit's chain reference.
+        reference: String,
+        /// What happened.
+        reason: String,
+    },
+    /// What the chain says about the custody of an auction's token.
+    RecordCustody {
+        /// The auction.
+        auction: AuctionId,
+        /// The reading.
+        check: CustodyCheck,
+    },
+    /// Refunds everything a bidder has available (an operator's decision).
+    Withdraw {
+        /// The bidder.
+        user: UserId,
+        /// Who and why.
+        audit: Audit,
+    },
+    /// A closed auction's chain settlement (token transfer and treasury payment) is confirmed.
+    ConfirmSettlement {
+        /// The auction.
+        auction: AuctionId,
+    },
+    /// Records how the delivery of an outbox row stands (from the X or chain deliverer).
+    UpdateOutbox {
+        /// The row.
+        id: OutboxId,
+        /// Where it stands now.
+        status: OutboxStatus,
+        /// Whether this was a delivery attempt.
+        #[serde(default)]
+        attempted: bool,
+    },
+    /// An operator approves (it is posted) or rejects (it is skipped) a held tweet, or sends a
+    /// failed row back to be tried again.
+    ReviewOutbox {
+        /// The row.
+        id: OutboxId,
+        /// Approve or retry (`true`), or reject (`false`).
+        approve: bool,
+        /// Who and why.
+        audit: Audit,
+    },
+    /// Saves operational state (a polling cursor) in the same durable way as everything else.
+    SaveState {
+        /// Its key.
+        key: String,
+        /// Its value (JSON text).
+        value: String,
+    },
+}
+
+/// A tweet as the X client hands it to the engine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncomingTweet {
+    /// X's tweet id.
+    pub id: String,
+    /// The author's X id.
+    pub author: UserId,
+    /// The author's handle.
+    pub handle: String,
+    /// When the author's account was created.
+    pub author_created: Timestamp,
+    /// The text.
+    pub text: String,
+    /// When it was posted.
+    pub created_at: Timestamp,
+    /// The tweet it replies to.
+    #[serde(default)]
+    pub in_reply_to: Option<String>,
+    /// It is a retweet.
+    #[serde(default)]
+    pub retweet: bool,
+    /// It is an edit of an earlier tweet (its edit history names others).
+    #[serde(default)]
+    pub edited: bool,
 }
 
 impl Command {
@@ -184,6 +270,14 @@ impl Command {
             Command::ForceSettle { .. } => "force_settle",
             Command::Override { .. } => "override",
             Command::Tick => "tick",
+            Command::IngestTweet { .. } => "ingest_tweet",
+            Command::RevertDeposit { .. } => "revert_deposit",
+            Command::RecordCustody { .. } => "record_custody",
+            Command::Withdraw { .. } => "withdraw",
+            Command::ConfirmSettlement { .. } => "confirm_settlement",
+            Command::UpdateOutbox { .. } => "update_outbox",
+            Command::ReviewOutbox { .. } => "review_outbox",
+            Command::SaveState { .. } => "save_state",
         }
     }
 
@@ -197,7 +291,9 @@ impl Command {
             | Command::Extend { audit, .. }
             | Command::Cancel { audit, .. }
             | Command::ForceSettle { audit, .. }
-            | Command::Override { audit, .. } => Some(audit),
+            | Command::Override { audit, .. }
+            | Command::Withdraw { audit, .. }
+            | Command::ReviewOutbox { audit, .. } => Some(audit),
             _ => None,
         }
     }
@@ -272,6 +368,35 @@ pub enum Reply {
         /// Transitions made.
         transitions: u32,
     },
+    /// A tweet was taken in.
+    Tweet {
+        /// What it meant.
+        kind: TweetKind,
+        /// Why it was refused or ignored.
+        reason: Option<String>,
+        /// Whether it had been taken in before (nothing new was done).
+        duplicate: bool,
+        /// The bid it placed.
+        bid: Option<BidReceipt>,
+    },
+    /// A deposit was reverted.
+    Reverted {
+        /// The deposit.
+        deposit: DepositId,
+        /// A leading bid voided because it lost its backing.
+        voided_bid: Option<BidId>,
+    },
+    /// A refund is on its way.
+    Withdrawal {
+        /// Its id.
+        id: WithdrawalId,
+        /// The amount.
+        amount: Wei,
+        /// The wallet.
+        to: Address,
+    },
+    /// Done; nothing to report.
+    Done,
 }
 
 /// A command that could not be carried out. Nothing was written.

@@ -4,8 +4,8 @@
 
 use store::{
     Address, Auction, AuctionId, AuctionState, Audit, Bid, BidId, BidSource, Campaign, CampaignId,
-    Deposit, DepositId, Event, IdTable, Item, ItemId, Notice, Timestamp, User, UserId, View,
-    WalletLink, Wei, Writer,
+    Channel, Deposit, DepositId, Event, IdTable, Item, ItemId, Milestone, Notice, OutboxId,
+    Timestamp, User, UserId, View, WalletLink, Wei, Writer,
 };
 
 use super::command::{BidReceipt, CampaignSpec, Command, CommandError, Reply, rejection};
@@ -19,17 +19,51 @@ pub type Handled = Result<Reply, CommandError>;
 /// Longest rate-limit window accepted, and so how long bid times are remembered.
 pub const MAX_RATE_WINDOW_SECS: u32 = 3600;
 
+/// How the engine's decisions depend on what the appliance is connected to. Every decision it
+/// makes is an event, so changing these never changes what replaying the log yields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// A chain connection settles sales (an auction with a winner stays PROCESSING until its token
+    /// transfer and treasury payment are confirmed) and pays refunds.
+    pub onchain: bool,
+    /// An auction whose item is a token starts only once the custody wallet is seen to own it.
+    pub require_custody: bool,
+    /// Outgoing tweets wait in the outbox for an operator's approval.
+    pub hold_tweets: bool,
+    /// Announce the last this-many seconds of bidding (0: never).
+    pub final_notice_secs: u32,
+    /// Remind those who asked this many seconds before an auction opens.
+    pub remind_lead_secs: u32,
+    /// The host's handle when no campaign names one.
+    pub host_handle: String,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            onchain: false,
+            require_custody: false,
+            hold_tweets: false,
+            final_notice_secs: 600,
+            remind_lead_secs: 900,
+            host_handle: "SothebAIs".into(),
+        }
+    }
+}
+
 /// The engine's in-memory state between transactions.
 #[derive(Debug, Default)]
 pub struct Core {
     /// Recent bids per bidder.
     pub rate: RateLimiter,
+    /// What the engine is connected to.
+    pub policy: Policy,
     /// The auction last found taking bids. Only a hint: it is checked against the store on every
     /// use, and forgotten on every command that can change which auction is live.
     live_hint: Option<AuctionId>,
 }
 
-fn check_audit(audit: &Audit) -> Result<(), CommandError> {
+pub(super) fn check_audit(audit: &Audit) -> Result<(), CommandError> {
     if audit.actor.trim().is_empty() {
         return Err(CommandError::invalid("say who is acting (audit.actor)"));
     }
@@ -50,7 +84,7 @@ pub fn valid_handle(handle: &str) -> bool {
     (1..=15).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-fn current_auction(w: &Writer<'_>) -> store::Result<(Option<Auction>, Option<Auction>)> {
+pub(super) fn current_auction(w: &Writer<'_>) -> store::Result<(Option<Auction>, Option<Auction>)> {
     let auctions = w.auctions()?;
     let live = auctions
         .iter()
@@ -64,21 +98,12 @@ fn current_auction(w: &Writer<'_>) -> store::Result<(Option<Auction>, Option<Auc
     Ok((live, next))
 }
 
-fn must_auction(w: &Writer<'_>, id: AuctionId) -> store::Result<Result<Auction, CommandError>> {
+pub(super) fn must_auction(w: &Writer<'_>, id: AuctionId) -> store::Result<Result<Auction, CommandError>> {
     Ok(w.auction(id)?
         .ok_or_else(|| CommandError::not_found(format!("there is no auction {id}"))))
 }
 
-macro_rules! refuse {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(e)),
-        }
-    };
-}
-
-fn require_state(a: &Auction, allowed: &[AuctionState]) -> Result<(), CommandError> {
+pub(super) fn require_state(a: &Auction, allowed: &[AuctionState]) -> Result<(), CommandError> {
     if allowed.contains(&a.state) {
         return Ok(());
     }
@@ -275,6 +300,26 @@ fn item_from(id: ItemId, campaign: CampaignId, spec: &super::command::ItemSpec) 
 }
 
 impl Core {
+    /// An engine core with the given policy.
+    pub fn new(policy: Policy) -> Core {
+        Core {
+            policy,
+            ..Core::default()
+        }
+    }
+
+    /// Queues a side effect of event `seq`; tweets wait for approval when the policy says so.
+    pub(super) fn notify(
+        &self,
+        w: &mut Writer<'_>,
+        seq: u64,
+        now: Timestamp,
+        notice: Notice,
+    ) -> store::Result<OutboxId> {
+        let held = self.policy.hold_tweets && notice.channel() == Channel::X;
+        w.enqueue(seq, now, notice, held)
+    }
+
     /// Handles one command inside the engine's transaction.
     pub fn handle(
         &mut self,
@@ -288,6 +333,9 @@ impl Core {
                 | Command::SeeUser { .. }
                 | Command::LinkWallet { .. }
                 | Command::RecordDeposit { .. }
+                | Command::IngestTweet { .. }
+                | Command::UpdateOutbox { .. }
+                | Command::SaveState { .. }
         ) {
             self.live_hint = None;
         }
@@ -339,6 +387,46 @@ impl Core {
             Command::Tick => Ok(Ok(Reply::Ticked {
                 transitions: self.tick(w, now)?,
             })),
+            Command::IngestTweet { tweet } => self.ingest_tweet(w, tweet, now),
+            Command::RevertDeposit { reference, reason } => {
+                self.revert_deposit(w, reference, reason, now)
+            }
+            Command::RecordCustody { auction, check } => {
+                self.record_custody(w, *auction, check, now)
+            }
+            Command::Withdraw { user, audit } => {
+                refuse!(check_audit(audit));
+                let by = format!("operator {} ({}): {}", audit.actor, audit.origin, audit.reason);
+                let wd = refuse!(self.request_withdrawal(w, *user, by, now)?);
+                Ok(Ok(Reply::Withdrawal {
+                    id: wd.id,
+                    amount: wd.amount,
+                    to: wd.to,
+                }))
+            }
+            Command::ConfirmSettlement { auction } => {
+                let a = refuse!(must_auction(w, *auction)?);
+                refuse!(require_state(&a, &[AuctionState::Processing]));
+                self.settle(w, *auction, None, now)?;
+                auction_reply(w, *auction)
+            }
+            Command::UpdateOutbox {
+                id,
+                status,
+                attempted,
+            } => self.update_outbox(w, *id, status, *attempted),
+            Command::ReviewOutbox { id, approve, audit } => {
+                self.review_outbox(w, *id, *approve, audit, now)
+            }
+            Command::SaveState { key, value } => {
+                if key.is_empty() || key.len() > 200 || value.len() > 256 * 1024 {
+                    return Ok(Err(CommandError::invalid(
+                        "state keys are 1-200 bytes and values at most 256 KiB",
+                    )));
+                }
+                w.put_state(key, value.as_bytes())?;
+                Ok(Ok(Reply::Done))
+            }
         }
     }
 
@@ -519,7 +607,7 @@ impl Core {
         }))
     }
 
-    fn see_user(
+    pub(super) fn see_user(
         &mut self,
         w: &mut Writer<'_>,
         id: UserId,
@@ -553,7 +641,7 @@ impl Core {
         Ok(Ok(Reply::User { id }))
     }
 
-    fn link_wallet(
+    pub(super) fn link_wallet(
         &mut self,
         w: &mut Writer<'_>,
         user: UserId,
@@ -664,7 +752,7 @@ impl Core {
         }))
     }
 
-    fn place_bid(
+    pub(super) fn place_bid(
         &mut self,
         w: &mut Writer<'_>,
         bidder: UserId,
@@ -719,7 +807,7 @@ impl Core {
             };
             let seq = w.append(now, Event::BidRejected { bid })?;
             if tweet {
-                w.enqueue(seq, now, Notice::BidRejected { bid: id }, false)?;
+                self.notify(w, seq, now, Notice::BidRejected { bid: id })?;
             }
             self.rate.stage(bidder, now);
             return Ok(Ok(Reply::Bid(receipt)));
@@ -763,14 +851,14 @@ impl Core {
                     },
                 )?;
                 if tweet {
-                    w.enqueue(seq, now, Notice::BidAccepted { bid: id }, false)?;
+                    self.notify(w, seq, now, Notice::BidAccepted { bid: id })?;
                 }
                 if let Some(prev) = previous
                     && let Some(prev_bid) = w.bid(prev)?
                     && prev_bid.bidder != bidder
                     && matches!(prev_bid.source, BidSource::Tweet(_))
                 {
-                    w.enqueue(seq, now, Notice::Outbid { bid: prev, by: id }, false)?;
+                    self.notify(w, seq, now, Notice::Outbid { bid: prev, by: id })?;
                 }
             }
             Err(reason) => {
@@ -778,7 +866,7 @@ impl Core {
                 bid.rejection = Some(reason);
                 let seq = w.append(now, Event::BidRejected { bid })?;
                 if tweet {
-                    w.enqueue(seq, now, Notice::BidRejected { bid: id }, false)?;
+                    self.notify(w, seq, now, Notice::BidRejected { bid: id })?;
                 }
             }
         }
@@ -904,28 +992,79 @@ impl Core {
         audit: &Audit,
         now: Timestamp,
     ) -> store::Result<Handled> {
-        self.operator_action(w, id, audit, now, |a| {
-            let settle = Event::AuctionSettled {
-                auction: id,
-                at: now,
-                audit: Some(audit.clone()),
-            };
-            match a.state {
-                AuctionState::Active | AuctionState::Paused => Ok(vec![
-                    Event::AuctionClosed {
-                        auction: id,
-                        at: now,
-                        audit: Some(audit.clone()),
-                    },
-                    settle,
-                ]),
-                AuctionState::Processing => Ok(vec![settle]),
-                other => Err(CommandError::state(format!(
+        refuse!(check_audit(audit));
+        let a = refuse!(must_auction(w, id)?);
+        match a.state {
+            // Ends bidding now; a sale then settles as any other (on chain when connected).
+            AuctionState::Active | AuctionState::Paused => {
+                self.close(w, &a, Some(audit.clone()), now)?
+            }
+            // The operator has handled the sale: record it as settled.
+            AuctionState::Processing => self.settle(w, id, Some(audit.clone()), now)?,
+            other => {
+                return Ok(Err(CommandError::state(format!(
                     "auction {id} is {}; only a started auction can be settled (cancel a pending one)",
                     other.as_str()
-                ))),
+                ))));
             }
-        })
+        }
+        auction_reply(w, id)
+    }
+
+    /// Closes bidding. A sale on chain is handed to the chain deliverer (token transfer and
+    /// treasury payment) and completes when they are confirmed; otherwise it settles at once.
+    fn close(
+        &mut self,
+        w: &mut Writer<'_>,
+        a: &Auction,
+        audit: Option<Audit>,
+        now: Timestamp,
+    ) -> store::Result<()> {
+        w.append(
+            now,
+            Event::AuctionClosed {
+                auction: a.id,
+                at: now,
+                audit: audit.clone(),
+            },
+        )?;
+        if self.policy.onchain && a.leader.is_some() {
+            let seq = w.append(
+                now,
+                Event::MilestoneReached {
+                    auction: a.id,
+                    milestone: Milestone::SettlementQueued,
+                },
+            )?;
+            let has_token = w.item(a.item)?.is_some_and(|i| i.token.is_some());
+            if has_token {
+                self.notify(w, seq, now, Notice::TransferNft { auction: a.id })?;
+            }
+            self.notify(w, seq, now, Notice::PayTreasury { auction: a.id })?;
+            Ok(())
+        } else {
+            self.settle(w, a.id, audit, now)
+        }
+    }
+
+    /// Records the sale (or that the item went unsold) and announces the result.
+    pub(super) fn settle(
+        &mut self,
+        w: &mut Writer<'_>,
+        id: AuctionId,
+        audit: Option<Audit>,
+        now: Timestamp,
+    ) -> store::Result<()> {
+        let seq = w.append(
+            now,
+            Event::AuctionSettled {
+                auction: id,
+                at: now,
+                audit,
+            },
+        )?;
+        self.notify(w, seq, now, Notice::AuctionResult { auction: id })?;
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1014,27 +1153,13 @@ impl Core {
         let auctions = w.auctions()?;
         // Close what has ended first, so the next day's auction can start in the same tick.
         for a in &auctions {
-            let ended = a.state == AuctionState::Active && now >= a.ends_at;
-            if ended {
-                w.append(
-                    now,
-                    Event::AuctionClosed {
-                        auction: a.id,
-                        at: now,
-                        audit: None,
-                    },
-                )?;
+            if a.state == AuctionState::Active && now >= a.ends_at {
+                self.close(w, a, None, now)?;
                 transitions += 1;
-            }
-            if ended || a.state == AuctionState::Processing {
-                w.append(
-                    now,
-                    Event::AuctionSettled {
-                        auction: a.id,
-                        at: now,
-                        audit: None,
-                    },
-                )?;
+            } else if a.state == AuctionState::Processing
+                && !w.milestone(a.id, Milestone::SettlementQueued)?
+            {
+                self.settle(w, a.id, None, now)?;
                 transitions += 1;
             }
         }
@@ -1051,7 +1176,26 @@ impl Core {
             if live {
                 break;
             }
-            w.append(
+            if let Some(why) = custody_block(w, &self.policy, a)? {
+                if now >= a.ends_at {
+                    // Its whole window passed without the token in custody: no sale today.
+                    w.append(
+                        now,
+                        Event::AuctionCancelled {
+                            auction: a.id,
+                            at: now,
+                            audit: Audit {
+                                actor: "appliance".into(),
+                                origin: "schedule".into(),
+                                reason: format!("the item was never in custody: {why}"),
+                            },
+                        },
+                    )?;
+                    transitions += 1;
+                }
+                continue;
+            }
+            let seq = w.append(
                 now,
                 Event::AuctionStarted {
                     auction: a.id,
@@ -1061,49 +1205,156 @@ impl Core {
             transitions += 1;
             if now >= a.ends_at {
                 // The whole window passed while the appliance was down: it opens and closes unsold.
-                w.append(
-                    now,
-                    Event::AuctionClosed {
-                        auction: a.id,
-                        at: now,
-                        audit: None,
-                    },
-                )?;
-                w.append(
-                    now,
-                    Event::AuctionSettled {
-                        auction: a.id,
-                        at: now,
-                        audit: None,
-                    },
-                )?;
-                transitions += 2;
+                self.close(w, a, None, now)?;
+                transitions += 1;
             } else {
+                self.notify(w, seq, now, Notice::AuctionOpened { auction: a.id })?;
                 live = true;
             }
         }
+        transitions += self.announce(w, now)?;
         Ok(transitions)
+    }
+
+    /// Once-per-auction announcements that are due: the last minutes of bidding, and reminders
+    /// before an auction opens.
+    fn announce(&mut self, w: &mut Writer<'_>, now: Timestamp) -> store::Result<u32> {
+        let mut made = 0;
+        for a in w.auctions()? {
+            match a.state {
+                AuctionState::Active => {
+                    if let Some(at) = final_notice_at(w, &self.policy, &a)?
+                        && now >= at
+                        && now < a.ends_at
+                    {
+                        let seq = w.append(
+                            now,
+                            Event::MilestoneReached {
+                                auction: a.id,
+                                milestone: Milestone::FinalMinutes,
+                            },
+                        )?;
+                        self.notify(w, seq, now, Notice::FinalMinutes { auction: a.id })?;
+                        made += 1;
+                    }
+                }
+                AuctionState::Pending => {
+                    if let Some(at) = reminders_at(w, &self.policy, &a)?
+                        && now >= at
+                    {
+                        let asked = w.reminders(a.id)?;
+                        let seq = w.append(
+                            now,
+                            Event::MilestoneReached {
+                                auction: a.id,
+                                milestone: Milestone::RemindersSent,
+                            },
+                        )?;
+                        for (user, tweet) in asked {
+                            self.notify(
+                                w,
+                                seq,
+                                now,
+                                Notice::Reminder {
+                                    auction: a.id,
+                                    user,
+                                    tweet,
+                                },
+                            )?;
+                        }
+                        made += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(made)
     }
 }
 
+/// Why an auction cannot start yet for want of custody of its token, if it cannot.
+pub(super) fn custody_block(
+    view: &impl View,
+    policy: &Policy,
+    a: &Auction,
+) -> store::Result<Option<String>> {
+    if !policy.require_custody {
+        return Ok(None);
+    }
+    let Some(token) = view.item(a.item)?.and_then(|i| i.token) else {
+        return Ok(None);
+    };
+    Ok(match view.custody(a.id)? {
+        Some(c) if c.in_custody => None,
+        Some(c) => Some(c.detail),
+        None => Some(format!(
+            "the custody wallet has not yet been seen to own token {} of {}",
+            token.token_id, token.contract
+        )),
+    })
+}
+
+/// When the last minutes of an active auction are to be announced, unless they were.
+fn final_notice_at(
+    view: &impl View,
+    policy: &Policy,
+    a: &Auction,
+) -> store::Result<Option<Timestamp>> {
+    if policy.final_notice_secs == 0 || view.milestone(a.id, Milestone::FinalMinutes)? {
+        return Ok(None);
+    }
+    Ok(Some(a.ends_at.plus_secs(-i64::from(policy.final_notice_secs))))
+}
+
+/// When those who asked are to be reminded of a pending auction, if anyone asked.
+fn reminders_at(
+    view: &impl View,
+    policy: &Policy,
+    a: &Auction,
+) -> store::Result<Option<Timestamp>> {
+    if view.milestone(a.id, Milestone::RemindersSent)? || view.reminders(a.id)?.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(a.starts_at.plus_secs(-i64::from(policy.remind_lead_secs))))
+}
+
 /// The next instant at which the schedule has something to do.
-pub fn next_deadline(view: &impl View, now: Timestamp) -> store::Result<Option<Timestamp>> {
+pub fn next_deadline(
+    view: &impl View,
+    policy: &Policy,
+    now: Timestamp,
+) -> store::Result<Option<Timestamp>> {
     let mut next: Option<Timestamp> = None;
-    for a in view.auctions()? {
-        let due = match a.state {
-            AuctionState::Pending => Some(a.starts_at),
-            AuctionState::Active => Some(a.ends_at),
-            AuctionState::Processing => Some(now),
-            _ => None,
-        };
-        if let Some(t) = due {
+    let mut consider = |t: Option<Timestamp>| {
+        if let Some(t) = t {
             next = Some(next.map_or(t, |n: Timestamp| n.min(t)));
+        }
+    };
+    for a in view.auctions()? {
+        match a.state {
+            AuctionState::Pending => {
+                let blocked = now >= a.starts_at && custody_block(view, policy, &a)?.is_some();
+                // A start blocked on custody is retried when custody is recorded (an event that
+                // reschedules); until then only the end of its window (to call it off) is due.
+                consider(Some(if blocked { a.ends_at } else { a.starts_at }));
+                consider(reminders_at(view, policy, &a)?);
+            }
+            AuctionState::Active => {
+                consider(Some(a.ends_at));
+                consider(final_notice_at(view, policy, &a)?.filter(|t| *t < a.ends_at));
+            }
+            AuctionState::Processing => {
+                if !view.milestone(a.id, Milestone::SettlementQueued)? {
+                    consider(Some(now));
+                }
+            }
+            _ => {}
         }
     }
     Ok(next)
 }
 
-fn receipt_of(w: &Writer<'_>, id: BidId, duplicate: bool) -> store::Result<BidReceipt> {
+pub(super) fn receipt_of(w: &Writer<'_>, id: BidId, duplicate: bool) -> store::Result<BidReceipt> {
     let bid = w
         .bid(id)?
         .ok_or_else(|| store::Error::Corrupt(format!("bid {id} vanished")))?;

@@ -6,8 +6,19 @@
 //! publishes the committed events. One fsync is shared by every command in the batch (group
 //! commit); no caller hears "accepted" before its bid is on disk.
 
+/// Inside a handler: the value of an `Ok`, or return the refusal (`Ok(Err(..))`: nothing written).
+macro_rules! refuse {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        }
+    };
+}
+
 mod command;
 mod handlers;
+mod intake;
 pub mod rules;
 
 use std::sync::Arc;
@@ -17,8 +28,8 @@ use std::time::Duration;
 use store::{Event, EventRecord, Store, Timestamp};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-pub use command::{BidReceipt, CampaignSpec, Command, CommandError, ItemSpec, Reply};
-pub use handlers::{Core, MAX_RATE_WINDOW_SECS, next_deadline, valid_handle};
+pub use command::{BidReceipt, CampaignSpec, Command, CommandError, IncomingTweet, ItemSpec, Reply};
+pub use handlers::{Core, MAX_RATE_WINDOW_SECS, Policy, next_deadline, valid_handle};
 
 use crate::clock::SharedClock;
 
@@ -48,6 +59,8 @@ pub struct EngineConfig {
     pub max_batch: usize,
     /// Commands that may wait in the queue before senders wait.
     pub queue_capacity: usize,
+    /// What the engine is connected to.
+    pub policy: Policy,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +68,7 @@ impl Default for EngineConfig {
         EngineConfig {
             max_batch: 512,
             queue_capacity: 8192,
+            policy: Policy::default(),
         }
     }
 }
@@ -144,7 +158,7 @@ impl Engine {
         let writer = Writer {
             store,
             clock,
-            core: Core::default(),
+            core: Core::new(config.policy),
             events,
             stats,
             max_batch: config.max_batch.max(1),
@@ -351,7 +365,7 @@ impl Writer {
                     if !reschedule {
                         return deadline;
                     }
-                    return match self.store.read().and_then(|r| next_deadline(&r, now)) {
+                    return match self.store.read().and_then(|r| next_deadline(&r, &self.core.policy, now)) {
                         Ok(next) => next,
                         Err(e) => {
                             tracing::error!(error = %e, "cannot read the schedule; retrying shortly");
@@ -398,7 +412,12 @@ fn changes_schedule(event: &Event) -> bool {
         | Event::WalletLinked { .. }
         | Event::DepositRecorded { .. }
         | Event::DepositCredited { .. }
-        | Event::BidRejected { .. } => false,
+        | Event::BidRejected { .. }
+        | Event::TweetReceived { .. }
+        | Event::DepositReverted { .. }
+        | Event::BidVoided { .. }
+        | Event::WithdrawalRequested { .. }
+        | Event::OutboxReviewed { .. } => false,
         _ => true,
     }
 }
