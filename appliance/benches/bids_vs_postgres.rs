@@ -423,7 +423,9 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let Some(conninfo) = conninfo else {
-        bail!("give --pg 'host=... user=... dbname=...' (appliance/benches/bids-vs-postgres.sh does)");
+        bail!(
+            "give --pg 'host=... user=... dbname=...' (appliance/benches/bids-vs-postgres.sh does)"
+        );
     };
     let duration = Duration::from_secs_f64(seconds);
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -174,6 +174,18 @@ pub enum Cmd {
     },
     /// Print the documented default configuration.
     Config,
+    /// Show what a tweet means to the appliance, as one JSON object (kind, amount in wei,
+    /// reason): why a tweet did or did not count.
+    ParseTweet {
+        /// The tweet's text.
+        text: String,
+        /// The author's handle: a link tweet's signature is then checked too.
+        #[arg(long)]
+        author: Option<String>,
+        /// The host handle the tweet is addressed to.
+        #[arg(long, default_value = "SothebAIs")]
+        host: String,
+    },
 }
 
 /// Export targets.
@@ -265,11 +277,40 @@ pub enum CtlAction {
         #[arg(long)]
         seconds: u32,
     },
+    /// Approve a held tweet, or send a failed tweet or transaction back to be tried again.
+    Approve(OutboxAction),
+    /// Reject a held tweet (it is never posted) or give up on a failed row.
+    Reject(OutboxAction),
+    /// Refund everything a bidder has available to their linked wallet.
+    Refund {
+        /// Bidder's X user id.
+        #[arg(long)]
+        user: u64,
+        /// Why (goes to the audit log).
+        #[arg(long)]
+        reason: String,
+        /// Who (defaults to $USER).
+        #[arg(long)]
+        actor: Option<String>,
+    },
     /// Send any engine command as JSON (see ARCHITECTURE.md).
     Send {
         /// The command, e.g. '{"command":"tick"}'.
         json: String,
     },
+}
+
+/// An operator decision on one outbox row.
+#[derive(Debug, clap::Args)]
+pub struct OutboxAction {
+    /// Outbox row id.
+    pub id: u64,
+    /// Why (goes to the audit log).
+    #[arg(long)]
+    pub reason: String,
+    /// Who (defaults to $USER).
+    #[arg(long)]
+    pub actor: Option<String>,
 }
 
 /// An operator action on one auction.

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::CampaignSpec;
+use crate::secret::Secret;
 
 /// The documented default configuration file.
 pub const DOCUMENTED: &str = include_str!("../appliance.toml");
@@ -34,6 +35,12 @@ pub struct Config {
     pub simulation: SimulationConfig,
     /// The live stream.
     pub stream: StreamConfig,
+    /// X (Twitter).
+    pub x: XConfig,
+    /// Announcements and reminders.
+    pub notify: NotifyConfig,
+    /// The chain (escrow, custody, settlement).
+    pub chain: ChainConfig,
     /// The campaign to create on first start (when the database has none).
     pub campaign: Option<CampaignSpec>,
 }
@@ -47,8 +54,222 @@ impl Default for Config {
             control: ControlConfig::default(),
             simulation: SimulationConfig::default(),
             stream: StreamConfig::default(),
+            x: XConfig::default(),
+            notify: NotifyConfig::default(),
+            chain: ChainConfig::default(),
             campaign: None,
         }
+    }
+}
+
+/// X (Twitter): reading tweets and posting replies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct XConfig {
+    /// Read tweets from X and post replies.
+    pub enabled: bool,
+    /// The API's base URL.
+    pub base_url: String,
+    /// Access tier: `free`, `basic`, `pro` or `pay_per_use`.
+    pub tier: String,
+    /// A recent-search query read besides the mentions; empty: mentions only.
+    pub search: String,
+    /// The host account's X user id; empty: looked up.
+    #[serde(deserialize_with = "crate::secret::text")]
+    pub host_user_id: String,
+    /// OAuth 1.0a consumer (API) key.
+    pub consumer_key: Secret,
+    /// OAuth 1.0a consumer (API) key secret.
+    pub consumer_secret: Secret,
+    /// OAuth 1.0a access token of the host account.
+    pub access_token: Secret,
+    /// OAuth 1.0a access token secret of the host account.
+    pub access_token_secret: Secret,
+    /// App-only bearer token for reading.
+    pub bearer_token: Secret,
+    /// Log tweets instead of posting them.
+    pub dry_run: bool,
+    /// Hold outgoing tweets until an operator approves them.
+    pub approve_tweets: bool,
+    /// Request timeout, seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for XConfig {
+    fn default() -> Self {
+        XConfig {
+            enabled: false,
+            base_url: "https://api.x.com".into(),
+            tier: "basic".into(),
+            search: String::new(),
+            host_user_id: String::new(),
+            consumer_key: Secret::default(),
+            consumer_secret: Secret::default(),
+            access_token: Secret::default(),
+            access_token_secret: Secret::default(),
+            bearer_token: Secret::default(),
+            dry_run: false,
+            approve_tweets: false,
+            timeout_secs: 15,
+        }
+    }
+}
+
+impl XConfig {
+    /// The credentials, checked for completeness.
+    pub fn credentials(&self) -> Result<crate::x::api::Credentials, String> {
+        let parts = [
+            &self.consumer_key,
+            &self.consumer_secret,
+            &self.access_token,
+            &self.access_token_secret,
+        ];
+        let set = parts.iter().filter(|p| !p.is_empty()).count();
+        let user = match set {
+            4 => Some(crate::x::oauth::UserCredentials {
+                consumer_key: self.consumer_key.clone(),
+                consumer_secret: self.consumer_secret.clone(),
+                access_token: self.access_token.clone(),
+                access_token_secret: self.access_token_secret.clone(),
+            }),
+            0 => None,
+            _ => {
+                return Err(
+                    "x: give all four of consumer_key, consumer_secret, access_token and access_token_secret (or none)"
+                        .into(),
+                );
+            }
+        };
+        if user.is_none() && self.bearer_token.is_empty() {
+            return Err("x.enabled needs credentials: the four OAuth 1.0a user keys (to post) and/or a bearer_token (to read only)".into());
+        }
+        Ok(crate::x::api::Credentials {
+            user,
+            bearer: self.bearer_token.clone(),
+        })
+    }
+}
+
+/// Announcements and reminders.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// Announce the last this-many minutes of each auction (0: never).
+    pub final_minutes: u32,
+    /// Remind those who asked this many minutes before an auction opens.
+    pub remind_minutes: u32,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            final_minutes: 10,
+            remind_minutes: 15,
+        }
+    }
+}
+
+/// The chain: escrow deposits, token custody, settlement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChainConfig {
+    /// Watch escrow, check custody and settle sales on chain.
+    pub enabled: bool,
+    /// JSON-RPC providers, tried in order.
+    pub rpc_urls: Vec<Secret>,
+    /// The chain's id (Shape 360, Shape Sepolia 11011).
+    pub chain_id: u64,
+    /// Confirmations before a deposit is credited or a transaction counts as done.
+    pub confirmations: u64,
+    /// Seconds between looks at the chain.
+    pub poll_secs: u64,
+    /// Request timeout, seconds.
+    pub timeout_secs: u64,
+    /// The custody wallet's keystore (standard JSON keystore).
+    pub keystore: PathBuf,
+    /// A file holding the keystore's passphrase.
+    pub keystore_passphrase_file: PathBuf,
+    /// The keystore's passphrase (prefer the environment or the file).
+    pub keystore_passphrase: Secret,
+    /// Where winning amounts are paid.
+    pub treasury: String,
+    /// First block watched on the very first start (0: the head then).
+    pub start_block: u64,
+    /// Seconds between custody checks.
+    pub custody_check_secs: u64,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        ChainConfig {
+            enabled: false,
+            rpc_urls: Vec::new(),
+            chain_id: 360,
+            confirmations: 12,
+            poll_secs: 2,
+            timeout_secs: 10,
+            keystore: PathBuf::new(),
+            keystore_passphrase_file: PathBuf::new(),
+            keystore_passphrase: Secret::default(),
+            treasury: String::new(),
+            start_block: 0,
+            custody_check_secs: 60,
+        }
+    }
+}
+
+impl ChainConfig {
+    /// The treasury address.
+    pub fn treasury_address(&self) -> Result<store::Address, String> {
+        let a: store::Address = self
+            .treasury
+            .trim()
+            .parse()
+            .map_err(|e| format!("chain.treasury: {e}"))?;
+        if a == store::Address::default() {
+            return Err("chain.treasury must not be the zero address".into());
+        }
+        Ok(a)
+    }
+
+    /// The keystore passphrase, from the file when one is named, else the setting.
+    pub fn passphrase(&self) -> Result<Secret, String> {
+        if self.keystore_passphrase_file.as_os_str().is_empty() {
+            if self.keystore_passphrase.is_empty() {
+                return Err("give the keystore passphrase in chain.keystore_passphrase_file or SOTHEBAIS_CHAIN__KEYSTORE_PASSPHRASE".into());
+            }
+            return Ok(self.keystore_passphrase.clone());
+        }
+        let text = std::fs::read_to_string(&self.keystore_passphrase_file).map_err(|e| {
+            format!(
+                "cannot read chain.keystore_passphrase_file {}: {e}",
+                self.keystore_passphrase_file.display()
+            )
+        })?;
+        Ok(Secret::new(text.trim_end_matches(['\n', '\r'])))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if !self.enabled {
+            return Ok(());
+        }
+        if self.rpc_urls.is_empty() {
+            return Err("chain.enabled needs chain.rpc_urls".into());
+        }
+        if self.keystore.as_os_str().is_empty() {
+            return Err("chain.enabled needs chain.keystore (the custody wallet)".into());
+        }
+        self.treasury_address()?;
+        if !(1..=1000).contains(&self.confirmations) {
+            return Err("chain.confirmations must be 1 to 1000".into());
+        }
+        if !(1..=3600).contains(&self.poll_secs) || !(1..=600).contains(&self.timeout_secs) {
+            return Err("chain.poll_secs is 1-3600 and chain.timeout_secs 1-600".into());
+        }
+        if !(1..=86_400).contains(&self.custody_check_secs) {
+            return Err("chain.custody_check_secs must be 1 to 86400".into());
+        }
+        Ok(())
     }
 }
 
@@ -348,12 +569,41 @@ impl Config {
         if self.stream.enabled {
             self.stream_settings(None)?;
         }
+        if self.x.enabled {
+            self.x.credentials()?;
+            crate::x::pace::Plan::for_tier(&self.x.tier)?;
+            if !(1..=600).contains(&self.x.timeout_secs) {
+                return Err("x.timeout_secs must be 1 to 600".into());
+            }
+        }
+        if self.notify.final_minutes > 24 * 60 || self.notify.remind_minutes > 7 * 24 * 60 {
+            return Err(
+                "notify.final_minutes is at most 1440 and notify.remind_minutes at most 10080"
+                    .into(),
+            );
+        }
+        self.chain.validate()?;
         Ok(())
     }
 
     /// The database file.
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join(store::DB_FILE)
+    }
+
+    /// What the engine's decisions depend on.
+    pub fn policy(&self) -> crate::engine::Policy {
+        crate::engine::Policy {
+            onchain: self.chain.enabled,
+            require_custody: self.chain.enabled,
+            hold_tweets: self.x.approve_tweets,
+            final_notice_secs: self.notify.final_minutes * 60,
+            remind_lead_secs: self.notify.remind_minutes * 60,
+            host_handle: self.campaign.as_ref().map_or_else(
+                || crate::demo::DEMO_HOST.to_string(),
+                |c| c.host_handle.clone(),
+            ),
+        }
     }
 
     /// The control socket.

@@ -69,6 +69,9 @@ pub struct Status {
     pub commands: u64,
     /// Transactions it has committed since start.
     pub batches: u64,
+    /// X and the chain, when the running appliance answers.
+    #[serde(default)]
+    pub connections: Option<crate::connect::HealthReport>,
 }
 
 /// A response.
@@ -110,7 +113,11 @@ impl Response {
 }
 
 /// The status, read from a snapshot.
-pub fn status(store: &Store, engine: Option<&EngineHandle>) -> store::Result<Status> {
+pub fn status(
+    store: &Store,
+    engine: Option<&EngineHandle>,
+    health: Option<&crate::connect::Health>,
+) -> store::Result<Status> {
     let r = store.read()?;
     let head = r.head()?;
     let live_auction = r
@@ -124,6 +131,7 @@ pub fn status(store: &Store, engine: Option<&EngineHandle>) -> store::Result<Sta
         live_auction,
         commands: stat(|s| s.commands.load(std::sync::atomic::Ordering::Relaxed)),
         batches: stat(|s| s.batches.load(std::sync::atomic::Ordering::Relaxed)),
+        connections: health.map(crate::connect::Health::report),
     })
 }
 
@@ -136,6 +144,7 @@ pub async fn serve(
     path: PathBuf,
     engine: EngineHandle,
     store: Arc<Store>,
+    health: Arc<crate::connect::Health>,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     if path.exists() {
@@ -155,7 +164,7 @@ pub async fn serve(
             tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => {
-                        tokio::spawn(connection(stream, engine.clone(), store.clone()));
+                        tokio::spawn(connection(stream, engine.clone(), store.clone(), health.clone()));
                     }
                     Err(e) => tracing::warn!(error = %e, "control socket accept failed"),
                 },
@@ -166,7 +175,12 @@ pub async fn serve(
     }))
 }
 
-async fn connection(stream: UnixStream, engine: EngineHandle, store: Arc<Store>) {
+async fn connection(
+    stream: UnixStream,
+    engine: EngineHandle,
+    store: Arc<Store>,
+    health: Arc<crate::connect::Health>,
+) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     let mut line = String::new();
@@ -191,7 +205,7 @@ async fn connection(stream: UnixStream, engine: EngineHandle, store: Arc<Store>)
             let _ = send(&mut write, &r).await;
             return;
         }
-        let response = answer(line.trim(), &engine, &store).await;
+        let response = answer(line.trim(), &engine, &store, &health).await;
         if send(&mut write, &response).await.is_err() {
             return;
         }
@@ -207,13 +221,18 @@ async fn send(
     write.write_all(&bytes).await
 }
 
-async fn answer(line: &str, engine: &EngineHandle, store: &Arc<Store>) -> Response {
+async fn answer(
+    line: &str,
+    engine: &EngineHandle,
+    store: &Arc<Store>,
+    health: &crate::connect::Health,
+) -> Response {
     let request: Request = match serde_json::from_str(line) {
         Ok(r) => r,
         Err(e) => return Response::err(CommandError::invalid(format!("not a valid request: {e}"))),
     };
     match request {
-        Request::Status => match status(store, Some(engine)) {
+        Request::Status => match status(store, Some(engine), Some(health)) {
             Ok(s) => Response::ok(serde_json::to_value(s).unwrap_or_default()),
             Err(e) => Response::err(CommandError::new("storage", e.to_string())),
         },

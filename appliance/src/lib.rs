@@ -9,6 +9,7 @@ pub mod chain;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod connect;
 pub mod control;
 pub mod demo;
 pub mod engine;

@@ -282,6 +282,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Config => {
             stdout.write_all(config::DOCUMENTED.as_bytes())?;
         }
+        Cmd::ParseTweet { text, author, host } => {
+            let outcome = appliance::x::grammar::explain(&text, &host, author.as_deref());
+            writeln!(stdout, "{}", serde_json::to_string(&outcome)?)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -329,6 +333,24 @@ fn ctl_request(action: CtlAction) -> anyhow::Result<Request> {
             auction: AuctionId(target.auction),
             seconds,
             audit: audit(target.actor, target.reason),
+        },
+        CtlAction::Approve(o) => Command::ReviewOutbox {
+            id: store::OutboxId(o.id),
+            approve: true,
+            audit: audit(o.actor, o.reason),
+        },
+        CtlAction::Reject(o) => Command::ReviewOutbox {
+            id: store::OutboxId(o.id),
+            approve: false,
+            audit: audit(o.actor, o.reason),
+        },
+        CtlAction::Refund {
+            user,
+            reason,
+            actor,
+        } => Command::Withdraw {
+            user: UserId(user),
+            audit: audit(actor, reason),
         },
         CtlAction::Send { json } => serde_json::from_str(&json).context("not a valid command")?,
     };

@@ -38,7 +38,7 @@ pub async fn run(config: Config, duration: Option<Duration>) -> anyhow::Result<(
         EngineConfig {
             max_batch: config.engine.max_batch,
             queue_capacity: config.engine.queue_capacity,
-            policy: crate::engine::Policy::default(),
+            policy: config.policy(),
         },
     )?;
     let h = engine.handle();
@@ -83,10 +83,13 @@ pub async fn run(config: Config, duration: Option<Duration>) -> anyhow::Result<(
         );
     }
 
+    let (health, connection_tasks) =
+        crate::connect::start(&config, &h, &store, &clock, &stopped).await?;
     let control = control::serve(
         config.socket_path(),
         h.clone(),
         store.clone(),
+        Arc::new(health),
         stopped.clone(),
     )
     .await
@@ -161,6 +164,9 @@ pub async fn run(config: Config, duration: Option<Duration>) -> anyhow::Result<(
         );
     }
     for t in stream_tasks {
+        let _ = t.await;
+    }
+    for t in connection_tasks {
         let _ = t.await;
     }
     let _ = control.await;

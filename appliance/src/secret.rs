@@ -7,8 +7,38 @@ use serde::{Deserialize, Serialize, Serializer};
 
 /// A secret string. `Debug` and `Serialize` show only whether it is set.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
+#[serde(from = "Text")]
 pub struct Secret(String);
+
+/// Text as configured: a string, or a number (an environment override of digits reads as one).
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum Text {
+    /// A string.
+    String(String),
+    /// A whole number.
+    Integer(i64),
+}
+
+impl From<Text> for String {
+    fn from(t: Text) -> String {
+        match t {
+            Text::String(s) => s,
+            Text::Integer(n) => n.to_string(),
+        }
+    }
+}
+
+impl From<Text> for Secret {
+    fn from(t: Text) -> Secret {
+        Secret(t.into())
+    }
+}
+
+/// Deserializes a string that may have been written as a number.
+pub fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Text::deserialize(d).map(String::from)
+}
 
 impl Secret {
     /// Wraps a secret.
@@ -55,6 +85,8 @@ mod tests {
         assert_eq!(s.expose(), "hunter2");
         let parsed: Secret = serde_json::from_str("\"abc\"").unwrap();
         assert_eq!(parsed.expose(), "abc");
+        let digits: Secret = serde_json::from_str("12345").unwrap();
+        assert_eq!(digits.expose(), "12345");
         assert_eq!(format!("{:?}", Secret::default()), "Secret(unset)");
     }
 }

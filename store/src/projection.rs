@@ -328,8 +328,7 @@ pub(crate) fn apply(t: &mut WriteTables<'_>, event: &Event) -> Result<()> {
             user,
             tweet,
         } => {
-            t.reminders
-                .insert((auction.0, user.0), tweet.as_bytes())?;
+            t.reminders.insert((auction.0, user.0), tweet.as_bytes())?;
         }
         Event::MilestoneReached { auction, milestone } => {
             t.milestones

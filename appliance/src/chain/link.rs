@@ -104,7 +104,14 @@ mod tests {
         verify("alice", &address, None, &sig, "@SothebAIs").unwrap();
         // Case variants of the same account and wallet.
         let lower = format!("SothebAIs: link @alice to {address} (@SothebAIs)");
-        verify("Alice", &address, None, &personal_sign(&key, &lower), "SothebAIs").unwrap();
+        verify(
+            "Alice",
+            &address,
+            None,
+            &personal_sign(&key, &lower),
+            "SothebAIs",
+        )
+        .unwrap();
     }
 
     #[test]
@@ -112,8 +119,14 @@ mod tests {
         let (key, address) = key_and_address(7);
         let (other, _) = key_and_address(8);
         let message = link_message("alice", &address, "SothebAIs");
-        let err = verify("alice", &address, None, &personal_sign(&other, &message), "SothebAIs")
-            .unwrap_err();
+        let err = verify(
+            "alice",
+            &address,
+            None,
+            &personal_sign(&other, &message),
+            "SothebAIs",
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "wrong_signer");
         // Signed for bob, claimed by alice.
         let for_bob = personal_sign(&key, &link_message("bob", &address, "SothebAIs"));

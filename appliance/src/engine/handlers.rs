@@ -98,7 +98,10 @@ pub(super) fn current_auction(w: &Writer<'_>) -> store::Result<(Option<Auction>,
     Ok((live, next))
 }
 
-pub(super) fn must_auction(w: &Writer<'_>, id: AuctionId) -> store::Result<Result<Auction, CommandError>> {
+pub(super) fn must_auction(
+    w: &Writer<'_>,
+    id: AuctionId,
+) -> store::Result<Result<Auction, CommandError>> {
     Ok(w.auction(id)?
         .ok_or_else(|| CommandError::not_found(format!("there is no auction {id}"))))
 }
@@ -396,7 +399,10 @@ impl Core {
             }
             Command::Withdraw { user, audit } => {
                 refuse!(check_audit(audit));
-                let by = format!("operator {} ({}): {}", audit.actor, audit.origin, audit.reason);
+                let by = format!(
+                    "operator {} ({}): {}",
+                    audit.actor, audit.origin, audit.reason
+                );
                 let wd = refuse!(self.request_withdrawal(w, *user, by, now)?);
                 Ok(Ok(Reply::Withdrawal {
                     id: wd.id,
@@ -1303,7 +1309,9 @@ fn final_notice_at(
     if policy.final_notice_secs == 0 || view.milestone(a.id, Milestone::FinalMinutes)? {
         return Ok(None);
     }
-    Ok(Some(a.ends_at.plus_secs(-i64::from(policy.final_notice_secs))))
+    Ok(Some(
+        a.ends_at.plus_secs(-i64::from(policy.final_notice_secs)),
+    ))
 }
 
 /// When those who asked are to be reminded of a pending auction, if anyone asked.
@@ -1315,7 +1323,9 @@ fn reminders_at(
     if view.milestone(a.id, Milestone::RemindersSent)? || view.reminders(a.id)?.is_empty() {
         return Ok(None);
     }
-    Ok(Some(a.starts_at.plus_secs(-i64::from(policy.remind_lead_secs))))
+    Ok(Some(
+        a.starts_at.plus_secs(-i64::from(policy.remind_lead_secs)),
+    ))
 }
 
 /// The next instant at which the schedule has something to do.

@@ -3,9 +3,9 @@
 //! delivery state of the outbox.
 
 use store::{
-    AuctionId, AuctionState, Audit, BidId, BidSource, CustodyCheck, Event, IdTable,
-    Milestone, Notice, OutboxId, OutboxStatus, Timestamp, TweetKind, TweetRecord, UserId, View,
-    Withdrawal, WithdrawalId, Writer,
+    AuctionId, AuctionState, Audit, BidId, BidSource, CustodyCheck, Event, IdTable, Milestone,
+    Notice, OutboxId, OutboxStatus, Timestamp, TweetKind, TweetRecord, UserId, View, Withdrawal,
+    WithdrawalId, Writer,
 };
 
 use super::command::{CommandError, IncomingTweet, Reply};
@@ -46,9 +46,10 @@ impl Core {
         {
             return Ok(c.host_handle);
         }
-        Ok(w.campaigns()?
-            .last()
-            .map_or_else(|| self.policy.host_handle.clone(), |c| c.host_handle.clone()))
+        Ok(w.campaigns()?.last().map_or_else(
+            || self.policy.host_handle.clone(),
+            |c| c.host_handle.clone(),
+        ))
     }
 
     pub(super) fn ingest_tweet(
@@ -67,10 +68,11 @@ impl Core {
             return Ok(Err(CommandError::invalid("the tweet text is too long")));
         }
         if let Some(seen) = w.tweet(&t.id)? {
-            let bid = match w.bid_by_source(&BidSource::Tweet(t.id.clone()).key().unwrap_or_default())? {
-                Some(id) => Some(super::handlers::receipt_of(w, id, true)?),
-                None => None,
-            };
+            let bid =
+                match w.bid_by_source(&BidSource::Tweet(t.id.clone()).key().unwrap_or_default())? {
+                    Some(id) => Some(super::handlers::receipt_of(w, id, true)?),
+                    None => None,
+                };
             return Ok(Ok(Reply::Tweet {
                 kind: seen.kind,
                 reason: seen.reason,
@@ -125,7 +127,14 @@ impl Core {
         match parsed.kind {
             TweetKind::Bid => {
                 let amount = parsed.amount.unwrap_or_default();
-                match self.place_bid(w, t.author, amount, &BidSource::Tweet(t.id.clone()), None, now)? {
+                match self.place_bid(
+                    w,
+                    t.author,
+                    amount,
+                    &BidSource::Tweet(t.id.clone()),
+                    None,
+                    now,
+                )? {
                     Ok(Reply::Bid(receipt)) => {
                         if let Some(r) = &receipt.rejection {
                             out.reason = Some(r.code.clone());
@@ -148,7 +157,9 @@ impl Core {
             }
             TweetKind::Link => {
                 let (Some(address), Some(signature)) = (parsed.address, &parsed.signature) else {
-                    return Err(store::Error::Corrupt("a parsed link lacks its parts".into()));
+                    return Err(store::Error::Corrupt(
+                        "a parsed link lacks its parts".into(),
+                    ));
                 };
                 match link::verify(
                     &t.handle,
@@ -216,7 +227,14 @@ impl Core {
         };
         let seq = w.append(now, Event::TweetReceived { tweet: record })?;
         if reply {
-            self.notify(w, seq, now, Notice::TweetReply { tweet: t.id.clone() })?;
+            self.notify(
+                w,
+                seq,
+                now,
+                Notice::TweetReply {
+                    tweet: t.id.clone(),
+                },
+            )?;
         }
         Ok(Ok(Reply::Tweet {
             kind: out.kind,
@@ -247,7 +265,9 @@ impl Core {
             return Ok(Ok(format!("{name} opens at {when}.")));
         }
         if w.reminders(next.id)?.iter().any(|(u, _)| *u == user) {
-            return Ok(Ok(format!("You are already on the list for {name} ({when}).")));
+            return Ok(Ok(format!(
+                "You are already on the list for {name} ({when})."
+            )));
         }
         w.append(
             now,
@@ -257,7 +277,9 @@ impl Core {
                 tweet: tweet.to_string(),
             },
         )?;
-        Ok(Ok(format!("I will remind you before {name} opens at {when}.")))
+        Ok(Ok(format!(
+            "I will remind you before {name} opens at {when}."
+        )))
     }
 
     /// Refunds everything a bidder has available to their linked wallet.

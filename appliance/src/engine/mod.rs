@@ -28,7 +28,9 @@ use std::time::Duration;
 use store::{Event, EventRecord, Store, Timestamp};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-pub use command::{BidReceipt, CampaignSpec, Command, CommandError, IncomingTweet, ItemSpec, Reply};
+pub use command::{
+    BidReceipt, CampaignSpec, Command, CommandError, IncomingTweet, ItemSpec, Reply,
+};
 pub use handlers::{Core, MAX_RATE_WINDOW_SECS, Policy, next_deadline, valid_handle};
 
 use crate::clock::SharedClock;
@@ -365,7 +367,11 @@ impl Writer {
                     if !reschedule {
                         return deadline;
                     }
-                    return match self.store.read().and_then(|r| next_deadline(&r, &self.core.policy, now)) {
+                    return match self
+                        .store
+                        .read()
+                        .and_then(|r| next_deadline(&r, &self.core.policy, now))
+                    {
                         Ok(next) => next,
                         Err(e) => {
                             tracing::error!(error = %e, "cannot read the schedule; retrying shortly");

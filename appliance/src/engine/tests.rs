@@ -57,16 +57,38 @@ struct Bed {
 
 impl Bed {
     fn new(rules: AuctionRules) -> Bed {
+        Bed::with(spec(2, rules), Policy::default())
+    }
+
+    fn with(campaign: CampaignSpec, policy: Policy) -> Bed {
         let mut bed = Bed {
             store: Store::in_memory().unwrap(),
-            core: Core::default(),
+            core: Core::new(policy),
             now: opening().plus_secs(-3600),
         };
         bed.ok(Command::CreateCampaign {
-            spec: Box::new(spec(2, rules)),
+            spec: Box::new(campaign),
             audit: audit("setup"),
         });
         bed
+    }
+
+    /// The whole outbox, in order.
+    fn notices(&self) -> Vec<store::Notice> {
+        self.store
+            .read()
+            .unwrap()
+            .outbox_after(0, 10_000)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.notice)
+            .collect()
+    }
+
+    /// The integrity check passes (replay equals the projections, invariants hold).
+    fn assert_consistent(&self) {
+        let report = store::check::run(&self.store).unwrap();
+        assert!(report.ok(), "{:?}", report.problems);
     }
 
     fn exec(&mut self, command: Command) -> Result<Reply, CommandError> {
@@ -797,3 +819,5 @@ async fn concurrent_commands_share_transactions_and_are_answered_after_commit() 
     assert!(store::check::run(&store).unwrap().ok());
     let _ = clock.now();
 }
+
+mod intake;

@@ -83,7 +83,9 @@ impl TweetDeliverer {
             }
             let wait = match self.pass(&mut floor, &mut pacer, &mut last_text).await {
                 Ok(()) => Duration::from_secs(1),
-                Err(Pause::Budget) => pacer.wait().clamp(Duration::from_millis(50), Duration::from_secs(1)),
+                Err(Pause::Budget) => pacer
+                    .wait()
+                    .clamp(Duration::from_millis(50), Duration::from_secs(1)),
                 Err(Pause::Trouble(e)) => {
                     tracing::warn!(error = %e, "tweet delivery paused");
                     Duration::from_secs(2)
@@ -117,7 +119,11 @@ impl TweetDeliverer {
                     *floor = row.id.0 - 1;
                     all_done_so_far = false;
                 }
-                if open && matches!(row.status, OutboxStatus::Pending | OutboxStatus::Sending { .. })
+                if open
+                    && matches!(
+                        row.status,
+                        OutboxStatus::Pending | OutboxStatus::Sending { .. }
+                    )
                 {
                     out.push(row);
                 }
@@ -146,7 +152,12 @@ impl TweetDeliverer {
         Ok(())
     }
 
-    async fn set(&self, row: &OutboxEntry, status: OutboxStatus, attempted: bool) -> Result<(), Pause> {
+    async fn set(
+        &self,
+        row: &OutboxEntry,
+        status: OutboxStatus,
+        attempted: bool,
+    ) -> Result<(), Pause> {
         self.engine
             .execute(Command::UpdateOutbox {
                 id: row.id,
@@ -166,7 +177,10 @@ impl TweetDeliverer {
     ) -> Result<(), Pause> {
         let now = self.clock.now();
         let rendered = {
-            let reader = self.store.read().map_err(|e| Pause::Trouble(e.to_string()))?;
+            let reader = self
+                .store
+                .read()
+                .map_err(|e| Pause::Trouble(e.to_string()))?;
             render(&reader, row, now)
         };
         let rendered = match rendered {
@@ -174,19 +188,37 @@ impl TweetDeliverer {
             Err(NotPosted::Stale(why)) => {
                 self.stats.skipped.fetch_add(1, Ordering::Relaxed);
                 return self
-                    .set(row, OutboxStatus::Skipped { at: now, reason: why }, false)
+                    .set(
+                        row,
+                        OutboxStatus::Skipped {
+                            at: now,
+                            reason: why,
+                        },
+                        false,
+                    )
                     .await;
             }
             Err(NotPosted::Broken(why)) => {
                 self.failed(&why);
                 return self
-                    .set(row, OutboxStatus::Failed { at: now, error: why }, false)
+                    .set(
+                        row,
+                        OutboxStatus::Failed {
+                            at: now,
+                            error: why,
+                        },
+                        false,
+                    )
                     .await;
             }
         };
         let text = unlike(rendered.text, last_text.as_deref(), now);
         let Some(api) = self.api.as_ref().filter(|_| !self.dry_run) else {
-            let mode = if self.dry_run { "dry run" } else { "X not configured" };
+            let mode = if self.dry_run {
+                "dry run"
+            } else {
+                "X not configured"
+            };
             tracing::info!(row = %row.id, kind = row.notice.kind(), reply_to = rendered.reply_to.as_deref().unwrap_or(""), text = %text, "tweet not posted ({mode})");
             self.stats.skipped.fetch_add(1, Ordering::Relaxed);
             *last_text = Some(text.clone());
@@ -215,8 +247,15 @@ impl TweetDeliverer {
             false,
         )
         .await?;
-        self.post(api, row, &text, rendered.reply_to.as_deref(), pacer, last_text)
-            .await
+        self.post(
+            api,
+            row,
+            &text,
+            rendered.reply_to.as_deref(),
+            pacer,
+            last_text,
+        )
+        .await
     }
 
     async fn post(
@@ -317,7 +356,10 @@ impl TweetDeliverer {
             }
             Ok(None) => {
                 let reply_to = {
-                    let reader = self.store.read().map_err(|e| Pause::Trouble(e.to_string()))?;
+                    let reader = self
+                        .store
+                        .read()
+                        .map_err(|e| Pause::Trouble(e.to_string()))?;
                     render(&reader, row, self.clock.now())
                         .ok()
                         .and_then(|r| r.reply_to)

@@ -130,7 +130,10 @@ fn zone(c: &Campaign) -> Tz {
 
 /// `16:00 EST`, in the campaign's zone.
 fn clock_time(t: Timestamp, tz: Tz) -> String {
-    t.to_datetime().with_timezone(&tz).format("%H:%M %Z").to_string()
+    t.to_datetime()
+        .with_timezone(&tz)
+        .format("%H:%M %Z")
+        .to_string()
 }
 
 /// `1 h 12 min`, `4 min`, `40 s`.
@@ -209,9 +212,11 @@ pub fn render(view: &impl View, row: &OutboxEntry, now: Timestamp) -> Result<Ren
             cx.fresh(row)?;
             let mine = cx.bid(*bid)?;
             let theirs = cx.bid(*by)?;
-            let a = cx.auction(theirs.auction.ok_or_else(|| {
-                NotPosted::Broken(format!("bid {by} has no auction"))
-            })?)?;
+            let a = cx.auction(
+                theirs
+                    .auction
+                    .ok_or_else(|| NotPosted::Broken(format!("bid {by} has no auction")))?,
+            )?;
             if !matches!(a.state, store::AuctionState::Active) {
                 return Err(NotPosted::Stale("bidding has closed".into()));
             }
@@ -335,10 +340,7 @@ pub fn render(view: &impl View, row: &OutboxEntry, now: Timestamp) -> Result<Ren
                 format!("opens at {}", clock_time(a.starts_at, zone(&c)))
             };
             Ok(Rendered {
-                text: fit(
-                    &format!("@{who} As promised: {{name}} {when}."),
-                    &item.name,
-                ),
+                text: fit(&format!("@{who} As promised: {{name}} {when}."), &item.name),
                 reply_to: Some(tweet.clone()),
             })
         }

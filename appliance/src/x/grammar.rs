@@ -194,7 +194,8 @@ pub fn parse(text: &str, host: &str) -> Parsed {
         .filter_map(|t| mention(t))
         .any(|m| m.eq_ignore_ascii_case(host));
 
-    if tokens.first().is_some_and(|t| *t == "RT") && tokens.get(1).is_some_and(|t| t.starts_with('@'))
+    if tokens.first().is_some_and(|t| *t == "RT")
+        && tokens.get(1).is_some_and(|t| t.starts_with('@'))
     {
         return Parsed::ignored(mentions_host, "retweet", "A retweet is not a command.");
     }
@@ -241,10 +242,7 @@ pub fn parse(text: &str, host: &str) -> Parsed {
         return Parsed::invalid(
             false,
             "no_mention",
-            format!(
-                "Mention @{host} so the {} counts.",
-                verb.name()
-            ),
+            format!("Mention @{host} so the {} counts.", verb.name()),
         );
     }
     match verb {
@@ -254,9 +252,11 @@ pub fn parse(text: &str, host: &str) -> Parsed {
             if verbs.len() > 1 {
                 return Parsed::invalid(mentions_host, "several_commands", "Say withdraw once.");
             }
-            if tokens.iter().enumerate().any(|(i, _)| {
-                is_priced(&tokens, i) || (i > at && is_numberish(tokens[i]))
-            }) {
+            if tokens
+                .iter()
+                .enumerate()
+                .any(|(i, _)| is_priced(&tokens, i) || (i > at && is_numberish(tokens[i])))
+            {
                 return Parsed::invalid(
                     mentions_host,
                     "partial_withdraw",
@@ -297,6 +297,12 @@ fn parse_bid(tokens: &[&str], at: usize, verb_count: usize, mentions_host: bool)
         let _ = write!(amount_text, " {}", next.trim_end_matches(EDGE_PUNCTUATION));
         used = at + 2;
     }
+    // "Ξ1.5" is ether written with its symbol.
+    if let Some(rest) = amount_text.strip_prefix('Ξ')
+        && rest.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+    {
+        amount_text = rest.to_string();
+    }
     if amount_text.chars().any(is_hidden) {
         return Parsed::invalid(
             mentions_host,
@@ -318,7 +324,8 @@ fn parse_bid(tokens: &[&str], at: usize, verb_count: usize, mentions_host: bool)
         );
     }
     let lower = amount_text.to_lowercase();
-    let unit = lower.trim_start_matches(|c: char| c.is_numeric() || c == '.' || c == ',' || c == ' ');
+    let unit =
+        lower.trim_start_matches(|c: char| c.is_numeric() || c == '.' || c == ',' || c == ' ');
     if matches!(unit.trim(), "gwei" | "wei") {
         return Parsed::invalid(
             mentions_host,
@@ -344,17 +351,75 @@ fn parse_bid(tokens: &[&str], at: usize, verb_count: usize, mentions_host: bool)
                 other => other.code(),
             };
             let message = match &e {
-                WeiParseError::NonAsciiDigit(c) => format!(
-                    "The digit '{c}' is not a plain 0-9 digit; type the amount with 0-9."
-                ),
+                WeiParseError::NonAsciiDigit(c) => {
+                    format!("The digit '{c}' is not a plain 0-9 digit; type the amount with 0-9.")
+                }
                 WeiParseError::NoDigits | WeiParseError::Empty => {
                     "Say how much: bid 1.5 ETH.".to_string()
                 }
-                other => format!("{other}."),
+                other => {
+                    let text = other.to_string();
+                    let mut chars = text.chars();
+                    let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
+                    format!("{}{}.", first.unwrap_or_default(), chars.as_str())
+                }
             };
             Parsed::invalid(mentions_host, reason, message)
         }
     }
+}
+
+/// What `appliance parse-tweet` prints: the outcome of a tweet as one JSON object.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Explained {
+    /// `bid`, `link`, `withdraw`, `remind`, `question`, `ignored` or `invalid`.
+    pub kind: &'static str,
+    /// A bid's amount in wei, as a string.
+    pub amount_wei: Option<String>,
+    /// The same in ETH.
+    pub amount_eth: Option<String>,
+    /// A link's address (checksummed).
+    pub address: Option<String>,
+    /// Whether a link's signature is the author's (known only with the author's handle).
+    pub signature_valid: Option<bool>,
+    /// Why it is invalid or ignored.
+    pub reason: Option<String>,
+    /// A sentence for the author.
+    pub message: String,
+    /// Whether it mentions the host.
+    pub mentions_host: bool,
+}
+
+/// Reads a tweet as the engine would (without an auction to judge a bid against); with the
+/// author's handle, a link's signature is verified too.
+pub fn explain(text: &str, host: &str, author: Option<&str>) -> Explained {
+    let p = parse(text, host);
+    let mut out = Explained {
+        kind: p.kind.as_str(),
+        amount_wei: p.amount.map(|a| a.0.to_string()),
+        amount_eth: p.amount.map(Wei::eth_string),
+        address: p.address.as_ref().map(checksummed),
+        signature_valid: None,
+        reason: p.reason.map(str::to_string),
+        message: p.message.clone(),
+        mentions_host: p.mentions_host,
+    };
+    if let (TweetKind::Link, Some(author), Some(address), Some(sig)) =
+        (p.kind, author, p.address, p.signature.as_deref())
+    {
+        match crate::chain::link::verify(author, &address, p.address_text.as_deref(), sig, host) {
+            Ok(()) => out.signature_valid = Some(true),
+            Err(e) => {
+                out.signature_valid = Some(false);
+                out.kind = TweetKind::Invalid.as_str();
+                out.reason = Some(e.code().to_string());
+                out.message = e.to_string();
+            }
+        }
+    } else if p.kind == TweetKind::Link {
+        out.message = format!("{} Give --author to check the signature.", out.message);
+    }
+    out
 }
 
 fn hex_bytes(token: &str, len: usize) -> Option<Vec<u8>> {
@@ -368,7 +433,11 @@ fn hex_bytes(token: &str, len: usize) -> Option<Vec<u8>> {
 
 fn parse_link(tokens: &[&str], at: usize, verb_count: usize, mentions_host: bool) -> Parsed {
     if verb_count > 1 {
-        return Parsed::invalid(mentions_host, "several_commands", "Link one wallet per tweet.");
+        return Parsed::invalid(
+            mentions_host,
+            "several_commands",
+            "Link one wallet per tweet.",
+        );
     }
     let address_token = tokens.get(at + 1).map(|t| t.trim_matches(EDGE_PUNCTUATION));
     let Some(address) = address_token.and_then(|t| t.parse::<Address>().ok()) else {

@@ -80,10 +80,8 @@ pub fn authorization(
     mac.update(base.as_bytes());
     let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
     let mut header = String::from("OAuth ");
-    let mut fields: Vec<(&str, String)> = oauth
-        .iter()
-        .map(|(k, v)| (*k, (*v).to_string()))
-        .collect();
+    let mut fields: Vec<(&str, String)> =
+        oauth.iter().map(|(k, v)| (*k, (*v).to_string())).collect();
     fields.push(("oauth_signature", signature));
     fields.sort();
     header.push_str(
@@ -121,7 +119,10 @@ mod tests {
             "https://api.twitter.com/1.1/statuses/update.json",
             &[
                 ("include_entities", "true"),
-                ("status", "Hello Ladies + Gentlemen, a signed OAuth request!"),
+                (
+                    "status",
+                    "Hello Ladies + Gentlemen, a signed OAuth request!",
+                ),
             ],
             &creds,
             "kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg",
@@ -132,7 +133,9 @@ mod tests {
             "{header}"
         );
         assert!(header.starts_with("OAuth oauth_consumer_key=\"xvz1evFS4wEEPTGEFPHBog\""));
-        assert!(header.contains(r#"oauth_token="370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb""#));
+        assert!(
+            header.contains(r#"oauth_token="370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb""#)
+        );
         assert!(!header.contains("kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw"));
     }
 

@@ -138,15 +138,16 @@ impl Pacer {
             .max(Duration::from_secs(1))
             .min(MAX_BACKOFF);
         let jitter = 0.8 + fastrand::f64() * 0.4;
-        self.next = self
-            .next
-            .max(Instant::now() + self.backoff.mul_f64(jitter));
+        self.next = self.next.max(Instant::now() + self.backoff.mul_f64(jitter));
     }
 }
 
 /// The `Instant` of an epoch-seconds time (now, if it is past).
 fn instant_of_epoch(epoch: i64) -> Option<Instant> {
-    let now_epoch = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs_f64();
+    let now_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_secs_f64();
     let ahead = (epoch as f64 - now_epoch).clamp(0.0, 24.0 * 3600.0);
     Some(Instant::now() + Duration::from_secs_f64(ahead))
 }
@@ -156,7 +157,11 @@ mod tests {
     use super::*;
 
     fn epoch_in(secs: u64) -> i64 {
-        (SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + secs) as i64
+        (SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + secs) as i64
     }
 
     #[test]

@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -176,7 +176,11 @@ impl Poller {
                     pacer.succeeded();
                     self.stats.polls.fetch_add(1, Ordering::Relaxed);
                     if taken > 0 {
-                        tracing::debug!(source = self.source.name(), tweets = taken, "tweets taken in");
+                        tracing::debug!(
+                            source = self.source.name(),
+                            tweets = taken,
+                            "tweets taken in"
+                        );
                     }
                 }
                 Err(e) => {
@@ -214,9 +218,7 @@ impl Poller {
             since_id: None,
             start_time: Some(start.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
         };
-        self.save_cursor(&cursor)
-            .await
-            .map_err(|e| e.to_string())?;
+        self.save_cursor(&cursor).await.map_err(|e| e.to_string())?;
         Ok(cursor)
     }
 
@@ -231,11 +233,7 @@ impl Poller {
             .map(|_| ())
     }
 
-    async fn fetch(
-        &self,
-        cursor: &Cursor,
-        page: Option<&str>,
-    ) -> Result<(Page, RateInfo), XError> {
+    async fn fetch(&self, cursor: &Cursor, page: Option<&str>) -> Result<(Page, RateInfo), XError> {
         let since = cursor.since_id.as_deref();
         let start = cursor.start_time.as_deref();
         match &self.source {
@@ -264,7 +262,11 @@ impl Poller {
             match p.meta.next_token {
                 Some(token) if more && n + 1 < MAX_PAGES => page = Some(token),
                 Some(_) if more => {
-                    tracing::warn!(source = self.source.name(), pages = MAX_PAGES, "more new tweets than one poll reads; the oldest are skipped");
+                    tracing::warn!(
+                        source = self.source.name(),
+                        pages = MAX_PAGES,
+                        "more new tweets than one poll reads; the oldest are skipped"
+                    );
                     break;
                 }
                 _ => break,
@@ -325,7 +327,10 @@ pub async fn host_user_id(api: &XClient, handle: &str) -> Result<String, XError>
     } else {
         api.user_by_username(handle).await?.0
     };
-    if !user.username.eq_ignore_ascii_case(handle.trim_start_matches('@')) {
+    if !user
+        .username
+        .eq_ignore_ascii_case(handle.trim_start_matches('@'))
+    {
         tracing::warn!(
             credentials_for = %user.username,
             campaign_host = %handle,
