@@ -277,6 +277,15 @@ pub enum CtlAction {
         #[arg(long)]
         seconds: u32,
     },
+    /// Outbox rows: tweets and chain transactions, with where each stands.
+    Outbox {
+        /// Only rows still to be delivered.
+        #[arg(long)]
+        open: bool,
+        /// At most this many (the newest).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
     /// Approve a held tweet, or send a failed tweet or transaction back to be tried again.
     Approve(OutboxAction),
     /// Reject a held tweet (it is never posted) or give up on a failed row.

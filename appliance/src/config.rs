@@ -72,6 +72,12 @@ pub struct XConfig {
     pub base_url: String,
     /// Access tier: `free`, `basic`, `pro` or `pay_per_use`.
     pub tier: String,
+    /// Mentions reads allowed per 15 minutes, when the plan differs from the tier's (0: tier's).
+    pub mentions_per_15min: u32,
+    /// Searches allowed per 15 minutes (0: tier's).
+    pub search_per_15min: u32,
+    /// Posts allowed per 15 minutes (0: tier's).
+    pub posts_per_15min: u32,
     /// A recent-search query read besides the mentions; empty: mentions only.
     pub search: String,
     /// The host account's X user id; empty: looked up.
@@ -101,6 +107,9 @@ impl Default for XConfig {
             enabled: false,
             base_url: "https://api.x.com".into(),
             tier: "basic".into(),
+            mentions_per_15min: 0,
+            search_per_15min: 0,
+            posts_per_15min: 0,
             search: String::new(),
             host_user_id: String::new(),
             consumer_key: Secret::default(),
@@ -116,6 +125,24 @@ impl Default for XConfig {
 }
 
 impl XConfig {
+    /// The rate plan: the tier's, with any per-endpoint overrides.
+    pub fn plan(&self) -> Result<crate::x::pace::Plan, String> {
+        let mut plan = crate::x::pace::Plan::for_tier(&self.tier)?;
+        let quarter = std::time::Duration::from_secs(15 * 60);
+        let set = |b: &mut crate::x::pace::Budget, n: u32| {
+            if n > 0 {
+                *b = crate::x::pace::Budget {
+                    requests: n,
+                    window: quarter,
+                };
+            }
+        };
+        set(&mut plan.mentions, self.mentions_per_15min);
+        set(&mut plan.search, self.search_per_15min);
+        set(&mut plan.posts, self.posts_per_15min);
+        Ok(plan)
+    }
+
     /// The credentials, checked for completeness.
     pub fn credentials(&self) -> Result<crate::x::api::Credentials, String> {
         let parts = [
@@ -571,7 +598,7 @@ impl Config {
         }
         if self.x.enabled {
             self.x.credentials()?;
-            crate::x::pace::Plan::for_tier(&self.x.tier)?;
+            self.x.plan()?;
             if !(1..=600).contains(&self.x.timeout_secs) {
                 return Err("x.timeout_secs must be 1 to 600".into());
             }

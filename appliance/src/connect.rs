@@ -142,7 +142,7 @@ pub async fn start(
     let mut tasks = Vec::new();
 
     // X.
-    let plan = Plan::for_tier(&config.x.tier).map_err(anyhow::Error::msg)?;
+    let plan = config.x.plan().map_err(anyhow::Error::msg)?;
     let api = if config.x.enabled {
         let creds = config.x.credentials().map_err(anyhow::Error::msg)?;
         Some(

@@ -43,6 +43,34 @@ pub enum Request {
         /// Where.
         path: PathBuf,
     },
+    /// Outbox rows (tweets and chain transactions), newest last.
+    Outbox {
+        /// Only rows still to be delivered (pending, held, sending, signed, failed).
+        #[serde(default)]
+        open: bool,
+        /// At most this many (the newest).
+        #[serde(default = "default_outbox_limit")]
+        limit: usize,
+    },
+}
+
+fn default_outbox_limit() -> usize {
+    100
+}
+
+/// Outbox rows for the operator, newest last (at most `limit`).
+pub fn outbox(store: &Store, open: bool, limit: usize) -> store::Result<Vec<store::OutboxEntry>> {
+    let r = store.read()?;
+    let mut rows = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = r.outbox_after(after, 1024)?;
+        let Some(last) = page.last() else { break };
+        after = last.id.0;
+        rows.extend(page.into_iter().filter(|row| !open || row.status.is_open()));
+    }
+    let skip = rows.len().saturating_sub(limit.clamp(1, 10_000));
+    Ok(rows.split_off(skip))
 }
 
 /// What a backup over the socket wrote.
@@ -234,6 +262,10 @@ async fn answer(
     match request {
         Request::Status => match status(store, Some(engine), Some(health)) {
             Ok(s) => Response::ok(serde_json::to_value(s).unwrap_or_default()),
+            Err(e) => Response::err(CommandError::new("storage", e.to_string())),
+        },
+        Request::Outbox { open, limit } => match outbox(store, open, limit) {
+            Ok(rows) => Response::ok(serde_json::to_value(rows).unwrap_or_default()),
             Err(e) => Response::err(CommandError::new("storage", e.to_string())),
         },
         Request::Backup { path } => {

@@ -303,6 +303,7 @@ fn audit(actor: Option<String>, reason: String) -> Audit {
 fn ctl_request(action: CtlAction) -> anyhow::Result<Request> {
     let command = match action {
         CtlAction::Status => return Ok(Request::Status),
+        CtlAction::Outbox { open, limit } => return Ok(Request::Outbox { open, limit }),
         CtlAction::Bid {
             bidder,
             amount,

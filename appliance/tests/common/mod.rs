@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod nginx;
+pub mod xapi;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -44,6 +45,15 @@ pub fn config_with_live_auction(dir: &Path, rules: store::AuctionRules) -> PathB
     let path = dir.join("appliance.toml");
     std::fs::write(&path, toml::to_string(&config).expect("config as TOML")).expect("write config");
     path
+}
+
+/// Waits until `check` holds, polling; panics with `what` after `timeout`.
+pub fn wait_until(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Rules under which any higher bid leads: the tests measure durability, not the rules.

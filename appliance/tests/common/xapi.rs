@@ -1,0 +1,481 @@
+//! A local X API v2 server: the one stand-in of the test suite, since X cannot be reached here.
+//!
+//! It follows X's documented shapes: `data` / `includes.users` / `meta` (`newest_id`,
+//! `oldest_id`, `result_count`, `next_token`), `since_id` and `start_time`, newest-first pages of
+//! `max_results`, problem JSON errors, the `x-rate-limit-limit/-remaining/-reset` headers on every
+//! answer and 429s when a window's budget is spent, OAuth 1.0a or bearer `Authorization` headers
+//! (anything else is a 401), and 403 for a tweet whose text repeats the account's previous one.
+//! Posted tweets are recorded for the test to inspect.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use serde_json::{Value, json};
+
+/// A tweet the server knows.
+#[derive(Clone, Debug)]
+pub struct MockTweet {
+    pub id: u64,
+    pub author_id: u64,
+    pub text: String,
+    pub created_at: String,
+    pub references: Vec<(String, u64)>,
+    pub edit_history: Vec<u64>,
+}
+
+/// A tweet posted through the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Posted {
+    pub id: u64,
+    pub text: String,
+    pub reply_to: Option<u64>,
+}
+
+#[derive(Clone, Debug)]
+struct User {
+    id: u64,
+    username: String,
+    created_at: String,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    limit: u32,
+    used: u32,
+    reset: u64,
+}
+
+#[derive(Default)]
+struct State {
+    users: Vec<User>,
+    tweets: Vec<MockTweet>,
+    posted: Vec<Posted>,
+    next_id: u64,
+    limits: HashMap<&'static str, u32>,
+    windows: HashMap<&'static str, Window>,
+    failures: HashMap<&'static str, Vec<u16>>,
+    requests: HashMap<&'static str, u32>,
+    post_delay: Duration,
+    host: u64,
+}
+
+fn now_epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn rfc3339_now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// The running server.
+pub struct XApi {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl XApi {
+    /// Starts a server whose host account is `host` (id `host_id`).
+    pub fn start(host: &str, host_id: u64) -> XApi {
+        let state = Arc::new(Mutex::new(State {
+            next_id: 1_790_000_000_000_000_000,
+            host: host_id,
+            ..State::default()
+        }));
+        state.lock().unwrap().users.push(User {
+            id: host_id,
+            username: host.to_string(),
+            created_at: "2020-01-01T00:00:00.000Z".into(),
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let shared = state.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr: SocketAddr = listener.local_addr().unwrap();
+                tx.send(addr).unwrap();
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let state = shared.clone();
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(move |req| {
+                            let state = state.clone();
+                            async move { Ok::<_, Infallible>(handle(state, req).await) }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+        });
+        let addr = rx.recv().unwrap();
+        XApi {
+            url: format!("http://{addr}"),
+            state,
+            _thread: thread,
+        }
+    }
+
+    /// An account (created `created_at`, RFC 3339).
+    pub fn add_user(&self, id: u64, username: &str, created_at: &str) {
+        self.state.lock().unwrap().users.push(User {
+            id,
+            username: username.into(),
+            created_at: created_at.into(),
+        });
+    }
+
+    /// `author` tweets `text` (replying to `reply_to`); returns its id.
+    pub fn tweet(&self, author: u64, text: &str, reply_to: Option<u64>) -> u64 {
+        let mut s = self.state.lock().unwrap();
+        s.next_id += 1;
+        let id = s.next_id;
+        s.tweets.push(MockTweet {
+            id,
+            author_id: author,
+            text: text.into(),
+            created_at: rfc3339_now(),
+            references: reply_to
+                .map(|r| vec![("replied_to".to_string(), r)])
+                .unwrap_or_default(),
+            edit_history: vec![id],
+        });
+        id
+    }
+
+    /// `author` edits tweet `original`: a new version with a new id.
+    pub fn edit(&self, original: u64, text: &str) -> u64 {
+        let mut s = self.state.lock().unwrap();
+        let old = s.tweets.iter().find(|t| t.id == original).unwrap().clone();
+        s.next_id += 1;
+        let id = s.next_id;
+        let mut history = old.edit_history.clone();
+        history.push(id);
+        s.tweets.push(MockTweet {
+            id,
+            text: text.into(),
+            created_at: rfc3339_now(),
+            edit_history: history,
+            ..old
+        });
+        id
+    }
+
+    /// Tweets posted through the API, in order.
+    pub fn posted(&self) -> Vec<Posted> {
+        self.state.lock().unwrap().posted.clone()
+    }
+
+    /// Requests served per endpoint.
+    pub fn requests(&self, endpoint: &str) -> u32 {
+        self.state
+            .lock()
+            .unwrap()
+            .requests
+            .get(endpoint)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The rate budget of an endpoint per 15-minute window.
+    pub fn set_limit(&self, endpoint: &'static str, limit: u32) {
+        let mut s = self.state.lock().unwrap();
+        s.limits.insert(endpoint, limit);
+        s.windows.remove(endpoint);
+    }
+
+    /// The next requests to `endpoint` fail with these statuses, in order.
+    pub fn fail_next(&self, endpoint: &'static str, statuses: &[u16]) {
+        self.state
+            .lock()
+            .unwrap()
+            .failures
+            .entry(endpoint)
+            .or_default()
+            .extend_from_slice(statuses);
+    }
+
+    /// Posting records the tweet at once but answers only after `delay`.
+    pub fn delay_posts(&self, delay: Duration) {
+        self.state.lock().unwrap().post_delay = delay;
+    }
+}
+
+fn json_response(status: StatusCode, body: Value, rate: Option<&Window>) -> Response<Full<Bytes>> {
+    let mut r = Response::builder()
+        .status(status)
+        .header("content-type", "application/json; charset=utf-8");
+    if let Some(w) = rate {
+        r = r
+            .header("x-rate-limit-limit", w.limit.to_string())
+            .header("x-rate-limit-remaining", w.limit.saturating_sub(w.used).to_string())
+            .header("x-rate-limit-reset", w.reset.to_string());
+    }
+    r.body(Full::new(Bytes::from(body.to_string()))).unwrap()
+}
+
+fn problem(status: StatusCode, title: &str, detail: &str) -> Value {
+    json!({"title": title, "detail": detail, "type": "about:blank", "status": status.as_u16()})
+}
+
+fn query_map(query: Option<&str>) -> HashMap<String, String> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn tweet_json(t: &MockTweet) -> Value {
+    let mut v = json!({
+        "id": t.id.to_string(),
+        "text": t.text,
+        "author_id": t.author_id.to_string(),
+        "created_at": t.created_at,
+        "conversation_id": t.references.first().map_or(t.id, |r| r.1).to_string(),
+        "edit_history_tweet_ids": t.edit_history.iter().map(u64::to_string).collect::<Vec<_>>(),
+    });
+    if !t.references.is_empty() {
+        v["referenced_tweets"] = t
+            .references
+            .iter()
+            .map(|(kind, id)| json!({"type": kind, "id": id.to_string()}))
+            .collect();
+    }
+    v
+}
+
+/// One newest-first page of `matching`, as X shapes it.
+fn page(s: &State, mut matching: Vec<MockTweet>, q: &HashMap<String, String>, token_param: &str) -> Value {
+    if let Some(since) = q.get("since_id").and_then(|v| v.parse::<u64>().ok()) {
+        matching.retain(|t| t.id > since);
+    }
+    if let Some(start) = q.get("start_time") {
+        matching.retain(|t| t.created_at.as_str() >= start.as_str());
+    }
+    matching.sort_by(|a, b| b.id.cmp(&a.id));
+    let max = q
+        .get("max_results")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(10)
+        .clamp(5, 100);
+    let offset = q
+        .get(token_param)
+        .and_then(|t| t.strip_prefix("page-"))
+        .and_then(|o| o.parse::<usize>().ok())
+        .unwrap_or(0);
+    let chunk: Vec<&MockTweet> = matching.iter().skip(offset).take(max).collect();
+    let mut meta = json!({"result_count": chunk.len()});
+    if let (Some(first), Some(last)) = (chunk.first(), chunk.last()) {
+        meta["newest_id"] = json!(first.id.to_string());
+        meta["oldest_id"] = json!(last.id.to_string());
+    }
+    if offset + chunk.len() < matching.len() {
+        meta["next_token"] = json!(format!("page-{}", offset + chunk.len()));
+    }
+    let mut body = json!({"meta": meta});
+    if !chunk.is_empty() {
+        body["data"] = chunk.iter().map(|t| tweet_json(t)).collect();
+        let mut authors: Vec<u64> = chunk.iter().map(|t| t.author_id).collect();
+        authors.sort_unstable();
+        authors.dedup();
+        body["includes"] = json!({"users": authors.iter().filter_map(|a| s.users.iter().find(|u| u.id == *a)).map(|u| json!({
+            "id": u.id.to_string(), "name": u.username, "username": u.username, "created_at": u.created_at
+        })).collect::<Vec<_>>()});
+    }
+    body
+}
+
+async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let q = query_map(req.uri().query());
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let endpoint: &'static str = match (method.as_str(), path.as_str()) {
+        ("POST", "/2/tweets") => "tweets",
+        ("GET", "/2/tweets/search/recent") => "search",
+        ("GET", "/2/users/me") => "me",
+        ("GET", p) if p.starts_with("/2/users/by/username/") => "by_username",
+        ("GET", p) if p.ends_with("/mentions") => "mentions",
+        ("GET", p) if p.ends_with("/tweets") => "user_tweets",
+        _ => {
+            return json_response(
+                StatusCode::NOT_FOUND,
+                problem(StatusCode::NOT_FOUND, "Not Found", "no such endpoint"),
+                None,
+            );
+        }
+    };
+    let signed = auth.starts_with("OAuth ")
+        && ["oauth_consumer_key=", "oauth_signature=", "oauth_token=", "oauth_nonce=", "oauth_timestamp="]
+            .iter()
+            .all(|k| auth.contains(k))
+        && auth.contains("oauth_signature_method=\"HMAC-SHA1\"");
+    let bearer = auth.starts_with("Bearer ") && auth.len() > 7;
+    if !(signed || (bearer && method == "GET" && endpoint != "me")) {
+        return json_response(
+            StatusCode::UNAUTHORIZED,
+            problem(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"),
+            None,
+        );
+    }
+    let delay = {
+        let mut s = state.lock().unwrap();
+        *s.requests.entry(endpoint).or_default() += 1;
+        let limit = s.limits.get(endpoint).copied().unwrap_or(10_000);
+        let window = s.windows.entry(endpoint).or_insert(Window {
+            limit,
+            used: 0,
+            reset: now_epoch() + 900,
+        });
+        if now_epoch() >= window.reset {
+            window.used = 0;
+            window.reset = now_epoch() + 900;
+        }
+        window.used += 1;
+        let over = window.used > window.limit;
+        let injected = s
+            .failures
+            .get_mut(endpoint)
+            .and_then(|f| (!f.is_empty()).then(|| f.remove(0)));
+        let w = s.windows.get(endpoint).copied();
+        if over || injected == Some(429) {
+            return json_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                problem(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests", "Too Many Requests"),
+                w.as_ref(),
+            );
+        }
+        if let Some(code) = injected {
+            let status = StatusCode::from_u16(code).unwrap();
+            return json_response(status, problem(status, "Service Unavailable", "Service Unavailable"), w.as_ref());
+        }
+        s.post_delay
+    };
+    let (status, answer, rate) = respond(&state, endpoint, &path, &q, &body);
+    if endpoint == "tweets" && !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    json_response(status, answer, rate.as_ref())
+}
+
+fn respond(
+    state: &Mutex<State>,
+    endpoint: &str,
+    path: &str,
+    q: &HashMap<String, String>,
+    body: &[u8],
+) -> (StatusCode, Value, Option<Window>) {
+    let mut s = state.lock().unwrap();
+    let rate = s.windows.get(endpoint).copied();
+    let host = s.host;
+    let (status, answer) = match endpoint {
+        "me" => {
+            let u = s.users.iter().find(|u| u.id == host).unwrap();
+            (StatusCode::OK, json!({"data": {"id": u.id.to_string(), "name": u.username, "username": u.username, "created_at": u.created_at}}))
+        }
+        "by_username" => {
+            let name = path.rsplit('/').next().unwrap_or("");
+            match s.users.iter().find(|u| u.username.eq_ignore_ascii_case(name)) {
+                Some(u) => (StatusCode::OK, json!({"data": {"id": u.id.to_string(), "name": u.username, "username": u.username, "created_at": u.created_at}})),
+                None => (StatusCode::OK, json!({"errors": [{"detail": format!("Could not find user with username: [{name}].")}]})),
+            }
+        }
+        "mentions" => {
+            let id: u64 = path.split('/').nth(3).and_then(|i| i.parse().ok()).unwrap_or(0);
+            let name = s.users.iter().find(|u| u.id == id).map(|u| format!("@{}", u.username.to_lowercase())).unwrap_or_default();
+            let matching = s
+                .tweets
+                .iter()
+                .filter(|t| t.author_id != id && t.text.to_lowercase().contains(&name))
+                .cloned()
+                .collect();
+            (StatusCode::OK, page(&s, matching, q, "pagination_token"))
+        }
+        "search" => {
+            let query = q.get("query").cloned().unwrap_or_default();
+            let terms: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+            let matching = s
+                .tweets
+                .iter()
+                .filter(|t| {
+                    terms.iter().all(|term| match term.as_str() {
+                        "-is:retweet" => !t.references.iter().any(|r| r.0 == "retweeted"),
+                        other => t.text.to_lowercase().contains(other),
+                    })
+                })
+                .cloned()
+                .collect();
+            (StatusCode::OK, page(&s, matching, q, "next_token"))
+        }
+        "user_tweets" => {
+            let id: u64 = path.split('/').nth(3).and_then(|i| i.parse().ok()).unwrap_or(0);
+            let matching = s.tweets.iter().filter(|t| t.author_id == id).cloned().collect();
+            (StatusCode::OK, page(&s, matching, q, "pagination_token"))
+        }
+        "tweets" => {
+            let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            let text = parsed["text"].as_str().unwrap_or("").to_string();
+            let reply_to = parsed["reply"]["in_reply_to_tweet_id"]
+                .as_str()
+                .and_then(|r| r.parse::<u64>().ok());
+            let previous = s.posted.last().map(|p| p.text.clone());
+            if text.is_empty() || text.chars().count() > 280 {
+                (StatusCode::BAD_REQUEST, problem(StatusCode::BAD_REQUEST, "Invalid Request", "text must be 1-280 characters"))
+            } else if previous.as_deref() == Some(text.as_str()) {
+                (StatusCode::FORBIDDEN, problem(StatusCode::FORBIDDEN, "Forbidden", "You are not allowed to create a Tweet with duplicate content."))
+            } else if reply_to.is_some_and(|r| !s.tweets.iter().any(|t| t.id == r)) {
+                (StatusCode::BAD_REQUEST, problem(StatusCode::BAD_REQUEST, "Invalid Request", "The tweet you are replying to does not exist."))
+            } else {
+                s.next_id += 1;
+                let id = s.next_id;
+                s.posted.push(Posted { id, text: text.clone(), reply_to });
+                s.tweets.push(MockTweet {
+                    id,
+                    author_id: host,
+                    text: text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"),
+                    created_at: rfc3339_now(),
+                    references: reply_to.map(|r| vec![("replied_to".to_string(), r)]).unwrap_or_default(),
+                    edit_history: vec![id],
+                });
+                (StatusCode::CREATED, json!({"data": {"id": id.to_string(), "text": text, "edit_history_tweet_ids": [id.to_string()]}}))
+            }
+        }
+        _ => unreachable!(),
+    };
+    (status, answer, rate)
+}

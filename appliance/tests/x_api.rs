@@ -1,0 +1,308 @@
+//! The appliance against the local X API v2 server: wallets linked by signed tweets, bids by
+//! tweet, replies and outbid notices posted once each (across a crash in the middle of a post),
+//! rate limits and server errors honoured, cursors that survive a restart.
+
+mod common;
+
+use std::time::Duration;
+
+use common::xapi::XApi;
+use common::{Running, wait_until};
+use k256::ecdsa::SigningKey;
+use serde_json::{Value, json};
+
+const HOST_ID: u64 = 1000;
+const ALICE: u64 = 2001;
+const BOB: u64 = 2002;
+const NEWBIE: u64 = 2003;
+
+fn key(seed: u8) -> (SigningKey, store::Address) {
+    let key = SigningKey::from_slice(&[seed; 32]).unwrap();
+    let a = alloy_primitives::Address::from_private_key(&key);
+    (key, store::Address(a.0.0))
+}
+
+/// A link tweet as a wallet would sign it.
+fn link_tweet(handle: &str, seed: u8) -> (String, store::Address) {
+    let (k, address) = key(seed);
+    let message = appliance::x::grammar::link_message(handle, &address, "SothebAIs");
+    let hash = alloy_primitives::eip191_hash_message(message.as_bytes());
+    let (sig, recid) = k.sign_prehash_recoverable(hash.as_slice()).unwrap();
+    let mut bytes = sig.to_bytes().to_vec();
+    bytes.push(27 + recid.to_byte());
+    (
+        format!(
+            "@SothebAIs link {} 0x{}",
+            appliance::x::grammar::checksummed(&address),
+            alloy_primitives::hex::encode(bytes)
+        ),
+        address,
+    )
+}
+
+fn rules() -> store::AuctionRules {
+    store::AuctionRules {
+        min_account_age_days: 30,
+        extension_secs: 0,
+        ..common::open_rules()
+    }
+}
+
+/// A configuration talking to `api`, with a live auction, no stream and no simulated bidders.
+fn setup(dir: &std::path::Path, api: &XApi, approve: bool) -> std::path::PathBuf {
+    let path = common::config_with_live_auction(dir, rules());
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut config: appliance::config::Config = toml::from_str(&text).unwrap();
+    config.stream.enabled = false;
+    config.simulation.enabled = false;
+    config.x.enabled = true;
+    config.x.base_url = api.url.clone();
+    config.x.tier = "pro".into();
+    config.x.mentions_per_15min = 9000;
+    config.x.search_per_15min = 9000;
+    config.x.posts_per_15min = 9000;
+    config.x.search = "#SothebAIs -is:retweet".into();
+    config.x.approve_tweets = approve;
+    config.x.timeout_secs = 2;
+    std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
+    path
+}
+
+/// The credentials come from the environment, as the README recommends.
+const ENV: &[(&str, &str)] = &[
+    ("SOTHEBAIS_X__CONSUMER_KEY", "test-consumer-key"),
+    ("SOTHEBAIS_X__CONSUMER_SECRET", "test-consumer-secret"),
+    ("SOTHEBAIS_X__ACCESS_TOKEN", "1000-test-access-token"),
+    ("SOTHEBAIS_X__ACCESS_TOKEN_SECRET", "test-access-secret"),
+];
+
+fn start(dir: &std::path::Path, config: &std::path::Path, name: &str) -> Running {
+    Running::start(config, &dir.join("data"), dir.join(name), ENV)
+}
+
+fn outbox(app: &Running) -> Vec<Value> {
+    let r = app
+        .ctl()
+        .request(&json!({"op": "outbox", "limit": 1000}))
+        .unwrap();
+    assert_eq!(r["ok"], true, "{r}");
+    r["reply"].as_array().unwrap().clone()
+}
+
+fn posted_to(api: &XApi, tweet: u64) -> Vec<String> {
+    api.posted()
+        .into_iter()
+        .filter(|p| p.reply_to == Some(tweet))
+        .map(|p| p.text)
+        .collect()
+}
+
+#[test]
+fn tweets_bid_link_and_get_one_reply_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = XApi::start("SothebAIs", HOST_ID);
+    api.add_user(ALICE, "alice", "2020-01-01T00:00:00.000Z");
+    api.add_user(BOB, "bob", "2021-06-01T00:00:00.000Z");
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
+        .format("%Y-%m-%dT%H:%M:%S.000Z")
+        .to_string();
+    api.add_user(NEWBIE, "newbie", &yesterday);
+    let config = setup(dir.path(), &api, false);
+    let app = start(dir.path(), &config, "run1.log");
+
+    // The opening announcement is posted (the auction opened at start).
+    wait_until(Duration::from_secs(20), "the opening announcement", || {
+        api.posted().iter().any(|p| p.text.starts_with("Bidding is open"))
+    });
+
+    // Wallets are linked by signed tweets; deposits come from the chain in production (here the
+    // ledger takes them from the operator).
+    let (alice_link, alice_wallet) = link_tweet("alice", 1);
+    let (bob_link, bob_wallet) = link_tweet("bob", 2);
+    let l1 = api.tweet(ALICE, &alice_link, None);
+    let l2 = api.tweet(BOB, &bob_link, None);
+    wait_until(Duration::from_secs(20), "link replies", || {
+        !posted_to(&api, l1).is_empty() && !posted_to(&api, l2).is_empty()
+    });
+    assert!(posted_to(&api, l1)[0].contains("linked"), "{:?}", posted_to(&api, l1));
+    {
+        let mut ctl = app.ctl();
+        for (wallet, reference) in [(alice_wallet, "a"), (bob_wallet, "b")] {
+            ctl.execute_ok(json!({"command": "record_deposit", "from": wallet.to_string(),
+                "amount": "5 ETH", "reference": format!("0xfund{reference}")}));
+        }
+    }
+
+    let b1 = api.tweet(ALICE, "@SothebAIs bid 1 ETH", None);
+    wait_until(Duration::from_secs(20), "a reply to alice's bid", || {
+        !posted_to(&api, b1).is_empty()
+    });
+    let b2 = api.tweet(BOB, "@SothebAIs bid 1.5 ETH #SothebAIs", None);
+    let b3 = api.tweet(NEWBIE, "@SothebAIs bid 9 ETH", None);
+    let b4 = api.tweet(ALICE, "@SothebAIs bid １ ETH", None);
+    let q = api.tweet(BOB, "@SothebAIs who painted this?", None);
+    let edited = api.edit(b1, "@SothebAIs bid 7 ETH");
+    wait_until(Duration::from_secs(20), "replies to every bid", || {
+        [b2, b3, b4, edited].iter().all(|t| !posted_to(&api, *t).is_empty())
+            && posted_to(&api, b1).len() >= 2
+    });
+    let alice = posted_to(&api, b1);
+    assert!(alice[0].starts_with("@alice Your bid of 1 ETH"), "{alice:?}");
+    assert!(
+        alice.iter().any(|t| t.starts_with("@alice You were outbid") && t.contains("1.5 ETH leads")),
+        "the previous leader hears of the new bid: {alice:?}"
+    );
+    assert!(posted_to(&api, b2)[0].starts_with("@bob Your bid of 1.5 ETH"));
+    assert!(posted_to(&api, b3)[0].contains("at least 30 days old"), "{:?}", posted_to(&api, b3));
+    assert!(posted_to(&api, b4)[0].contains("not a plain 0-9 digit"), "{:?}", posted_to(&api, b4));
+    assert!(posted_to(&api, edited)[0].contains("Edited tweets do not count"));
+    assert!(posted_to(&api, q).is_empty(), "questions are stored, not answered");
+
+    // Everything the appliance said: within 280 characters, never the same text twice in a row,
+    // and one reply per outbox row.
+    std::thread::sleep(Duration::from_secs(2));
+    let posted = api.posted();
+    for p in &posted {
+        assert!(p.text.chars().count() <= 280, "{}", p.text);
+    }
+    for pair in posted.windows(2) {
+        assert_ne!(pair[0].text, pair[1].text);
+    }
+    let rows = outbox(&app);
+    let sent: Vec<&Value> = rows.iter().filter(|r| r["status"]["sent"].is_object()).collect();
+    assert_eq!(sent.len(), posted.len(), "one post per delivered row: {rows:?}");
+    let mut ids: Vec<&str> = sent
+        .iter()
+        .map(|r| r["status"]["sent"]["external_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), posted.len());
+
+    // A restart reads from the stored cursors: nothing is taken in or answered again.
+    let before = api.posted().len();
+    let status = app.terminate(Duration::from_secs(20));
+    assert!(status.success());
+    let app = start(dir.path(), &config, "run2.log");
+    let late = api.tweet(BOB, "@SothebAIs bid 2 ETH", None);
+    wait_until(Duration::from_secs(20), "the new bid's reply", || {
+        !posted_to(&api, late).is_empty()
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let after = api.posted();
+    // The new bid's reply, alice's outbid notice... and nothing repeated.
+    let repeated: Vec<_> = after[before..]
+        .iter()
+        .filter(|p| ![Some(late), Some(b1)].contains(&p.reply_to))
+        .collect();
+    assert!(repeated.is_empty(), "repeated after restart: {repeated:?}");
+    let status = app.ctl().request(&json!({"op": "status"})).unwrap();
+    let polls = &status["reply"]["connections"]["x_polls"];
+    assert_eq!(polls.as_array().unwrap().len(), 2, "{status}");
+    drop(app);
+    let (ok, out, err) = common::appliance(&["check", "--data", dir.path().join("data").to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+}
+
+#[test]
+fn a_post_cut_short_by_a_crash_is_found_not_repeated() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = XApi::start("SothebAIs", HOST_ID);
+    api.add_user(ALICE, "alice", "2020-01-01T00:00:00.000Z");
+    let config = setup(dir.path(), &api, false);
+    let app = start(dir.path(), &config, "run1.log");
+    wait_until(Duration::from_secs(20), "the opening announcement", || {
+        !api.posted().is_empty()
+    });
+    // X takes the next tweet but answers only after 30 s; the appliance dies meanwhile.
+    api.delay_posts(Duration::from_secs(30));
+    let bid = api.tweet(ALICE, "@SothebAIs bid 1 ETH", None);
+    wait_until(Duration::from_secs(20), "the reply reaching X", || {
+        !posted_to(&api, bid).is_empty()
+    });
+    app.kill();
+    api.delay_posts(Duration::ZERO);
+    // Server trouble on the first tries after the restart: retried with back-off.
+    api.fail_next("user_tweets", &[503]);
+    let app = start(dir.path(), &config, "run2.log");
+    wait_until(Duration::from_secs(30), "the row recorded as sent", || {
+        outbox(&app).iter().any(|r| {
+            r["notice"]["bid_rejected"].is_object() && r["status"]["sent"].is_object()
+        })
+    });
+    assert_eq!(posted_to(&api, bid).len(), 1, "posted exactly once");
+    assert!(api.requests("user_tweets") >= 2, "looked for it on the timeline");
+}
+
+#[test]
+fn rate_limits_and_server_errors_are_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = XApi::start("SothebAIs", HOST_ID);
+    api.add_user(ALICE, "alice", "2020-01-01T00:00:00.000Z");
+    let config = setup(dir.path(), &api, false);
+    api.fail_next("mentions", &[503, 502]);
+    api.fail_next("tweets", &[503]);
+    let app = start(dir.path(), &config, "run.log");
+    let t = api.tweet(ALICE, "@SothebAIs bid 1 ETH", None);
+    wait_until(Duration::from_secs(30), "a reply despite 5xx answers", || {
+        !posted_to(&api, t).is_empty()
+    });
+    assert_eq!(posted_to(&api, t).len(), 1);
+    // The headers say the search window's budget is nearly spent: what is left is spread over
+    // the rest of the window, never exceeded.
+    let searches = api.requests("search");
+    api.set_limit("search", 2);
+    wait_until(Duration::from_secs(10), "another search", || {
+        api.requests("search") > searches
+    });
+    // A 429 on the mentions: no more reads until the reset the answer names.
+    api.fail_next("mentions", &[429]);
+    let seen = api.requests("mentions");
+    wait_until(Duration::from_secs(10), "the 429", || api.requests("mentions") > seen);
+    std::thread::sleep(Duration::from_secs(1));
+    let (m, s) = (api.requests("mentions"), api.requests("search"));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        (api.requests("mentions"), api.requests("search")),
+        (m, s),
+        "no requests until the windows reset"
+    );
+    assert!(s <= searches + 2, "the window's budget was exceeded");
+    let status = app.ctl().request(&json!({"op": "status"})).unwrap();
+    let polls = status["reply"]["connections"]["x_polls"].as_array().unwrap().clone();
+    assert!(
+        polls.iter().any(|p| p["last_error"].as_str().unwrap_or("").contains("rate limited")),
+        "{polls:?}"
+    );
+}
+
+#[test]
+fn held_tweets_wait_for_an_operator() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = XApi::start("SothebAIs", HOST_ID);
+    let config = setup(dir.path(), &api, true);
+    let app = start(dir.path(), &config, "run.log");
+    let held = || {
+        outbox(&app)
+            .into_iter()
+            .filter(|r| r["status"] == "held")
+            .collect::<Vec<_>>()
+    };
+    wait_until(Duration::from_secs(20), "a held announcement", || !held().is_empty());
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(api.posted().is_empty(), "nothing leaves before approval");
+    let id = held()[0]["id"].as_u64().unwrap();
+    let (ok, out, err) = common::appliance(&[
+        "ctl",
+        "--data",
+        dir.path().join("data").to_str().unwrap(),
+        "approve",
+        &id.to_string(),
+        "--reason",
+        "checked the text",
+    ]);
+    assert!(ok, "{out}{err}");
+    wait_until(Duration::from_secs(20), "the approved tweet", || {
+        api.posted().len() == 1
+    });
+}
