@@ -112,7 +112,9 @@ fn tweets_bid_link_and_get_one_reply_each() {
 
     // The opening announcement is posted (the auction opened at start).
     wait_until(Duration::from_secs(20), "the opening announcement", || {
-        api.posted().iter().any(|p| p.text.starts_with("Bidding is open"))
+        api.posted()
+            .iter()
+            .any(|p| p.text.starts_with("Bidding is open"))
     });
 
     // Wallets are linked by signed tweets; deposits come from the chain in production (here the
@@ -124,12 +126,18 @@ fn tweets_bid_link_and_get_one_reply_each() {
     wait_until(Duration::from_secs(20), "link replies", || {
         !posted_to(&api, l1).is_empty() && !posted_to(&api, l2).is_empty()
     });
-    assert!(posted_to(&api, l1)[0].contains("linked"), "{:?}", posted_to(&api, l1));
+    assert!(
+        posted_to(&api, l1)[0].contains("linked"),
+        "{:?}",
+        posted_to(&api, l1)
+    );
     {
         let mut ctl = app.ctl();
         for (wallet, reference) in [(alice_wallet, "a"), (bob_wallet, "b")] {
-            ctl.execute_ok(json!({"command": "record_deposit", "from": wallet.to_string(),
-                "amount": "5 ETH", "reference": format!("0xfund{reference}")}));
+            ctl.execute_ok(
+                json!({"command": "record_deposit", "from": wallet.to_string(),
+                "amount": "5 ETH", "reference": format!("0xfund{reference}")}),
+            );
         }
     }
 
@@ -143,20 +151,38 @@ fn tweets_bid_link_and_get_one_reply_each() {
     let q = api.tweet(BOB, "@SothebAIs who painted this?", None);
     let edited = api.edit(b1, "@SothebAIs bid 7 ETH");
     wait_until(Duration::from_secs(20), "replies to every bid", || {
-        [b2, b3, b4, edited].iter().all(|t| !posted_to(&api, *t).is_empty())
+        [b2, b3, b4, edited]
+            .iter()
+            .all(|t| !posted_to(&api, *t).is_empty())
             && posted_to(&api, b1).len() >= 2
     });
     let alice = posted_to(&api, b1);
-    assert!(alice[0].starts_with("@alice Your bid of 1 ETH"), "{alice:?}");
     assert!(
-        alice.iter().any(|t| t.starts_with("@alice You were outbid") && t.contains("1.5 ETH leads")),
+        alice[0].starts_with("@alice Your bid of 1 ETH"),
+        "{alice:?}"
+    );
+    assert!(
+        alice
+            .iter()
+            .any(|t| t.starts_with("@alice You were outbid") && t.contains("1.5 ETH leads")),
         "the previous leader hears of the new bid: {alice:?}"
     );
     assert!(posted_to(&api, b2)[0].starts_with("@bob Your bid of 1.5 ETH"));
-    assert!(posted_to(&api, b3)[0].contains("at least 30 days old"), "{:?}", posted_to(&api, b3));
-    assert!(posted_to(&api, b4)[0].contains("not a plain 0-9 digit"), "{:?}", posted_to(&api, b4));
+    assert!(
+        posted_to(&api, b3)[0].contains("at least 30 days old"),
+        "{:?}",
+        posted_to(&api, b3)
+    );
+    assert!(
+        posted_to(&api, b4)[0].contains("not a plain 0-9 digit"),
+        "{:?}",
+        posted_to(&api, b4)
+    );
     assert!(posted_to(&api, edited)[0].contains("Edited tweets do not count"));
-    assert!(posted_to(&api, q).is_empty(), "questions are stored, not answered");
+    assert!(
+        posted_to(&api, q).is_empty(),
+        "questions are stored, not answered"
+    );
 
     // Everything the appliance said: within 280 characters, never the same text twice in a row,
     // and one reply per outbox row.
@@ -169,8 +195,15 @@ fn tweets_bid_link_and_get_one_reply_each() {
         assert_ne!(pair[0].text, pair[1].text);
     }
     let rows = outbox(&app);
-    let sent: Vec<&Value> = rows.iter().filter(|r| r["status"]["sent"].is_object()).collect();
-    assert_eq!(sent.len(), posted.len(), "one post per delivered row: {rows:?}");
+    let sent: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["status"]["sent"].is_object())
+        .collect();
+    assert_eq!(
+        sent.len(),
+        posted.len(),
+        "one post per delivered row: {rows:?}"
+    );
     let mut ids: Vec<&str> = sent
         .iter()
         .map(|r| r["status"]["sent"]["external_id"].as_str().unwrap())
@@ -200,7 +233,8 @@ fn tweets_bid_link_and_get_one_reply_each() {
     let polls = &status["reply"]["connections"]["x_polls"];
     assert_eq!(polls.as_array().unwrap().len(), 2, "{status}");
     drop(app);
-    let (ok, out, err) = common::appliance(&["check", "--data", dir.path().join("data").to_str().unwrap()]);
+    let (ok, out, err) =
+        common::appliance(&["check", "--data", dir.path().join("data").to_str().unwrap()]);
     assert!(ok, "{out}{err}");
 }
 
@@ -226,12 +260,15 @@ fn a_post_cut_short_by_a_crash_is_found_not_repeated() {
     api.fail_next("user_tweets", &[503]);
     let app = start(dir.path(), &config, "run2.log");
     wait_until(Duration::from_secs(30), "the row recorded as sent", || {
-        outbox(&app).iter().any(|r| {
-            r["notice"]["bid_rejected"].is_object() && r["status"]["sent"].is_object()
-        })
+        outbox(&app)
+            .iter()
+            .any(|r| r["notice"]["bid_rejected"].is_object() && r["status"]["sent"].is_object())
     });
     assert_eq!(posted_to(&api, bid).len(), 1, "posted exactly once");
-    assert!(api.requests("user_tweets") >= 2, "looked for it on the timeline");
+    assert!(
+        api.requests("user_tweets") >= 2,
+        "looked for it on the timeline"
+    );
 }
 
 #[test]
@@ -244,9 +281,11 @@ fn rate_limits_and_server_errors_are_honoured() {
     api.fail_next("tweets", &[503]);
     let app = start(dir.path(), &config, "run.log");
     let t = api.tweet(ALICE, "@SothebAIs bid 1 ETH", None);
-    wait_until(Duration::from_secs(30), "a reply despite 5xx answers", || {
-        !posted_to(&api, t).is_empty()
-    });
+    wait_until(
+        Duration::from_secs(30),
+        "a reply despite 5xx answers",
+        || !posted_to(&api, t).is_empty(),
+    );
     assert_eq!(posted_to(&api, t).len(), 1);
     // The headers say the search window's budget is nearly spent: what is left is spread over
     // the rest of the window, never exceeded.
@@ -258,7 +297,9 @@ fn rate_limits_and_server_errors_are_honoured() {
     // A 429 on the mentions: no more reads until the reset the answer names.
     api.fail_next("mentions", &[429]);
     let seen = api.requests("mentions");
-    wait_until(Duration::from_secs(10), "the 429", || api.requests("mentions") > seen);
+    wait_until(Duration::from_secs(10), "the 429", || {
+        api.requests("mentions") > seen
+    });
     std::thread::sleep(Duration::from_secs(1));
     let (m, s) = (api.requests("mentions"), api.requests("search"));
     std::thread::sleep(Duration::from_secs(3));
@@ -269,9 +310,15 @@ fn rate_limits_and_server_errors_are_honoured() {
     );
     assert!(s <= searches + 2, "the window's budget was exceeded");
     let status = app.ctl().request(&json!({"op": "status"})).unwrap();
-    let polls = status["reply"]["connections"]["x_polls"].as_array().unwrap().clone();
+    let polls = status["reply"]["connections"]["x_polls"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert!(
-        polls.iter().any(|p| p["last_error"].as_str().unwrap_or("").contains("rate limited")),
+        polls.iter().any(|p| p["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("rate limited")),
         "{polls:?}"
     );
 }
@@ -288,7 +335,9 @@ fn held_tweets_wait_for_an_operator() {
             .filter(|r| r["status"] == "held")
             .collect::<Vec<_>>()
     };
-    wait_until(Duration::from_secs(20), "a held announcement", || !held().is_empty());
+    wait_until(Duration::from_secs(20), "a held announcement", || {
+        !held().is_empty()
+    });
     std::thread::sleep(Duration::from_secs(2));
     assert!(api.posted().is_empty(), "nothing leaves before approval");
     let id = held()[0]["id"].as_u64().unwrap();

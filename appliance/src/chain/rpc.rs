@@ -132,7 +132,7 @@ impl Rpc {
     /// mistake (an error); unreachable ones are only reported. At least one must answer.
     pub async fn verify_chain(&self, expected: u64) -> Result<(), String> {
         let mut answered = 0;
-        for url in &self.urls {
+        for (index, url) in self.urls.iter().enumerate() {
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             match self
                 .once(url, id, "eth_chainId", &serde_json::json!([]))
@@ -148,14 +148,13 @@ impl Rpc {
                             host_of(url)
                         ));
                     }
+                    if answered == 0 {
+                        self.current.store(index, Ordering::Relaxed);
+                    }
                     answered += 1;
                 }
-                Ok(Err(node)) => {
-                    tracing::warn!(provider = %host_of(url), error = %node.message, "RPC provider refused eth_chainId")
-                }
-                Err(why) => {
-                    tracing::warn!(provider = %host_of(url), error = %why, "RPC provider unreachable")
-                }
+                Ok(Err(node)) => self.note_failure(url, "eth_chainId", &node.message),
+                Err(why) => self.note_failure(url, "eth_chainId", &why),
             }
         }
         if answered == 0 {
@@ -206,19 +205,24 @@ impl Rpc {
                 Ok(Err(node)) => last = format!("{} (code {})", node.message, node.code),
                 Err(why) => last = why,
             }
+            self.note_failure(&self.urls[index], method, &last);
             last = format!("{}: {last}", host_of(&self.urls[index]));
-            self.stats.failovers.fetch_add(1, Ordering::Relaxed);
-            *self
-                .stats
-                .last_error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()) = last.clone();
-            tracing::warn!(provider = %host_of(&self.urls[index]), method, error = %last, "RPC provider failed; trying the next");
         }
         Err(RpcError::Unavailable {
             method: method.to_string(),
             last,
         })
+    }
+
+    fn note_failure(&self, url: &str, method: &str, why: &str) {
+        let line = format!("{}: {why}", host_of(url));
+        self.stats.failovers.fetch_add(1, Ordering::Relaxed);
+        *self
+            .stats
+            .last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = line;
+        tracing::warn!(provider = %host_of(url), method, error = %why, "RPC provider failed; trying the next");
     }
 
     /// One attempt at one provider: a result, the node's error, or why the provider failed.

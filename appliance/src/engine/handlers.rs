@@ -1353,10 +1353,8 @@ pub fn next_deadline(
                 consider(Some(a.ends_at));
                 consider(final_notice_at(view, policy, &a)?.filter(|t| *t < a.ends_at));
             }
-            AuctionState::Processing => {
-                if !view.milestone(a.id, Milestone::SettlementQueued)? {
-                    consider(Some(now));
-                }
+            AuctionState::Processing if !view.milestone(a.id, Milestone::SettlementQueued)? => {
+                consider(Some(now));
             }
             _ => {}
         }

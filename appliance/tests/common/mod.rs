@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod chain;
 pub mod nginx;
 pub mod xapi;
 
@@ -51,7 +52,10 @@ pub fn config_with_live_auction(dir: &Path, rules: store::AuctionRules) -> PathB
 pub fn wait_until(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
     let start = Instant::now();
     while !check() {
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -121,6 +125,23 @@ impl Running {
             "appliance did not open its control socket:\n{}",
             std::fs::read_to_string(&self.log).unwrap_or_default()
         );
+    }
+
+    /// Waits until `check` holds; on timeout panics with the end of the appliance's log.
+    pub fn wait_until(&self, timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !check() {
+            if start.elapsed() > timeout {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}; the appliance's log ends:\n{}",
+                    tail.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// A control connection.

@@ -227,7 +227,10 @@ fn json_response(status: StatusCode, body: Value, rate: Option<&Window>) -> Resp
     if let Some(w) = rate {
         r = r
             .header("x-rate-limit-limit", w.limit.to_string())
-            .header("x-rate-limit-remaining", w.limit.saturating_sub(w.used).to_string())
+            .header(
+                "x-rate-limit-remaining",
+                w.limit.saturating_sub(w.used).to_string(),
+            )
             .header("x-rate-limit-reset", w.reset.to_string());
     }
     r.body(Full::new(Bytes::from(body.to_string()))).unwrap()
@@ -274,14 +277,19 @@ fn tweet_json(t: &MockTweet) -> Value {
 }
 
 /// One newest-first page of `matching`, as X shapes it.
-fn page(s: &State, mut matching: Vec<MockTweet>, q: &HashMap<String, String>, token_param: &str) -> Value {
+fn page(
+    s: &State,
+    mut matching: Vec<MockTweet>,
+    q: &HashMap<String, String>,
+    token_param: &str,
+) -> Value {
     if let Some(since) = q.get("since_id").and_then(|v| v.parse::<u64>().ok()) {
         matching.retain(|t| t.id > since);
     }
     if let Some(start) = q.get("start_time") {
         matching.retain(|t| t.created_at.as_str() >= start.as_str());
     }
-    matching.sort_by(|a, b| b.id.cmp(&a.id));
+    matching.sort_by_key(|t| std::cmp::Reverse(t.id));
     let max = q
         .get("max_results")
         .and_then(|v| v.parse::<usize>().ok())
@@ -324,7 +332,12 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Fu
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let endpoint: &'static str = match (method.as_str(), path.as_str()) {
         ("POST", "/2/tweets") => "tweets",
         ("GET", "/2/tweets/search/recent") => "search",
@@ -341,9 +354,15 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Fu
         }
     };
     let signed = auth.starts_with("OAuth ")
-        && ["oauth_consumer_key=", "oauth_signature=", "oauth_token=", "oauth_nonce=", "oauth_timestamp="]
-            .iter()
-            .all(|k| auth.contains(k))
+        && [
+            "oauth_consumer_key=",
+            "oauth_signature=",
+            "oauth_token=",
+            "oauth_nonce=",
+            "oauth_timestamp=",
+        ]
+        .iter()
+        .all(|k| auth.contains(k))
         && auth.contains("oauth_signature_method=\"HMAC-SHA1\"");
     let bearer = auth.starts_with("Bearer ") && auth.len() > 7;
     if !(signed || (bearer && method == "GET" && endpoint != "me")) {
@@ -376,13 +395,21 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Fu
         if over || injected == Some(429) {
             return json_response(
                 StatusCode::TOO_MANY_REQUESTS,
-                problem(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests", "Too Many Requests"),
+                problem(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too Many Requests",
+                    "Too Many Requests",
+                ),
                 w.as_ref(),
             );
         }
         if let Some(code) = injected {
             let status = StatusCode::from_u16(code).unwrap();
-            return json_response(status, problem(status, "Service Unavailable", "Service Unavailable"), w.as_ref());
+            return json_response(
+                status,
+                problem(status, "Service Unavailable", "Service Unavailable"),
+                w.as_ref(),
+            );
         }
         s.post_delay
     };
@@ -406,18 +433,40 @@ fn respond(
     let (status, answer) = match endpoint {
         "me" => {
             let u = s.users.iter().find(|u| u.id == host).unwrap();
-            (StatusCode::OK, json!({"data": {"id": u.id.to_string(), "name": u.username, "username": u.username, "created_at": u.created_at}}))
+            (
+                StatusCode::OK,
+                json!({"data": {"id": u.id.to_string(), "name": u.username, "username": u.username, "created_at": u.created_at}}),
+            )
         }
         "by_username" => {
             let name = path.rsplit('/').next().unwrap_or("");
-            match s.users.iter().find(|u| u.username.eq_ignore_ascii_case(name)) {
-                Some(u) => (StatusCode::OK, json!({"data": {"id": u.id.to_string(), "name": u.username, "username": u.username, "created_at": u.created_at}})),
-                None => (StatusCode::OK, json!({"errors": [{"detail": format!("Could not find user with username: [{name}].")}]})),
+            match s
+                .users
+                .iter()
+                .find(|u| u.username.eq_ignore_ascii_case(name))
+            {
+                Some(u) => (
+                    StatusCode::OK,
+                    json!({"data": {"id": u.id.to_string(), "name": u.username, "username": u.username, "created_at": u.created_at}}),
+                ),
+                None => (
+                    StatusCode::OK,
+                    json!({"errors": [{"detail": format!("Could not find user with username: [{name}].")}]}),
+                ),
             }
         }
         "mentions" => {
-            let id: u64 = path.split('/').nth(3).and_then(|i| i.parse().ok()).unwrap_or(0);
-            let name = s.users.iter().find(|u| u.id == id).map(|u| format!("@{}", u.username.to_lowercase())).unwrap_or_default();
+            let id: u64 = path
+                .split('/')
+                .nth(3)
+                .and_then(|i| i.parse().ok())
+                .unwrap_or(0);
+            let name = s
+                .users
+                .iter()
+                .find(|u| u.id == id)
+                .map(|u| format!("@{}", u.username.to_lowercase()))
+                .unwrap_or_default();
             let matching = s
                 .tweets
                 .iter()
@@ -443,8 +492,17 @@ fn respond(
             (StatusCode::OK, page(&s, matching, q, "next_token"))
         }
         "user_tweets" => {
-            let id: u64 = path.split('/').nth(3).and_then(|i| i.parse().ok()).unwrap_or(0);
-            let matching = s.tweets.iter().filter(|t| t.author_id == id).cloned().collect();
+            let id: u64 = path
+                .split('/')
+                .nth(3)
+                .and_then(|i| i.parse().ok())
+                .unwrap_or(0);
+            let matching = s
+                .tweets
+                .iter()
+                .filter(|t| t.author_id == id)
+                .cloned()
+                .collect();
             (StatusCode::OK, page(&s, matching, q, "pagination_token"))
         }
         "tweets" => {
@@ -455,24 +513,57 @@ fn respond(
                 .and_then(|r| r.parse::<u64>().ok());
             let previous = s.posted.last().map(|p| p.text.clone());
             if text.is_empty() || text.chars().count() > 280 {
-                (StatusCode::BAD_REQUEST, problem(StatusCode::BAD_REQUEST, "Invalid Request", "text must be 1-280 characters"))
+                (
+                    StatusCode::BAD_REQUEST,
+                    problem(
+                        StatusCode::BAD_REQUEST,
+                        "Invalid Request",
+                        "text must be 1-280 characters",
+                    ),
+                )
             } else if previous.as_deref() == Some(text.as_str()) {
-                (StatusCode::FORBIDDEN, problem(StatusCode::FORBIDDEN, "Forbidden", "You are not allowed to create a Tweet with duplicate content."))
+                (
+                    StatusCode::FORBIDDEN,
+                    problem(
+                        StatusCode::FORBIDDEN,
+                        "Forbidden",
+                        "You are not allowed to create a Tweet with duplicate content.",
+                    ),
+                )
             } else if reply_to.is_some_and(|r| !s.tweets.iter().any(|t| t.id == r)) {
-                (StatusCode::BAD_REQUEST, problem(StatusCode::BAD_REQUEST, "Invalid Request", "The tweet you are replying to does not exist."))
+                (
+                    StatusCode::BAD_REQUEST,
+                    problem(
+                        StatusCode::BAD_REQUEST,
+                        "Invalid Request",
+                        "The tweet you are replying to does not exist.",
+                    ),
+                )
             } else {
                 s.next_id += 1;
                 let id = s.next_id;
-                s.posted.push(Posted { id, text: text.clone(), reply_to });
+                s.posted.push(Posted {
+                    id,
+                    text: text.clone(),
+                    reply_to,
+                });
                 s.tweets.push(MockTweet {
                     id,
                     author_id: host,
-                    text: text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"),
+                    text: text
+                        .replace('&', "&amp;")
+                        .replace('<', "&lt;")
+                        .replace('>', "&gt;"),
                     created_at: rfc3339_now(),
-                    references: reply_to.map(|r| vec![("replied_to".to_string(), r)]).unwrap_or_default(),
+                    references: reply_to
+                        .map(|r| vec![("replied_to".to_string(), r)])
+                        .unwrap_or_default(),
                     edit_history: vec![id],
                 });
-                (StatusCode::CREATED, json!({"data": {"id": id.to_string(), "text": text, "edit_history_tweet_ids": [id.to_string()]}}))
+                (
+                    StatusCode::CREATED,
+                    json!({"data": {"id": id.to_string(), "text": text, "edit_history_tweet_ids": [id.to_string()]}}),
+                )
             }
         }
         _ => unreachable!(),

@@ -1,0 +1,481 @@
+//! The appliance against a real EVM node (Hardhat, OP-stack, chain id 360): the whole cycle of
+//! linked wallets, escrow deposits, tweeted bids, settlement on chain and refunds; deposits in
+//! reorganised blocks; a dead first RPC provider; and a SIGKILL between signing a settlement
+//! transaction and its receipt.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use common::Running;
+use common::chain::{ACCOUNTS, ETH, Hardhat, custody_keystore};
+use common::xapi::XApi;
+use serde_json::{Value, json};
+use store::View;
+
+/// One chain test at a time: each runs a node and an appliance, on a two-core machine.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const HOST_ID: u64 = 1000;
+const TREASURY: &str = "0x000000000000000000000000000000000000beef";
+
+struct Setup {
+    config: std::path::PathBuf,
+    env: Vec<(String, String)>,
+    custody: String,
+}
+
+/// Configuration: a live auction of token 1 of `nft`, the chain behind a dead first provider,
+/// and X at `api` when given.
+fn setup(
+    dir: &Path,
+    hh: &Hardhat,
+    nft: Option<&str>,
+    api: Option<&XApi>,
+    confirmations: u64,
+) -> Setup {
+    let path = common::config_with_live_auction(
+        dir,
+        store::AuctionRules {
+            extension_secs: 0,
+            ..common::open_rules()
+        },
+    );
+    let mut config: appliance::config::Config =
+        toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config.stream.enabled = false;
+    config.simulation.enabled = false;
+    if let (Some(nft), Some(campaign)) = (nft, config.campaign.as_mut()) {
+        campaign.items[0].token = Some(store::TokenRef {
+            contract: nft.parse().unwrap(),
+            token_id: "1".into(),
+        });
+    }
+    let (keystore, passphrase, custody) = custody_keystore(dir, 0x42);
+    config.chain.enabled = true;
+    config.chain.chain_id = 360;
+    config.chain.confirmations = confirmations;
+    config.chain.poll_secs = 1;
+    config.chain.timeout_secs = 2;
+    config.chain.keystore = keystore;
+    config.chain.keystore_passphrase_file = passphrase;
+    config.chain.treasury = TREASURY.into();
+    config.chain.custody_check_secs = 1;
+    config.notify.final_minutes = 0;
+    let mut env = vec![(
+        "SOTHEBAIS_CHAIN__RPC_URLS".to_string(),
+        format!("[\"http://127.0.0.1:1\", \"{}\"]", hh.url),
+    )];
+    if let Some(api) = api {
+        config.x.enabled = true;
+        config.x.base_url = api.url.clone();
+        config.x.tier = "pro".into();
+        config.x.mentions_per_15min = 9000;
+        config.x.posts_per_15min = 9000;
+        config.x.timeout_secs = 2;
+        for (k, v) in [
+            ("SOTHEBAIS_X__CONSUMER_KEY", "key"),
+            ("SOTHEBAIS_X__CONSUMER_SECRET", "secret"),
+            ("SOTHEBAIS_X__ACCESS_TOKEN", "1000-token"),
+            ("SOTHEBAIS_X__ACCESS_TOKEN_SECRET", "token-secret"),
+        ] {
+            env.push((k.into(), v.into()));
+        }
+    }
+    std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
+    Setup {
+        config: path,
+        env,
+        custody,
+    }
+}
+
+fn start(dir: &Path, s: &Setup, log: &str) -> Running {
+    let env: Vec<(&str, &str)> = s
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    Running::start(&s.config, &dir.join("data"), dir.join(log), &env)
+}
+
+fn status(app: &Running) -> Value {
+    let r = app.ctl().request(&json!({"op": "status"})).unwrap();
+    assert_eq!(r["ok"], true, "{r}");
+    r["reply"].clone()
+}
+
+fn chain_status(app: &Running) -> Value {
+    status(app)["connections"]["chain"].clone()
+}
+
+fn outbox(app: &Running) -> Vec<Value> {
+    let r = app
+        .ctl()
+        .request(&json!({"op": "outbox", "limit": 1000}))
+        .unwrap();
+    r["reply"].as_array().unwrap().clone()
+}
+
+fn end_auction_in(app: &Running, secs: i64) {
+    let ends = (chrono::Utc::now() + chrono::Duration::seconds(secs)).to_rfc3339();
+    app.ctl()
+        .execute_ok(json!({"command": "override", "auction": 1, "ends_at": ends,
+        "audit": {"actor": "test", "origin": "", "reason": "end the test auction"}}));
+}
+
+fn link_tweet(handle: &str, key_hex: &str) -> String {
+    let key = k256::ecdsa::SigningKey::from_slice(&alloy_primitives::hex::decode(key_hex).unwrap())
+        .unwrap();
+    let address = store::Address(alloy_primitives::Address::from_private_key(&key).0.0);
+    let message = appliance::x::grammar::link_message(handle, &address, "SothebAIs");
+    let hash = alloy_primitives::eip191_hash_message(message.as_bytes());
+    let (sig, recid) = key.sign_prehash_recoverable(hash.as_slice()).unwrap();
+    let mut bytes = sig.to_bytes().to_vec();
+    bytes.push(27 + recid.to_byte());
+    format!(
+        "@SothebAIs link {} 0x{}",
+        appliance::x::grammar::checksummed(&address),
+        alloy_primitives::hex::encode(bytes)
+    )
+}
+
+fn replies_to(api: &XApi, tweet: u64) -> Vec<String> {
+    api.posted()
+        .into_iter()
+        .filter(|p| p.reply_to == Some(tweet))
+        .map(|p| p.text)
+        .collect()
+}
+
+#[test]
+fn link_deposit_bid_win_and_receive_the_token() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let hh = Hardhat::start(&dir.path().join("hardhat.log"));
+    hh.call("evm_setIntervalMining", json!([300]));
+    let nft = hh.deploy_nft();
+    let api = XApi::start("SothebAIs", HOST_ID);
+    let (alice, bob, carol) = (2001u64, 2002u64, 2003u64);
+    for (id, name) in [(alice, "alice"), (bob, "bob"), (carol, "carol")] {
+        api.add_user(id, name, "2020-01-01T00:00:00.000Z");
+    }
+    let s = setup(dir.path(), &hh, Some(&nft), Some(&api), 3);
+    hh.set_balance(&s.custody, 10 * ETH);
+    let app = start(dir.path(), &s, "run.log");
+    // Not in custody yet: the auction waits.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        status(&app)["live_auction"].is_null(),
+        "started without the token in custody"
+    );
+    hh.mint(&nft, &s.custody, 1);
+    app.wait_until(
+        Duration::from_secs(30),
+        "the auction to open once in custody",
+        || {
+            api.posted()
+                .iter()
+                .any(|p| p.text.starts_with("Bidding is open"))
+        },
+    );
+
+    // Wallets linked by signed tweets, then ETH sent to escrow from them.
+    let links: Vec<u64> = [(alice, "alice", 1), (bob, "bob", 2), (carol, "carol", 3)]
+        .iter()
+        .map(|(id, name, account)| api.tweet(*id, &link_tweet(name, ACCOUNTS[*account].1), None))
+        .collect();
+    app.wait_until(Duration::from_secs(30), "link replies", || {
+        links.iter().all(|t| !replies_to(&api, *t).is_empty())
+    });
+    for t in &links {
+        assert!(
+            replies_to(&api, *t)[0].contains("linked"),
+            "{:?}",
+            replies_to(&api, *t)
+        );
+    }
+    for (account, eth) in [(1, 3), (2, 5), (3, 1)] {
+        hh.send(ACCOUNTS[account].0, &s.custody, eth * ETH, "0x");
+    }
+    app.wait_until(Duration::from_secs(30), "three confirmed deposits", || {
+        chain_status(&app)["deposits_recorded"] == 3
+    });
+
+    let b1 = api.tweet(alice, "@SothebAIs bid 1 ETH", None);
+    app.wait_until(Duration::from_secs(20), "alice's bid", || {
+        !replies_to(&api, b1).is_empty()
+    });
+    let b2 = api.tweet(bob, "@SothebAIs bid 2 ETH", None);
+    app.wait_until(Duration::from_secs(20), "bob's bid", || {
+        !replies_to(&api, b2).is_empty()
+    });
+    let b3 = api.tweet(carol, "@SothebAIs bid 2.5 ETH", None);
+    app.wait_until(Duration::from_secs(20), "carol's bid", || {
+        !replies_to(&api, b3).is_empty()
+    });
+    let b4 = api.tweet(alice, "@SothebAIs bid 2.5 ETH", None);
+    app.wait_until(Duration::from_secs(20), "alice's raise", || {
+        !replies_to(&api, b4).is_empty()
+    });
+    let b5 = api.tweet(bob, "@SothebAIs bid 3 ETH", None);
+    app.wait_until(Duration::from_secs(20), "bob's raise", || {
+        !replies_to(&api, b5).is_empty()
+    });
+    assert!(
+        replies_to(&api, b3)[0].contains("did not count"),
+        "carol has 1 ETH in escrow"
+    );
+    assert!(replies_to(&api, b4)[0].starts_with("@alice Your bid of 2.5 ETH"));
+
+    // Alice, outbid, takes her unused escrow back.
+    let alice_before = hh.balance(ACCOUNTS[1].0);
+    let w = api.tweet(alice, "@SothebAIs withdraw", None);
+    app.wait_until(Duration::from_secs(20), "the withdrawal reply", || {
+        !replies_to(&api, w).is_empty()
+    });
+    assert!(
+        replies_to(&api, w)[0].contains("Refunding 3 ETH"),
+        "{:?}",
+        replies_to(&api, w)
+    );
+    app.wait_until(Duration::from_secs(30), "the refund on chain", || {
+        hh.balance(ACCOUNTS[1].0) == alice_before + 3 * ETH
+    });
+
+    end_auction_in(&app, 2);
+    app.wait_until(
+        Duration::from_secs(60),
+        "the token at the winner's wallet",
+        || hh.owner_of(&nft, 1) == ACCOUNTS[2].0,
+    );
+    app.wait_until(Duration::from_secs(30), "the treasury paid", || {
+        hh.balance(TREASURY) == 3 * ETH
+    });
+    app.wait_until(Duration::from_secs(30), "the result announced", || {
+        api.posted().iter().any(|p| p.text.starts_with("SOLD:"))
+    });
+    let result = api
+        .posted()
+        .into_iter()
+        .find(|p| p.text.starts_with("SOLD:"))
+        .unwrap();
+    assert!(result.text.contains("to @bob for 3 ETH"), "{}", result.text);
+
+    // Everything said once: one reply per tweet answered, each notice once.
+    let posted = api.posted();
+    let mut texts: Vec<&str> = posted.iter().map(|p| p.text.as_str()).collect();
+    texts.sort_unstable();
+    let before = texts.len();
+    texts.dedup();
+    assert_eq!(texts.len(), before, "a text was posted twice: {posted:?}");
+    for t in [b1, b2, b4, b5] {
+        let accepted = replies_to(&api, t)
+            .iter()
+            .filter(|r| r.contains("Your bid of"))
+            .count();
+        assert_eq!(accepted, 1, "{:?}", replies_to(&api, t));
+    }
+    let chain = chain_status(&app);
+    assert!(
+        chain["rpc_failovers"].as_u64().unwrap() > 0,
+        "the dead first provider was skipped: {chain}"
+    );
+    assert_eq!(
+        hh.nonce(&s.custody),
+        3,
+        "refund, transfer, payment: {chain}"
+    );
+    assert!(app.terminate(Duration::from_secs(20)).success());
+
+    // The result tweet's proof is the settlement event's hash in the log.
+    let db = store::Store::open_read_only(&dir.path().join("data").join(store::DB_FILE)).unwrap();
+    let r = db.read().unwrap();
+    let (seq, hash) = result
+        .text
+        .split_once("Event log #")
+        .and_then(|(_, rest)| rest.split_once(": "))
+        .unwrap();
+    let event = &r.events_after(seq.parse::<u64>().unwrap() - 1, 1).unwrap()[0];
+    assert_eq!(alloy_primitives::hex::encode(event.hash), hash.trim());
+    drop(r);
+    drop(db);
+    let (ok, out, err) =
+        common::appliance(&["check", "--data", dir.path().join("data").to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+}
+
+#[test]
+fn deposits_in_replaced_blocks_are_uncredited() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let hh = Hardhat::start(&dir.path().join("hardhat.log"));
+    let s = setup(dir.path(), &hh, None, None, 2);
+    hh.set_balance(&s.custody, ETH);
+    let app = start(dir.path(), &s, "run.log");
+    let alice = ACCOUNTS[1].0;
+    {
+        let mut ctl = app.ctl();
+        ctl.execute_ok(json!({"command": "see_user", "id": "7", "handle": "alice",
+            "account_created": "2020-01-01T00:00:00Z"}));
+        ctl.execute_ok(
+            json!({"command": "link_wallet", "user": "7", "address": alice, "verified": true}),
+        );
+    }
+    hh.mine(1);
+    app.wait_until(Duration::from_secs(30), "the watcher", || {
+        chain_status(&app)["head"].as_u64().unwrap_or(0) > 0
+    });
+
+    // A deposit confirmed (2 blocks), then its block replaced by a longer fork.
+    let snapshot = hh.call("evm_snapshot", json!([]));
+    hh.send(alice, &s.custody, ETH, "0x");
+    hh.mine(2);
+    app.wait_until(Duration::from_secs(30), "the deposit credited", || {
+        chain_status(&app)["deposits_recorded"] == 1
+    });
+    assert_eq!(hh.call("evm_revert", json!([snapshot])), true);
+    hh.send(ACCOUNTS[3].0, ACCOUNTS[2].0, 1, "0x");
+    hh.mine(4);
+    app.wait_until(Duration::from_secs(30), "the deposit reverted", || {
+        chain_status(&app)["deposits_reverted"] == 1
+    });
+
+    // An unconfirmed deposit whose block is replaced is never credited.
+    let snapshot = hh.call("evm_snapshot", json!([]));
+    hh.send(alice, &s.custody, 2 * ETH, "0x");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(hh.call("evm_revert", json!([snapshot])), true);
+    hh.send(ACCOUNTS[3].0, ACCOUNTS[2].0, 2, "0x");
+    hh.mine(4);
+    // A deposit that stays.
+    hh.send(alice, &s.custody, ETH / 2, "0x");
+    hh.mine(3);
+    app.wait_until(Duration::from_secs(30), "the lasting deposit", || {
+        chain_status(&app)["deposits_recorded"] == 2
+    });
+    assert!(app.terminate(Duration::from_secs(20)).success());
+    let db = store::Store::open_read_only(&dir.path().join("data").join(store::DB_FILE)).unwrap();
+    let r = db.read().unwrap();
+    let balance = r.balance(store::UserId(7)).unwrap();
+    assert_eq!(
+        balance.deposited,
+        store::Wei(ETH / 2),
+        "only the lasting deposit counts"
+    );
+    let deposits = r.deposits().unwrap();
+    assert_eq!(deposits.len(), 2);
+    assert!(r.deposit_reverted(deposits[0].id).unwrap().is_some());
+    assert!(r.deposit_reverted(deposits[1].id).unwrap().is_none());
+    drop(r);
+    drop(db);
+    let (ok, out, err) =
+        common::appliance(&["check", "--data", dir.path().join("data").to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+}
+
+#[test]
+fn a_settlement_signed_before_a_crash_happens_exactly_once() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let hh = Hardhat::start(&dir.path().join("hardhat.log"));
+    let nft = hh.deploy_nft();
+    let s = setup(dir.path(), &hh, Some(&nft), None, 1);
+    hh.set_balance(&s.custody, 10 * ETH);
+    hh.mint(&nft, &s.custody, 1);
+    let bob = ACCOUNTS[2].0;
+    let app = start(dir.path(), &s, "run1.log");
+    {
+        let mut ctl = app.ctl();
+        ctl.execute_ok(json!({"command": "see_user", "id": "8", "handle": "bob",
+            "account_created": "2020-01-01T00:00:00Z"}));
+        ctl.execute_ok(
+            json!({"command": "link_wallet", "user": "8", "address": bob, "verified": true}),
+        );
+    }
+    hh.send(bob, &s.custody, 5 * ETH, "0x");
+    hh.mine(2);
+    app.wait_until(
+        Duration::from_secs(30),
+        "the deposit and the open auction",
+        || chain_status(&app)["deposits_recorded"] == 1 && !status(&app)["live_auction"].is_null(),
+    );
+    let r = app
+        .ctl()
+        .execute_ok(json!({"command": "place_bid", "bidder": "8",
+        "amount": "2 ETH", "source": {"operator": "phone-1"}}));
+    assert_eq!(r["accepted"], true, "{r}");
+
+    // Nothing is mined from now on: the settlement transactions stay signed, without receipts.
+    hh.call("evm_setAutomine", json!([false]));
+    let nonce_before = hh.nonce(&s.custody);
+    end_auction_in(&app, 1);
+    let signed = |app: &Running| -> Vec<(String, String)> {
+        outbox(app)
+            .iter()
+            .filter_map(|r| {
+                let kind = r["notice"].as_object()?.keys().next()?.clone();
+                let hash = r["status"]["signed"]["tx_hash"].as_str()?.to_string();
+                Some((kind, hash))
+            })
+            .collect()
+    };
+    app.wait_until(
+        Duration::from_secs(30),
+        "both settlement transactions signed",
+        || signed(&app).len() == 2,
+    );
+    let before_crash = signed(&app);
+    app.kill();
+    // The node forgets them too: only the stored bytes can bring them back.
+    for (_, hash) in &before_crash {
+        hh.call("hardhat_dropTransaction", json!([hash]));
+        assert!(hh.call("eth_getTransactionByHash", json!([hash])).is_null());
+    }
+    let app = start(dir.path(), &s, "run2.log");
+    app.wait_until(
+        Duration::from_secs(30),
+        "the same transactions broadcast again",
+        || {
+            before_crash
+                .iter()
+                .all(|(_, h)| !hh.call("eth_getTransactionByHash", json!([h])).is_null())
+        },
+    );
+    assert_eq!(
+        signed(&app),
+        before_crash,
+        "re-broadcast unchanged, not signed anew"
+    );
+    hh.call("evm_setAutomine", json!([true]));
+    hh.mine(3);
+    app.wait_until(Duration::from_secs(60), "the settlement confirmed", || {
+        outbox(&app)
+            .iter()
+            .all(|r| !r["status"]["signed"].is_object())
+            && status(&app)["live_auction"].is_null()
+            && hh.owner_of(&nft, 1) == bob
+    });
+    hh.mine(2);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        hh.nonce(&s.custody),
+        nonce_before + 2,
+        "exactly one transfer and one payment"
+    );
+    assert_eq!(hh.balance(TREASURY), 2 * ETH);
+    let rows = outbox(&app);
+    for (kind, hash) in &before_crash {
+        assert!(
+            rows.iter().any(|r| r["notice"].get(kind).is_some()
+                && r["status"]["sent"]["external_id"] == hash.as_str()),
+            "{kind} {hash}: {rows:?}"
+        );
+    }
+    assert!(app.terminate(Duration::from_secs(20)).success());
+    let (ok, out, err) =
+        common::appliance(&["check", "--data", dir.path().join("data").to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+}
