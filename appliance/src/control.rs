@@ -100,6 +100,10 @@ pub struct Status {
     /// X and the chain, when the running appliance answers.
     #[serde(default)]
     pub connections: Option<crate::connect::HealthReport>,
+    /// Deposits from wallets not linked to any bidder: held, not credited, until the wallet is
+    /// linked.
+    #[serde(default)]
+    pub held_deposits: Vec<store::Deposit>,
 }
 
 /// A response.
@@ -160,6 +164,12 @@ pub fn status(
         commands: stat(|s| s.commands.load(std::sync::atomic::Ordering::Relaxed)),
         batches: stat(|s| s.batches.load(std::sync::atomic::Ordering::Relaxed)),
         connections: health.map(crate::connect::Health::report),
+        held_deposits: r
+            .deposits()?
+            .into_iter()
+            .filter(|d| d.user.is_none())
+            .filter(|d| r.deposit_reverted(d.id).is_ok_and(|why| why.is_none()))
+            .collect(),
     })
 }
 

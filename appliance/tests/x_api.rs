@@ -355,3 +355,34 @@ fn held_tweets_wait_for_an_operator() {
         api.posted().len() == 1
     });
 }
+
+#[test]
+fn a_burst_of_tweets_is_read_across_pages_without_a_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = XApi::start("SothebAIs", HOST_ID);
+    api.add_user(ALICE, "alice", "2020-01-01T00:00:00.000Z");
+    let config = setup(dir.path(), &api, false);
+    let app = start(dir.path(), &config, "run.log");
+    wait_until(Duration::from_secs(20), "the first poll", || {
+        api.requests("mentions") > 0
+    });
+    // More than two pages arrive between two polls.
+    api.pause(true);
+    for n in 0..250 {
+        api.tweet(ALICE, &format!("@SothebAIs question {n}?"), None);
+    }
+    api.pause(false);
+    let taken = || {
+        let status = app.ctl().request(&json!({"op": "status"})).unwrap();
+        status["reply"]["connections"]["x_polls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["tweets"].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    app.wait_until(Duration::from_secs(60), "all 250 tweets", || taken() >= 250);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(taken(), 250, "each taken in once");
+    assert!(api.requests("mentions_pages") >= 2, "read page by page");
+}

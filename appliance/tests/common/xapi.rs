@@ -64,6 +64,7 @@ struct State {
     requests: HashMap<&'static str, u32>,
     post_delay: Duration,
     host: u64,
+    paused: bool,
 }
 
 fn now_epoch() -> u64 {
@@ -214,6 +215,11 @@ impl XApi {
             .extend_from_slice(statuses);
     }
 
+    /// While paused, requests wait (as for a slow X); tweets can pile up meanwhile.
+    pub fn pause(&self, paused: bool) {
+        self.state.lock().unwrap().paused = paused;
+    }
+
     /// Posting records the tweet at once but answers only after `delay`.
     pub fn delay_posts(&self, delay: Duration) {
         self.state.lock().unwrap().post_delay = delay;
@@ -278,7 +284,7 @@ fn tweet_json(t: &MockTweet) -> Value {
 
 /// One newest-first page of `matching`, as X shapes it.
 fn page(
-    s: &State,
+    s: &mut State,
     mut matching: Vec<MockTweet>,
     q: &HashMap<String, String>,
     token_param: &str,
@@ -301,6 +307,9 @@ fn page(
         .and_then(|o| o.parse::<usize>().ok())
         .unwrap_or(0);
     let chunk: Vec<&MockTweet> = matching.iter().skip(offset).take(max).collect();
+    if offset > 0 {
+        *s.requests.entry("mentions_pages").or_default() += 1;
+    }
     let mut meta = json!({"result_count": chunk.len()});
     if let (Some(first), Some(last)) = (chunk.first(), chunk.last()) {
         meta["newest_id"] = json!(first.id.to_string());
@@ -473,7 +482,10 @@ fn respond(
                 .filter(|t| t.author_id != id && t.text.to_lowercase().contains(&name))
                 .cloned()
                 .collect();
-            (StatusCode::OK, page(&s, matching, q, "pagination_token"))
+            (
+                StatusCode::OK,
+                page(&mut s, matching, q, "pagination_token"),
+            )
         }
         "search" => {
             let query = q.get("query").cloned().unwrap_or_default();
@@ -489,7 +501,7 @@ fn respond(
                 })
                 .cloned()
                 .collect();
-            (StatusCode::OK, page(&s, matching, q, "next_token"))
+            (StatusCode::OK, page(&mut s, matching, q, "next_token"))
         }
         "user_tweets" => {
             let id: u64 = path
@@ -503,7 +515,10 @@ fn respond(
                 .filter(|t| t.author_id == id)
                 .cloned()
                 .collect();
-            (StatusCode::OK, page(&s, matching, q, "pagination_token"))
+            (
+                StatusCode::OK,
+                page(&mut s, matching, q, "pagination_token"),
+            )
         }
         "tweets" => {
             let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
