@@ -3,11 +3,9 @@
 //! that retry on their own; what they report is gathered in [`Health`] for the status answer.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
 use store::{Store, View};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -20,104 +18,11 @@ use crate::chain::settle::{ChainDeliverer, SettleStats};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::engine::EngineHandle;
+use crate::health::Health;
 use crate::notify::{DeliveryStats, TweetDeliverer};
 use crate::x::api::XClient;
 use crate::x::pace::Plan;
 use crate::x::poll::{self, PollStats, Poller, Source};
-
-/// What the connections report.
-#[derive(Default)]
-pub struct Health {
-    /// X pollers, by source.
-    pub polls: Vec<(&'static str, Arc<PollStats>)>,
-    /// The tweet deliverer.
-    pub tweets: Arc<DeliveryStats>,
-    /// The deposit watcher.
-    pub deposits: Option<Arc<DepositStats>>,
-    /// The chain deliverer.
-    pub settle: Option<Arc<SettleStats>>,
-    /// The RPC providers.
-    pub rpc: Option<Arc<Rpc>>,
-    /// The custody (escrow) wallet.
-    pub custody: Option<String>,
-}
-
-/// [`Health`] as the status answer shows it.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct HealthReport {
-    /// Per X source: polls, tweets taken in, errors, last error.
-    pub x_polls: Vec<serde_json::Value>,
-    /// Tweets posted, skipped, failed.
-    pub tweets: serde_json::Value,
-    /// The chain: head, confirmed, pending deposits, transactions.
-    pub chain: Option<serde_json::Value>,
-}
-
-fn last(m: &std::sync::Mutex<String>) -> String {
-    m.lock().unwrap_or_else(|p| p.into_inner()).clone()
-}
-
-impl Health {
-    /// A snapshot of the counters.
-    pub fn report(&self) -> HealthReport {
-        let x_polls = self
-            .polls
-            .iter()
-            .map(|(name, s)| {
-                serde_json::json!({
-                    "source": name,
-                    "polls": s.polls.load(Ordering::Relaxed),
-                    "tweets": s.tweets.load(Ordering::Relaxed),
-                    "errors": s.errors.load(Ordering::Relaxed),
-                    "last_error": last(&s.last_error),
-                })
-            })
-            .collect();
-        let t = &self.tweets;
-        let tweets = serde_json::json!({
-            "posted": t.posted.load(Ordering::Relaxed),
-            "skipped": t.skipped.load(Ordering::Relaxed),
-            "failed": t.failed.load(Ordering::Relaxed),
-            "last_error": last(&t.last_error),
-        });
-        let chain = match (&self.deposits, &self.settle, &self.rpc) {
-            (Some(d), Some(s), Some(rpc)) => {
-                let pending: Vec<serde_json::Value> = d
-                    .pending
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .iter()
-                    .map(|p| {
-                        serde_json::json!({"tx": p.tx.to_string(), "from": p.from.to_string(),
-                            "amount_wei": p.amount.to_string(), "block": p.block})
-                    })
-                    .collect();
-                Some(serde_json::json!({
-                    "custody_wallet": self.custody,
-                    "provider": rpc.current_provider(),
-                    "rpc_failovers": rpc.stats.failovers.load(Ordering::Relaxed),
-                    "rpc_last_error": last(&rpc.stats.last_error),
-                    "head": d.head.load(Ordering::Relaxed),
-                    "confirmed_through": d.confirmed_through.load(Ordering::Relaxed),
-                    "pending_deposits": pending,
-                    "deposits_recorded": d.recorded.load(Ordering::Relaxed),
-                    "deposits_reverted": d.reverted.load(Ordering::Relaxed),
-                    "deposit_last_error": last(&d.last_error),
-                    "tx_signed": s.signed.load(Ordering::Relaxed),
-                    "tx_confirmed": s.confirmed.load(Ordering::Relaxed),
-                    "tx_failed": s.failed.load(Ordering::Relaxed),
-                    "tx_last_error": last(&s.last_error),
-                }))
-            }
-            _ => None,
-        };
-        HealthReport {
-            x_polls,
-            tweets,
-            chain,
-        }
-    }
-}
 
 /// The host handle tweets are addressed to: the newest campaign's.
 fn host_handle(store: &Store, config: &Config) -> String {

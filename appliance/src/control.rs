@@ -99,7 +99,7 @@ pub struct Status {
     pub batches: u64,
     /// X and the chain, when the running appliance answers.
     #[serde(default)]
-    pub connections: Option<crate::connect::HealthReport>,
+    pub connections: Option<crate::health::HealthReport>,
     /// Deposits from wallets not linked to any bidder: held, not credited, until the wallet is
     /// linked.
     #[serde(default)]
@@ -148,7 +148,7 @@ impl Response {
 pub fn status(
     store: &Store,
     engine: Option<&EngineHandle>,
-    health: Option<&crate::connect::Health>,
+    health: Option<&crate::health::Health>,
 ) -> store::Result<Status> {
     let r = store.read()?;
     let head = r.head()?;
@@ -163,7 +163,7 @@ pub fn status(
         live_auction,
         commands: stat(|s| s.commands.load(std::sync::atomic::Ordering::Relaxed)),
         batches: stat(|s| s.batches.load(std::sync::atomic::Ordering::Relaxed)),
-        connections: health.map(crate::connect::Health::report),
+        connections: health.map(crate::health::Health::report),
         held_deposits: r
             .deposits()?
             .into_iter()
@@ -182,7 +182,7 @@ pub async fn serve(
     path: PathBuf,
     engine: EngineHandle,
     store: Arc<Store>,
-    health: Arc<crate::connect::Health>,
+    health: Arc<crate::health::Health>,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     if path.exists() {
@@ -217,7 +217,7 @@ async fn connection(
     stream: UnixStream,
     engine: EngineHandle,
     store: Arc<Store>,
-    health: Arc<crate::connect::Health>,
+    health: Arc<crate::health::Health>,
 ) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
@@ -263,7 +263,7 @@ async fn answer(
     line: &str,
     engine: &EngineHandle,
     store: &Arc<Store>,
-    health: &crate::connect::Health,
+    health: &crate::health::Health,
 ) -> Response {
     let request: Request = match serde_json::from_str(line) {
         Ok(r) => r,

@@ -13,6 +13,7 @@ pub mod connect;
 pub mod control;
 pub mod demo;
 pub mod engine;
+pub mod health;
 pub mod http;
 pub mod logging;
 pub mod notify;

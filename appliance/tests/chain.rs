@@ -101,22 +101,8 @@ fn start(dir: &Path, s: &Setup, log: &str) -> Running {
     Running::start(&s.config, &dir.join("data"), dir.join(log), &env)
 }
 
-fn status(app: &Running) -> Value {
-    let r = app.ctl().request(&json!({"op": "status"})).unwrap();
-    assert_eq!(r["ok"], true, "{r}");
-    r["reply"].clone()
-}
-
 fn chain_status(app: &Running) -> Value {
-    status(app)["connections"]["chain"].clone()
-}
-
-fn outbox(app: &Running) -> Vec<Value> {
-    let r = app
-        .ctl()
-        .request(&json!({"op": "outbox", "limit": 1000}))
-        .unwrap();
-    r["reply"].as_array().unwrap().clone()
+    app.status()["connections"]["chain"].clone()
 }
 
 fn end_auction_in(app: &Running, secs: i64) {
@@ -127,27 +113,8 @@ fn end_auction_in(app: &Running, secs: i64) {
 }
 
 fn link_tweet(handle: &str, key_hex: &str) -> String {
-    let key = k256::ecdsa::SigningKey::from_slice(&alloy_primitives::hex::decode(key_hex).unwrap())
-        .unwrap();
-    let address = store::Address(alloy_primitives::Address::from_private_key(&key).0.0);
-    let message = appliance::x::grammar::link_message(handle, &address, "SothebAIs");
-    let hash = alloy_primitives::eip191_hash_message(message.as_bytes());
-    let (sig, recid) = key.sign_prehash_recoverable(hash.as_slice()).unwrap();
-    let mut bytes = sig.to_bytes().to_vec();
-    bytes.push(27 + recid.to_byte());
-    format!(
-        "@SothebAIs link {} 0x{}",
-        appliance::x::grammar::checksummed(&address),
-        alloy_primitives::hex::encode(bytes)
-    )
-}
-
-fn replies_to(api: &XApi, tweet: u64) -> Vec<String> {
-    api.posted()
-        .into_iter()
-        .filter(|p| p.reply_to == Some(tweet))
-        .map(|p| p.text)
-        .collect()
+    let key = alloy_primitives::hex::decode(key_hex).unwrap();
+    common::link_tweet(handle, &k256::ecdsa::SigningKey::from_slice(&key).unwrap()).0
 }
 
 #[test]
@@ -168,7 +135,7 @@ fn link_deposit_bid_win_and_receive_the_token() {
     // Not in custody yet: the auction waits.
     std::thread::sleep(Duration::from_secs(3));
     assert!(
-        status(&app)["live_auction"].is_null(),
+        app.status()["live_auction"].is_null(),
         "started without the token in custody"
     );
     hh.mint(&nft, &s.custody, 1);
@@ -188,13 +155,13 @@ fn link_deposit_bid_win_and_receive_the_token() {
         .map(|(id, name, account)| api.tweet(*id, &link_tweet(name, ACCOUNTS[*account].1), None))
         .collect();
     app.wait_until(Duration::from_secs(30), "link replies", || {
-        links.iter().all(|t| !replies_to(&api, *t).is_empty())
+        links.iter().all(|t| !api.replies_to(*t).is_empty())
     });
     for t in &links {
         assert!(
-            replies_to(&api, *t)[0].contains("linked"),
+            api.replies_to(*t)[0].contains("linked"),
             "{:?}",
-            replies_to(&api, *t)
+            api.replies_to(*t)
         );
     }
     for (account, eth) in [(1, 3), (2, 5), (3, 1)] {
@@ -206,40 +173,40 @@ fn link_deposit_bid_win_and_receive_the_token() {
 
     let b1 = api.tweet(alice, "@SothebAIs bid 1 ETH", None);
     app.wait_until(Duration::from_secs(20), "alice's bid", || {
-        !replies_to(&api, b1).is_empty()
+        !api.replies_to(b1).is_empty()
     });
     let b2 = api.tweet(bob, "@SothebAIs bid 2 ETH", None);
     app.wait_until(Duration::from_secs(20), "bob's bid", || {
-        !replies_to(&api, b2).is_empty()
+        !api.replies_to(b2).is_empty()
     });
     let b3 = api.tweet(carol, "@SothebAIs bid 2.5 ETH", None);
     app.wait_until(Duration::from_secs(20), "carol's bid", || {
-        !replies_to(&api, b3).is_empty()
+        !api.replies_to(b3).is_empty()
     });
     let b4 = api.tweet(alice, "@SothebAIs bid 2.5 ETH", None);
     app.wait_until(Duration::from_secs(20), "alice's raise", || {
-        !replies_to(&api, b4).is_empty()
+        !api.replies_to(b4).is_empty()
     });
     let b5 = api.tweet(bob, "@SothebAIs bid 3 ETH", None);
     app.wait_until(Duration::from_secs(20), "bob's raise", || {
-        !replies_to(&api, b5).is_empty()
+        !api.replies_to(b5).is_empty()
     });
     assert!(
-        replies_to(&api, b3)[0].contains("did not count"),
+        api.replies_to(b3)[0].contains("did not count"),
         "carol has 1 ETH in escrow"
     );
-    assert!(replies_to(&api, b4)[0].starts_with("@alice Your bid of 2.5 ETH"));
+    assert!(api.replies_to(b4)[0].starts_with("@alice Your bid of 2.5 ETH"));
 
     // Alice, outbid, takes her unused escrow back.
     let alice_before = hh.balance(ACCOUNTS[1].0);
     let w = api.tweet(alice, "@SothebAIs withdraw", None);
     app.wait_until(Duration::from_secs(20), "the withdrawal reply", || {
-        !replies_to(&api, w).is_empty()
+        !api.replies_to(w).is_empty()
     });
     assert!(
-        replies_to(&api, w)[0].contains("Refunding 3 ETH"),
+        api.replies_to(w)[0].contains("Refunding 3 ETH"),
         "{:?}",
-        replies_to(&api, w)
+        api.replies_to(w)
     );
     app.wait_until(Duration::from_secs(30), "the refund on chain", || {
         hh.balance(ACCOUNTS[1].0) == alice_before + 3 * ETH
@@ -272,11 +239,12 @@ fn link_deposit_bid_win_and_receive_the_token() {
     texts.dedup();
     assert_eq!(texts.len(), before, "a text was posted twice: {posted:?}");
     for t in [b1, b2, b4, b5] {
-        let accepted = replies_to(&api, t)
+        let accepted = api
+            .replies_to(t)
             .iter()
             .filter(|r| r.contains("Your bid of"))
             .count();
-        assert_eq!(accepted, 1, "{:?}", replies_to(&api, t));
+        assert_eq!(accepted, 1, "{:?}", api.replies_to(t));
     }
     let chain = chain_status(&app);
     assert!(
@@ -302,9 +270,7 @@ fn link_deposit_bid_win_and_receive_the_token() {
     assert_eq!(alloy_primitives::hex::encode(event.hash), hash.trim());
     drop(r);
     drop(db);
-    let (ok, out, err) =
-        common::appliance(&["check", "--data", dir.path().join("data").to_str().unwrap()]);
-    assert!(ok, "{out}{err}");
+    common::assert_check(&dir.path().join("data"));
 }
 
 #[test]
@@ -371,9 +337,7 @@ fn deposits_in_replaced_blocks_are_uncredited() {
     assert!(r.deposit_reverted(deposits[1].id).unwrap().is_none());
     drop(r);
     drop(db);
-    let (ok, out, err) =
-        common::appliance(&["check", "--data", dir.path().join("data").to_str().unwrap()]);
-    assert!(ok, "{out}{err}");
+    common::assert_check(&dir.path().join("data"));
 }
 
 #[test]
@@ -400,7 +364,7 @@ fn a_settlement_signed_before_a_crash_happens_exactly_once() {
     app.wait_until(
         Duration::from_secs(30),
         "the deposit and the open auction",
-        || chain_status(&app)["deposits_recorded"] == 1 && !status(&app)["live_auction"].is_null(),
+        || chain_status(&app)["deposits_recorded"] == 1 && !app.status()["live_auction"].is_null(),
     );
     let r = app
         .ctl()
@@ -413,7 +377,7 @@ fn a_settlement_signed_before_a_crash_happens_exactly_once() {
     let nonce_before = hh.nonce(&s.custody);
     end_auction_in(&app, 1);
     let signed = |app: &Running| -> Vec<(String, String)> {
-        outbox(app)
+        app.outbox()
             .iter()
             .filter_map(|r| {
                 let kind = r["notice"].as_object()?.keys().next()?.clone();
@@ -452,10 +416,10 @@ fn a_settlement_signed_before_a_crash_happens_exactly_once() {
     hh.call("evm_setAutomine", json!([true]));
     hh.mine(3);
     app.wait_until(Duration::from_secs(60), "the settlement confirmed", || {
-        outbox(&app)
+        app.outbox()
             .iter()
             .all(|r| !r["status"]["signed"].is_object())
-            && status(&app)["live_auction"].is_null()
+            && app.status()["live_auction"].is_null()
             && hh.owner_of(&nft, 1) == bob
     });
     hh.mine(2);
@@ -466,7 +430,7 @@ fn a_settlement_signed_before_a_crash_happens_exactly_once() {
         "exactly one transfer and one payment"
     );
     assert_eq!(hh.balance(TREASURY), 2 * ETH);
-    let rows = outbox(&app);
+    let rows = app.outbox();
     for (kind, hash) in &before_crash {
         assert!(
             rows.iter().any(|r| r["notice"].get(kind).is_some()
@@ -475,7 +439,5 @@ fn a_settlement_signed_before_a_crash_happens_exactly_once() {
         );
     }
     assert!(app.terminate(Duration::from_secs(20)).success());
-    let (ok, out, err) =
-        common::appliance(&["check", "--data", dir.path().join("data").to_str().unwrap()]);
-    assert!(ok, "{out}{err}");
+    common::assert_check(&dir.path().join("data"));
 }

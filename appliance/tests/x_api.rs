@@ -16,28 +16,9 @@ const ALICE: u64 = 2001;
 const BOB: u64 = 2002;
 const NEWBIE: u64 = 2003;
 
-fn key(seed: u8) -> (SigningKey, store::Address) {
-    let key = SigningKey::from_slice(&[seed; 32]).unwrap();
-    let a = alloy_primitives::Address::from_private_key(&key);
-    (key, store::Address(a.0.0))
-}
-
-/// A link tweet as a wallet would sign it.
+/// A link tweet by the wallet of key `seed`.
 fn link_tweet(handle: &str, seed: u8) -> (String, store::Address) {
-    let (k, address) = key(seed);
-    let message = appliance::x::grammar::link_message(handle, &address, "SothebAIs");
-    let hash = alloy_primitives::eip191_hash_message(message.as_bytes());
-    let (sig, recid) = k.sign_prehash_recoverable(hash.as_slice()).unwrap();
-    let mut bytes = sig.to_bytes().to_vec();
-    bytes.push(27 + recid.to_byte());
-    (
-        format!(
-            "@SothebAIs link {} 0x{}",
-            appliance::x::grammar::checksummed(&address),
-            alloy_primitives::hex::encode(bytes)
-        ),
-        address,
-    )
+    common::link_tweet(handle, &SigningKey::from_slice(&[seed; 32]).unwrap())
 }
 
 fn rules() -> store::AuctionRules {
@@ -80,23 +61,6 @@ fn start(dir: &std::path::Path, config: &std::path::Path, name: &str) -> Running
     Running::start(config, &dir.join("data"), dir.join(name), ENV)
 }
 
-fn outbox(app: &Running) -> Vec<Value> {
-    let r = app
-        .ctl()
-        .request(&json!({"op": "outbox", "limit": 1000}))
-        .unwrap();
-    assert_eq!(r["ok"], true, "{r}");
-    r["reply"].as_array().unwrap().clone()
-}
-
-fn posted_to(api: &XApi, tweet: u64) -> Vec<String> {
-    api.posted()
-        .into_iter()
-        .filter(|p| p.reply_to == Some(tweet))
-        .map(|p| p.text)
-        .collect()
-}
-
 #[test]
 fn tweets_bid_link_and_get_one_reply_each() {
     let dir = tempfile::tempdir().unwrap();
@@ -124,12 +88,12 @@ fn tweets_bid_link_and_get_one_reply_each() {
     let l1 = api.tweet(ALICE, &alice_link, None);
     let l2 = api.tweet(BOB, &bob_link, None);
     wait_until(Duration::from_secs(20), "link replies", || {
-        !posted_to(&api, l1).is_empty() && !posted_to(&api, l2).is_empty()
+        !api.replies_to(l1).is_empty() && !api.replies_to(l2).is_empty()
     });
     assert!(
-        posted_to(&api, l1)[0].contains("linked"),
+        api.replies_to(l1)[0].contains("linked"),
         "{:?}",
-        posted_to(&api, l1)
+        api.replies_to(l1)
     );
     {
         let mut ctl = app.ctl();
@@ -143,7 +107,7 @@ fn tweets_bid_link_and_get_one_reply_each() {
 
     let b1 = api.tweet(ALICE, "@SothebAIs bid 1 ETH", None);
     wait_until(Duration::from_secs(20), "a reply to alice's bid", || {
-        !posted_to(&api, b1).is_empty()
+        !api.replies_to(b1).is_empty()
     });
     let b2 = api.tweet(BOB, "@SothebAIs bid 1.5 ETH #SothebAIs", None);
     let b3 = api.tweet(NEWBIE, "@SothebAIs bid 9 ETH", None);
@@ -153,10 +117,10 @@ fn tweets_bid_link_and_get_one_reply_each() {
     wait_until(Duration::from_secs(20), "replies to every bid", || {
         [b2, b3, b4, edited]
             .iter()
-            .all(|t| !posted_to(&api, *t).is_empty())
-            && posted_to(&api, b1).len() >= 2
+            .all(|t| !api.replies_to(*t).is_empty())
+            && api.replies_to(b1).len() >= 2
     });
-    let alice = posted_to(&api, b1);
+    let alice = api.replies_to(b1);
     assert!(
         alice[0].starts_with("@alice Your bid of 1 ETH"),
         "{alice:?}"
@@ -167,20 +131,20 @@ fn tweets_bid_link_and_get_one_reply_each() {
             .any(|t| t.starts_with("@alice You were outbid") && t.contains("1.5 ETH leads")),
         "the previous leader hears of the new bid: {alice:?}"
     );
-    assert!(posted_to(&api, b2)[0].starts_with("@bob Your bid of 1.5 ETH"));
+    assert!(api.replies_to(b2)[0].starts_with("@bob Your bid of 1.5 ETH"));
     assert!(
-        posted_to(&api, b3)[0].contains("at least 30 days old"),
+        api.replies_to(b3)[0].contains("at least 30 days old"),
         "{:?}",
-        posted_to(&api, b3)
+        api.replies_to(b3)
     );
     assert!(
-        posted_to(&api, b4)[0].contains("not a plain 0-9 digit"),
+        api.replies_to(b4)[0].contains("not a plain 0-9 digit"),
         "{:?}",
-        posted_to(&api, b4)
+        api.replies_to(b4)
     );
-    assert!(posted_to(&api, edited)[0].contains("Edited tweets do not count"));
+    assert!(api.replies_to(edited)[0].contains("Edited tweets do not count"));
     assert!(
-        posted_to(&api, q).is_empty(),
+        api.replies_to(q).is_empty(),
         "questions are stored, not answered"
     );
 
@@ -194,7 +158,7 @@ fn tweets_bid_link_and_get_one_reply_each() {
     for pair in posted.windows(2) {
         assert_ne!(pair[0].text, pair[1].text);
     }
-    let rows = outbox(&app);
+    let rows = app.outbox();
     let sent: Vec<&Value> = rows
         .iter()
         .filter(|r| r["status"]["sent"].is_object())
@@ -219,7 +183,7 @@ fn tweets_bid_link_and_get_one_reply_each() {
     let app = start(dir.path(), &config, "run2.log");
     let late = api.tweet(BOB, "@SothebAIs bid 2 ETH", None);
     wait_until(Duration::from_secs(20), "the new bid's reply", || {
-        !posted_to(&api, late).is_empty()
+        !api.replies_to(late).is_empty()
     });
     std::thread::sleep(Duration::from_secs(1));
     let after = api.posted();
@@ -229,13 +193,11 @@ fn tweets_bid_link_and_get_one_reply_each() {
         .filter(|p| ![Some(late), Some(b1)].contains(&p.reply_to))
         .collect();
     assert!(repeated.is_empty(), "repeated after restart: {repeated:?}");
-    let status = app.ctl().request(&json!({"op": "status"})).unwrap();
-    let polls = &status["reply"]["connections"]["x_polls"];
+    let status = app.status();
+    let polls = &status["connections"]["x_polls"];
     assert_eq!(polls.as_array().unwrap().len(), 2, "{status}");
     drop(app);
-    let (ok, out, err) =
-        common::appliance(&["check", "--data", dir.path().join("data").to_str().unwrap()]);
-    assert!(ok, "{out}{err}");
+    common::assert_check(&dir.path().join("data"));
 }
 
 #[test]
@@ -252,7 +214,7 @@ fn a_post_cut_short_by_a_crash_is_found_not_repeated() {
     api.delay_posts(Duration::from_secs(30));
     let bid = api.tweet(ALICE, "@SothebAIs bid 1 ETH", None);
     wait_until(Duration::from_secs(20), "the reply reaching X", || {
-        !posted_to(&api, bid).is_empty()
+        !api.replies_to(bid).is_empty()
     });
     app.kill();
     api.delay_posts(Duration::ZERO);
@@ -260,11 +222,11 @@ fn a_post_cut_short_by_a_crash_is_found_not_repeated() {
     api.fail_next("user_tweets", &[503]);
     let app = start(dir.path(), &config, "run2.log");
     wait_until(Duration::from_secs(30), "the row recorded as sent", || {
-        outbox(&app)
+        app.outbox()
             .iter()
             .any(|r| r["notice"]["bid_rejected"].is_object() && r["status"]["sent"].is_object())
     });
-    assert_eq!(posted_to(&api, bid).len(), 1, "posted exactly once");
+    assert_eq!(api.replies_to(bid).len(), 1, "posted exactly once");
     assert!(
         api.requests("user_tweets") >= 2,
         "looked for it on the timeline"
@@ -284,9 +246,9 @@ fn rate_limits_and_server_errors_are_honoured() {
     wait_until(
         Duration::from_secs(30),
         "a reply despite 5xx answers",
-        || !posted_to(&api, t).is_empty(),
+        || !api.replies_to(t).is_empty(),
     );
-    assert_eq!(posted_to(&api, t).len(), 1);
+    assert_eq!(api.replies_to(t).len(), 1);
     // The headers say the search window's budget is nearly spent: what is left is spread over
     // the rest of the window, never exceeded.
     let searches = api.requests("search");
@@ -330,7 +292,7 @@ fn held_tweets_wait_for_an_operator() {
     let config = setup(dir.path(), &api, true);
     let app = start(dir.path(), &config, "run.log");
     let held = || {
-        outbox(&app)
+        app.outbox()
             .into_iter()
             .filter(|r| r["status"] == "held")
             .collect::<Vec<_>>()
@@ -373,8 +335,7 @@ fn a_burst_of_tweets_is_read_across_pages_without_a_gap() {
     }
     api.pause(false);
     let taken = || {
-        let status = app.ctl().request(&json!({"op": "status"})).unwrap();
-        status["reply"]["connections"]["x_polls"]
+        app.status()["connections"]["x_polls"]
             .as_array()
             .unwrap()
             .iter()

@@ -323,18 +323,18 @@ fn head_of(t: &WriteTables<'_>) -> Result<Option<Head>> {
 
 fn migrate(t: &mut WriteTables<'_>) -> Result<()> {
     use projection::migrate_table;
-    migrate_table::<Campaign>(&mut t.campaigns, "campaigns")?;
-    migrate_table::<Item>(&mut t.items, "items")?;
-    migrate_table::<Auction>(&mut t.auctions, "auctions")?;
-    migrate_table::<Bid>(&mut t.bids, "bids")?;
-    migrate_table::<User>(&mut t.users, "users")?;
-    migrate_table::<WalletLink>(&mut t.wallets, "wallets")?;
-    migrate_table::<Deposit>(&mut t.deposits, "deposits")?;
-    migrate_table::<Balance>(&mut t.balances, "balances")?;
-    migrate_table::<OutboxEntry>(&mut t.outbox, "outbox")?;
-    migrate_table::<CustodyCheck>(&mut t.custody, "custody")?;
-    migrate_table::<Withdrawal>(&mut t.withdrawals, "withdrawals")?;
-    projection::migrate_text_table::<TweetRecord>(&mut t.tweets, "tweets")?;
+    migrate_table::<_, Campaign>(&mut t.campaigns, "campaigns")?;
+    migrate_table::<_, Item>(&mut t.items, "items")?;
+    migrate_table::<_, Auction>(&mut t.auctions, "auctions")?;
+    migrate_table::<_, Bid>(&mut t.bids, "bids")?;
+    migrate_table::<_, User>(&mut t.users, "users")?;
+    migrate_table::<_, WalletLink>(&mut t.wallets, "wallets")?;
+    migrate_table::<_, Deposit>(&mut t.deposits, "deposits")?;
+    migrate_table::<_, Balance>(&mut t.balances, "balances")?;
+    migrate_table::<_, OutboxEntry>(&mut t.outbox, "outbox")?;
+    migrate_table::<_, CustodyCheck>(&mut t.custody, "custody")?;
+    migrate_table::<_, Withdrawal>(&mut t.withdrawals, "withdrawals")?;
+    migrate_table::<_, TweetRecord>(&mut t.tweets, "tweets")?;
     Ok(())
 }
 

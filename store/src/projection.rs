@@ -350,40 +350,29 @@ pub(crate) fn apply(t: &mut WriteTables<'_>, event: &Event) -> Result<()> {
     Ok(())
 }
 
-/// Re-encodes every record of a table keyed by text that is stored in an older layout.
-pub(crate) fn migrate_text_table<R: Record>(
-    t: &mut redb::Table<'_, &'static str, &'static [u8]>,
-    table: &'static str,
-) -> Result<u64> {
-    let mut outdated = Vec::new();
-    for entry in t.iter()? {
-        let (k, v) = entry?;
-        if record::is_outdated::<R>(v.value()) {
-            let value: R = decode_at(table, k.value(), v.value())?;
-            outdated.push((k.value().to_string(), record::encode(&value)));
-        }
-    }
-    for (k, bytes) in &outdated {
-        t.insert(k.as_str(), bytes.as_slice())?;
-    }
-    Ok(outdated.len() as u64)
-}
-
 /// Re-encodes every record of one projection table that is stored in an older layout.
-pub(crate) fn migrate_table<R: Record>(
-    t: &mut redb::Table<'_, u64, &'static [u8]>,
+pub(crate) fn migrate_table<K, R>(
+    t: &mut redb::Table<'_, K, &'static [u8]>,
     table: &'static str,
-) -> Result<u64> {
+) -> Result<u64>
+where
+    K: redb::Key + 'static,
+    for<'a> K::SelfType<'a>: std::fmt::Display,
+    R: Record,
+{
     let mut outdated = Vec::new();
     for entry in t.iter()? {
         let (k, v) = entry?;
         if record::is_outdated::<R>(v.value()) {
             let value: R = decode_at(table, k.value(), v.value())?;
-            outdated.push((k.value(), record::encode(&value)));
+            outdated.push((
+                K::as_bytes(&k.value()).as_ref().to_vec(),
+                record::encode(&value),
+            ));
         }
     }
-    for (k, bytes) in &outdated {
-        t.insert(*k, bytes.as_slice())?;
+    for (key, bytes) in &outdated {
+        t.insert(K::from_bytes(key), bytes.as_slice())?;
     }
     Ok(outdated.len() as u64)
 }

@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use super::eth::Block;
 use super::rpc::{Rpc, RpcError};
 use crate::engine::{Command, EngineHandle};
+use crate::health::LastError;
 
 /// Confirmed blocks whose hashes are kept to notice a deeper reorganisation.
 const KEEP_CONFIRMED: usize = 256;
@@ -81,7 +82,7 @@ pub struct DepositStats {
     /// Deposits reverted by reorganisations.
     pub reverted: AtomicU64,
     /// The last failure.
-    pub last_error: Mutex<String>,
+    pub last_error: LastError,
 }
 
 /// Follows the chain for deposits into `escrow`.
@@ -174,11 +175,7 @@ impl DepositWatcher {
                 }
                 Err(e) => {
                     failures = (failures + 1).min(8);
-                    *self
-                        .stats
-                        .last_error
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner()) = e.to_string();
+                    self.stats.last_error.set(e.to_string());
                     tracing::warn!(error = %e, "deposit watch failed; retrying");
                     // The in-memory view may be stale after a failure: read it again.
                     unconfirmed.clear();

@@ -75,7 +75,7 @@ pub fn verify(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use k256::ecdsa::SigningKey;
 

@@ -6,7 +6,6 @@
 //! Every answer is validated: the JSON-RPC envelope (version, id, exactly one of result and
 //! error) and then the result's shape, decoded into typed values ([`types`](super::types)).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -78,7 +77,7 @@ pub struct RpcStats {
     /// Times a provider failed and the next was tried.
     pub failovers: AtomicU64,
     /// The last provider failure.
-    pub last_error: Mutex<String>,
+    pub last_error: crate::health::LastError,
 }
 
 /// A JSON-RPC client over several providers.
@@ -217,11 +216,7 @@ impl Rpc {
     fn note_failure(&self, url: &str, method: &str, why: &str) {
         let line = format!("{}: {why}", host_of(url));
         self.stats.failovers.fetch_add(1, Ordering::Relaxed);
-        *self
-            .stats
-            .last_error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = line;
+        self.stats.last_error.set(line);
         tracing::warn!(provider = %host_of(url), method, error = %why, "RPC provider failed; trying the next");
     }
 

@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -25,6 +24,7 @@ use super::eth::{Signer, safe_transfer_from, transaction};
 use super::rpc::{Rpc, RpcError};
 use crate::clock::SharedClock;
 use crate::engine::{Command, Committed, EngineHandle};
+use crate::health::LastError;
 
 /// Re-broadcast a signed transaction that has no receipt this often.
 const REBROADCAST: Duration = Duration::from_secs(15);
@@ -41,7 +41,7 @@ pub struct SettleStats {
     /// Transactions that failed (reverted, or could not be built).
     pub failed: AtomicU64,
     /// The last failure.
-    pub last_error: Mutex<String>,
+    pub last_error: LastError,
 }
 
 /// Delivers the chain rows of the outbox.
@@ -112,11 +112,7 @@ impl ChainDeliverer {
     }
 
     fn note_error(&self, e: &str) {
-        *self
-            .stats
-            .last_error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = e.to_string();
+        self.stats.last_error.set(e);
     }
 
     fn rows(&self) -> Result<Vec<OutboxEntry>, String> {

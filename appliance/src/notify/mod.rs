@@ -10,7 +10,6 @@
 pub mod text;
 
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -20,6 +19,7 @@ use tokio::sync::{broadcast, watch};
 use self::text::{NotPosted, render, unlike};
 use crate::clock::SharedClock;
 use crate::engine::{Command, Committed, EngineHandle};
+use crate::health::LastError;
 use crate::x::api::{XClient, XError};
 use crate::x::pace::{Budget, Pacer};
 
@@ -36,7 +36,7 @@ pub struct DeliveryStats {
     /// Rows that failed for good.
     pub failed: AtomicU64,
     /// The last failure.
-    pub last_error: Mutex<String>,
+    pub last_error: LastError,
 }
 
 /// Delivers the X rows of the outbox.
@@ -185,32 +185,8 @@ impl TweetDeliverer {
         };
         let rendered = match rendered {
             Ok(r) => r,
-            Err(NotPosted::Stale(why)) => {
-                self.stats.skipped.fetch_add(1, Ordering::Relaxed);
-                return self
-                    .set(
-                        row,
-                        OutboxStatus::Skipped {
-                            at: now,
-                            reason: why,
-                        },
-                        false,
-                    )
-                    .await;
-            }
-            Err(NotPosted::Broken(why)) => {
-                self.failed(&why);
-                return self
-                    .set(
-                        row,
-                        OutboxStatus::Failed {
-                            at: now,
-                            error: why,
-                        },
-                        false,
-                    )
-                    .await;
-            }
+            Err(NotPosted::Stale(why)) => return self.skip(row, why).await,
+            Err(NotPosted::Broken(why)) => return self.give_up(row, why, false).await,
         };
         let text = unlike(rendered.text, last_text.as_deref(), now);
         let Some(api) = self.api.as_ref().filter(|_| !self.dry_run) else {
@@ -220,18 +196,8 @@ impl TweetDeliverer {
                 "X not configured"
             };
             tracing::info!(row = %row.id, kind = row.notice.kind(), reply_to = rendered.reply_to.as_deref().unwrap_or(""), text = %text, "tweet not posted ({mode})");
-            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
             *last_text = Some(text.clone());
-            return self
-                .set(
-                    row,
-                    OutboxStatus::Skipped {
-                        at: now,
-                        reason: format!("{mode}: {text}"),
-                    },
-                    false,
-                )
-                .await;
+            return self.skip(row, format!("{mode}: {text}")).await;
         };
         if pacer.wait() > Duration::ZERO {
             return Err(Pause::Budget);
@@ -289,18 +255,7 @@ impl TweetDeliverer {
                 // Posted before (a crash between posting and recording it), or truly a repeat.
                 match self.find_posted(api, row, text).await {
                     Ok(Some(id)) => self.sent(row, id).await,
-                    _ => {
-                        self.failed(&e.to_string());
-                        self.set(
-                            row,
-                            OutboxStatus::Failed {
-                                at: self.clock.now(),
-                                error: e.to_string(),
-                            },
-                            true,
-                        )
-                        .await
-                    }
+                    _ => self.give_up(row, e.to_string(), true).await,
                 }
             }
             Err(e) if e.is_transient() => {
@@ -311,17 +266,8 @@ impl TweetDeliverer {
                 Err(Pause::Budget)
             }
             Err(e) => {
-                self.failed(&e.to_string());
                 tracing::error!(row = %row.id, error = %e, "X refused a tweet");
-                self.set(
-                    row,
-                    OutboxStatus::Failed {
-                        at: self.clock.now(),
-                        error: e.to_string(),
-                    },
-                    true,
-                )
-                .await
+                self.give_up(row, e.to_string(), true).await
             }
         }
     }
@@ -335,16 +281,8 @@ impl TweetDeliverer {
         last_text: &mut Option<String>,
     ) -> Result<(), Pause> {
         let Some(api) = self.api.as_ref().filter(|_| !self.dry_run) else {
-            return self
-                .set(
-                    row,
-                    OutboxStatus::Skipped {
-                        at: self.clock.now(),
-                        reason: "X is no longer configured".into(),
-                    },
-                    false,
-                )
-                .await;
+            let why = "X is no longer configured (it may have been posted before the restart)";
+            return self.skip(row, why.into()).await;
         };
         if pacer.wait() > Duration::ZERO {
             return Err(Pause::Budget);
@@ -424,12 +362,25 @@ impl TweetDeliverer {
             .map(|t| t.id))
     }
 
-    fn failed(&self, why: &str) {
+    /// Records a row as deliberately not delivered.
+    async fn skip(&self, row: &OutboxEntry, reason: String) -> Result<(), Pause> {
+        self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+        let at = self.clock.now();
+        self.set(row, OutboxStatus::Skipped { at, reason }, false)
+            .await
+    }
+
+    /// Records a row as failed for good (an operator may send it back).
+    async fn give_up(
+        &self,
+        row: &OutboxEntry,
+        error: String,
+        attempted: bool,
+    ) -> Result<(), Pause> {
         self.stats.failed.fetch_add(1, Ordering::Relaxed);
-        *self
-            .stats
-            .last_error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = why.to_string();
+        self.stats.last_error.set(error.as_str());
+        let at = self.clock.now();
+        self.set(row, OutboxStatus::Failed { at, error }, attempted)
+            .await
     }
 }

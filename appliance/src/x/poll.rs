@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use super::api::{ApiTweet, ApiUser, Page, RateInfo, XClient, XError};
 use super::pace::{Budget, Pacer};
 use crate::clock::SharedClock;
 use crate::engine::{Command, CommandError, EngineHandle, IncomingTweet, Reply};
+use crate::health::LastError;
 
 /// Most pages read in one poll (100 tweets each). X keeps 800 mentions; a busy search beyond
 /// this many new tweets since the last poll loses its oldest ones, and says so in the log.
@@ -74,7 +74,7 @@ pub struct PollStats {
     /// Polls that failed.
     pub errors: AtomicU64,
     /// The last failure.
-    pub last_error: Mutex<String>,
+    pub last_error: LastError,
 }
 
 /// Why a poll did not complete.
@@ -189,11 +189,7 @@ impl Poller {
                         PollError::Engine(_) => pacer.back_off(),
                     }
                     self.stats.errors.fetch_add(1, Ordering::Relaxed);
-                    *self
-                        .stats
-                        .last_error
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner()) = e.to_string();
+                    self.stats.last_error.set(e.to_string());
                     tracing::warn!(source = self.source.name(), error = %e, retry_in_secs = pacer.wait().as_secs(), "polling X failed");
                 }
             }

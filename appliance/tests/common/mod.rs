@@ -33,6 +33,12 @@ pub fn appliance(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `appliance check` passes on `data`.
+pub fn assert_check(data: &Path) {
+    let (ok, out, err) = appliance(&["check", "--data", data.to_str().unwrap()]);
+    assert!(ok, "appliance check failed:\n{out}{err}");
+}
+
 /// Writes a configuration whose campaign has an auction open now, under permissive rules.
 pub fn config_with_live_auction(dir: &Path, rules: store::AuctionRules) -> PathBuf {
     let now = store::Timestamp::from_datetime(chrono::Utc::now());
@@ -46,6 +52,25 @@ pub fn config_with_live_auction(dir: &Path, rules: store::AuctionRules) -> PathB
     let path = dir.join("appliance.toml");
     std::fs::write(&path, toml::to_string(&config).expect("config as TOML")).expect("write config");
     path
+}
+
+/// A link tweet as a wallet would sign it: `@SothebAIs link <address> <personal_sign of the
+/// canonical message>`. Returns the tweet and the wallet.
+pub fn link_tweet(handle: &str, key: &k256::ecdsa::SigningKey) -> (String, store::Address) {
+    let address = store::Address(alloy_primitives::Address::from_private_key(key).0.0);
+    let message = appliance::x::grammar::link_message(handle, &address, "SothebAIs");
+    let hash = alloy_primitives::eip191_hash_message(message.as_bytes());
+    let (sig, recid) = key.sign_prehash_recoverable(hash.as_slice()).unwrap();
+    let mut bytes = sig.to_bytes().to_vec();
+    bytes.push(27 + recid.to_byte());
+    (
+        format!(
+            "@SothebAIs link {} 0x{}",
+            appliance::x::grammar::checksummed(&address),
+            alloy_primitives::hex::encode(bytes)
+        ),
+        address,
+    )
 }
 
 /// Waits until `check` holds, polling; panics with `what` after `timeout`.
@@ -144,6 +169,26 @@ impl Running {
         }
     }
 
+    /// The status answer.
+    pub fn status(&self) -> Value {
+        let r = self
+            .ctl()
+            .request(&json!({"op": "status"}))
+            .expect("status");
+        assert_eq!(r["ok"], true, "{r}");
+        r["reply"].clone()
+    }
+
+    /// Every outbox row, oldest first.
+    pub fn outbox(&self) -> Vec<Value> {
+        let r = self
+            .ctl()
+            .request(&json!({"op": "outbox", "limit": 10_000}))
+            .expect("outbox");
+        assert_eq!(r["ok"], true, "{r}");
+        r["reply"].as_array().expect("rows").clone()
+    }
+
     /// A control connection.
     pub fn ctl(&self) -> Ctl {
         Ctl::connect(&self.socket).expect("connect control socket")
@@ -227,14 +272,19 @@ impl Ctl {
         r["reply"].clone()
     }
 
-    /// Registers a bidder with a verified wallet and a large deposit.
-    pub fn fund_bidder(&mut self, id: u64, eth: u64) {
-        let address = format!("0x{:040x}", id + 0xabc000);
+    /// Registers an X account with a verified wallet.
+    pub fn register(&mut self, id: u64, handle: &str, address: &str) {
         self.execute_ok(
-            json!({"command": "see_user", "id": id.to_string(), "handle": format!("bidder{id}"),
+            json!({"command": "see_user", "id": id.to_string(), "handle": handle,
             "account_created": "2020-01-01T00:00:00Z"}),
         );
         self.execute_ok(json!({"command": "link_wallet", "user": id.to_string(), "address": address, "verified": true}));
+    }
+
+    /// Registers a bidder with a verified wallet and a large deposit.
+    pub fn fund_bidder(&mut self, id: u64, eth: u64) {
+        let address = format!("0x{:040x}", id + 0xabc000);
+        self.register(id, &format!("bidder{id}"), &address);
         self.execute_ok(json!({"command": "record_deposit", "from": address,
             "amount": format!("{eth} ETH"), "reference": format!("funding-{id}")}));
     }

@@ -186,6 +186,15 @@ impl XApi {
         self.state.lock().unwrap().posted.clone()
     }
 
+    /// The texts posted in reply to `tweet`.
+    pub fn replies_to(&self, tweet: u64) -> Vec<String> {
+        self.posted()
+            .into_iter()
+            .filter(|p| p.reply_to == Some(tweet))
+            .map(|p| p.text)
+            .collect()
+    }
+
     /// Requests served per endpoint.
     pub fn requests(&self, endpoint: &str) -> u32 {
         self.state

@@ -31,10 +31,7 @@ fn key(seed: u8) -> (SigningKey, Address) {
 }
 
 fn personal_sign(key: &SigningKey, message: &str) -> String {
-    let hash = alloy_primitives::eip191_hash_message(message.as_bytes());
-    let (sig, recid) = key.sign_prehash_recoverable(hash.as_slice()).unwrap();
-    let mut bytes = sig.to_bytes().to_vec();
-    bytes.push(27 + recid.to_byte());
+    let bytes = crate::chain::link::tests::personal_sign(key, message);
     format!("0x{}", alloy_primitives::hex::encode(bytes))
 }
 

@@ -1,0 +1,119 @@
+//! What the appliance's tasks report about themselves, gathered for the status answer (and the
+//! admin page): counters and the last failure of each connection.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::chain::deposits::DepositStats;
+use crate::chain::rpc::Rpc;
+use crate::chain::settle::SettleStats;
+use crate::notify::DeliveryStats;
+use crate::x::poll::PollStats;
+
+/// The last failure a task met (empty: none yet).
+#[derive(Debug, Default)]
+pub struct LastError(Mutex<String>);
+
+impl LastError {
+    /// Records a failure.
+    pub fn set(&self, error: impl Into<String>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = error.into();
+    }
+
+    /// The last failure recorded.
+    pub fn get(&self) -> String {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// What the connections report.
+#[derive(Default)]
+pub struct Health {
+    /// X pollers, by source.
+    pub polls: Vec<(&'static str, Arc<PollStats>)>,
+    /// The tweet deliverer.
+    pub tweets: Arc<DeliveryStats>,
+    /// The deposit watcher.
+    pub deposits: Option<Arc<DepositStats>>,
+    /// The chain deliverer.
+    pub settle: Option<Arc<SettleStats>>,
+    /// The RPC providers.
+    pub rpc: Option<Arc<Rpc>>,
+    /// The custody (escrow) wallet.
+    pub custody: Option<String>,
+}
+
+/// [`Health`] as the status answer shows it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct HealthReport {
+    /// Per X source: polls, tweets taken in, errors, last error.
+    pub x_polls: Vec<serde_json::Value>,
+    /// Tweets posted, skipped, failed.
+    pub tweets: serde_json::Value,
+    /// The chain: head, confirmed, pending deposits, transactions.
+    pub chain: Option<serde_json::Value>,
+}
+
+impl Health {
+    /// A snapshot of the counters.
+    pub fn report(&self) -> HealthReport {
+        let x_polls = self
+            .polls
+            .iter()
+            .map(|(name, s)| {
+                serde_json::json!({
+                    "source": name,
+                    "polls": s.polls.load(Ordering::Relaxed),
+                    "tweets": s.tweets.load(Ordering::Relaxed),
+                    "errors": s.errors.load(Ordering::Relaxed),
+                    "last_error": s.last_error.get(),
+                })
+            })
+            .collect();
+        let t = &self.tweets;
+        let tweets = serde_json::json!({
+            "posted": t.posted.load(Ordering::Relaxed),
+            "skipped": t.skipped.load(Ordering::Relaxed),
+            "failed": t.failed.load(Ordering::Relaxed),
+            "last_error": t.last_error.get(),
+        });
+        let chain = match (&self.deposits, &self.settle, &self.rpc) {
+            (Some(d), Some(s), Some(rpc)) => {
+                let pending: Vec<serde_json::Value> = d
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .map(|p| {
+                        serde_json::json!({"tx": p.tx.to_string(), "from": p.from.to_string(),
+                            "amount_wei": p.amount.to_string(), "block": p.block})
+                    })
+                    .collect();
+                Some(serde_json::json!({
+                    "custody_wallet": self.custody,
+                    "provider": rpc.current_provider(),
+                    "rpc_failovers": rpc.stats.failovers.load(Ordering::Relaxed),
+                    "rpc_last_error": rpc.stats.last_error.get(),
+                    "head": d.head.load(Ordering::Relaxed),
+                    "confirmed_through": d.confirmed_through.load(Ordering::Relaxed),
+                    "pending_deposits": pending,
+                    "deposits_recorded": d.recorded.load(Ordering::Relaxed),
+                    "deposits_reverted": d.reverted.load(Ordering::Relaxed),
+                    "deposit_last_error": d.last_error.get(),
+                    "tx_signed": s.signed.load(Ordering::Relaxed),
+                    "tx_confirmed": s.confirmed.load(Ordering::Relaxed),
+                    "tx_failed": s.failed.load(Ordering::Relaxed),
+                    "tx_last_error": s.last_error.get(),
+                }))
+            }
+            _ => None,
+        };
+        HealthReport {
+            x_polls,
+            tweets,
+            chain,
+        }
+    }
+}
