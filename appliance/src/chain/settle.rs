@@ -89,11 +89,15 @@ impl ChainDeliverer {
     ) {
         let mut next_nonce: Option<u64> = None;
         let mut broadcast_at: HashMap<u64, Instant> = HashMap::new();
+        let mut floor = 0u64;
         loop {
             if *stop.borrow() {
                 return;
             }
-            if let Err(e) = self.pass(&mut next_nonce, &mut broadcast_at).await {
+            if let Err(e) = self
+                .pass(&mut floor, &mut next_nonce, &mut broadcast_at)
+                .await
+            {
                 self.note_error(&e);
                 tracing::warn!(error = %e, "chain delivery paused");
                 // The pending count is read again: a failed step may have left it unknown.
@@ -115,28 +119,58 @@ impl ChainDeliverer {
         self.stats.last_error.set(e);
     }
 
-    fn rows(&self) -> Result<Vec<OutboxEntry>, String> {
+    /// Sales handed to the chain and not yet settled.
+    fn unsettled(&self) -> Result<Vec<AuctionId>, String> {
         let r = self.store.read().map_err(|e| e.to_string())?;
         let mut out = Vec::new();
-        let mut after = 0;
+        for a in r.auctions().map_err(|e| e.to_string())? {
+            if a.state == AuctionState::Processing
+                && r.milestone(a.id, Milestone::SettlementQueued)
+                    .map_err(|e| e.to_string())?
+            {
+                out.push(a.id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The chain rows from `floor` on, and `floor` moved past the rows that need nothing more
+    /// (finished, and not part of a sale still being settled), so passes read only the tail.
+    fn rows(&self, floor: &mut u64, unsettled: &[AuctionId]) -> Result<Vec<OutboxEntry>, String> {
+        let r = self.store.read().map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        let mut after = *floor;
+        let mut done_so_far = true;
         loop {
             let rows = r.outbox_after(after, 1024).map_err(|e| e.to_string())?;
             let Some(last) = rows.last() else { break };
             after = last.id.0;
-            out.extend(
-                rows.into_iter()
-                    .filter(|row| row.notice.channel() == Channel::Chain),
-            );
+            for row in rows {
+                if row.notice.channel() != Channel::Chain {
+                    continue;
+                }
+                let needed = row.status.is_open()
+                    || row.notice.settles().is_some_and(|a| unsettled.contains(&a));
+                if needed && done_so_far {
+                    *floor = row.id.0 - 1;
+                    done_so_far = false;
+                }
+                out.push(row);
+            }
+        }
+        if done_so_far {
+            *floor = after;
         }
         Ok(out)
     }
 
     async fn pass(
         &self,
+        floor: &mut u64,
         next_nonce: &mut Option<u64>,
         broadcast_at: &mut HashMap<u64, Instant>,
     ) -> Result<(), String> {
-        let rows = self.rows()?;
+        let rows = self.rows(floor, &self.unsettled()?)?;
         for row in rows.iter() {
             if let OutboxStatus::Signed {
                 tx_hash,
@@ -173,7 +207,7 @@ impl ChainDeliverer {
                 *next_nonce = Some(nonce + 1);
             }
         }
-        self.settle_finished().await
+        self.settle_finished(floor).await
     }
 
     /// Builds what a row asks for, or says why it cannot be done.
@@ -414,22 +448,13 @@ impl ChainDeliverer {
     }
 
     /// Settles every auction whose chain rows are all confirmed.
-    async fn settle_finished(&self) -> Result<(), String> {
-        let rows = self.rows()?;
-        let processing: Vec<AuctionId> = {
-            let r = self.store.read().map_err(|e| e.to_string())?;
-            let mut out = Vec::new();
-            for a in r.auctions().map_err(|e| e.to_string())? {
-                if a.state == AuctionState::Processing
-                    && r.milestone(a.id, Milestone::SettlementQueued)
-                        .map_err(|e| e.to_string())?
-                {
-                    out.push(a.id);
-                }
-            }
-            out
-        };
-        for auction in processing {
+    async fn settle_finished(&self, floor: &mut u64) -> Result<(), String> {
+        let unsettled = self.unsettled()?;
+        if unsettled.is_empty() {
+            return Ok(());
+        }
+        let rows = self.rows(floor, &unsettled)?;
+        for auction in unsettled {
             let mine: Vec<&OutboxEntry> = rows
                 .iter()
                 .filter(|r| r.notice.settles() == Some(auction))
