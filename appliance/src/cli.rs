@@ -51,6 +51,12 @@ pub enum Cmd {
         /// Run without composing or encoding a stream.
         #[arg(long)]
         no_stream: bool,
+        /// Serve the admin page (HTTPS) on this address; overrides web.listen.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Do not serve the admin page.
+        #[arg(long)]
+        no_web: bool,
     },
     /// Render the current scene once to a PNG.
     Preview {
@@ -154,6 +160,12 @@ pub enum Cmd {
         #[command(subcommand)]
         what: BenchWhat,
     },
+    /// Manage the admin page's accounts (works whether or not the appliance runs).
+    Admin {
+        /// What to do.
+        #[command(subcommand)]
+        action: AdminAction,
+    },
     /// Talk to a running appliance through its control socket.
     Ctl {
         /// Data directory of the running appliance.
@@ -202,6 +214,30 @@ pub enum ExportWhat {
     },
 }
 
+/// Admin page accounts.
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// Sets an account's password (creating the account as an admin if it does not exist) and
+    /// enables it; prints a new random password unless `--password-stdin` is given.
+    SetPassword {
+        /// The account.
+        #[arg(long, default_value = "admin")]
+        user: String,
+        /// Data directory.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Also turn the account's two-factor sign-in off (a lost phone).
+        #[arg(long)]
+        reset_totp: bool,
+    },
+}
+
 /// Benchmarks.
 #[derive(Debug, Subcommand)]
 pub enum BenchWhat {
@@ -225,6 +261,38 @@ pub enum BenchWhat {
         /// Seconds to run.
         #[arg(long, default_value_t = 20.0)]
         seconds: f64,
+    },
+    /// The admin page under load: event clients, API latency from a second process, bid-to-event
+    /// delivery, the appliance's CPU and memory.
+    Web {
+        /// Seconds to measure.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Server-sent-event clients on the dashboard.
+        #[arg(long, default_value_t = 200)]
+        clients: usize,
+        /// Connections requesting the dashboard API.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
+    /// The load generator `bench web` runs in a second process: requests `--url` for `--seconds`
+    /// and prints one JSON line of latencies.
+    WebLoad {
+        /// The URL.
+        #[arg(long)]
+        url: String,
+        /// The session cookie (`name=value`).
+        #[arg(long)]
+        cookie: String,
+        /// The certificate to trust (PEM).
+        #[arg(long)]
+        cert: PathBuf,
+        /// Seconds.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Connections.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
     },
     /// Durable bid throughput and p50/p99 acknowledgement latency at 1, 16 and 256 submitters.
     Bids {

@@ -43,6 +43,8 @@ pub struct Config {
     pub chain: ChainConfig,
     /// The campaign to create on first start (when the database has none).
     pub campaign: Option<CampaignSpec>,
+    /// The LAN admin page.
+    pub web: WebSection,
 }
 
 impl Default for Config {
@@ -58,6 +60,7 @@ impl Default for Config {
             notify: NotifyConfig::default(),
             chain: ChainConfig::default(),
             campaign: None,
+            web: WebSection::default(),
         }
     }
 }
@@ -508,6 +511,85 @@ impl Default for EngineSection {
     }
 }
 
+/// The LAN admin page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSection {
+    /// Whether `appliance run` serves it.
+    pub enabled: bool,
+    /// HTTPS address.
+    pub listen: String,
+    /// Plain-HTTP address that only redirects to HTTPS; empty: none.
+    pub redirect_listen: String,
+    /// Extra names and addresses for the certificate (the host name, `localhost`, 127.0.0.1
+    /// and ::1 are always in it).
+    pub cert_names: Vec<String>,
+    /// Minutes a session lives unused.
+    pub session_idle_mins: u64,
+    /// Hours a session lives at most.
+    pub session_max_hours: u64,
+    /// Largest upload, in MiB.
+    pub max_upload_mib: u64,
+}
+
+impl Default for WebSection {
+    fn default() -> Self {
+        WebSection {
+            enabled: true,
+            listen: "0.0.0.0:8443".into(),
+            redirect_listen: "0.0.0.0:8080".into(),
+            cert_names: Vec::new(),
+            session_idle_mins: 30,
+            session_max_hours: 12,
+            max_upload_mib: 16,
+        }
+    }
+}
+
+impl WebSection {
+    /// Checks the addresses and limits.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.enabled {
+            return Ok(());
+        }
+        self.listen
+            .parse::<std::net::SocketAddr>()
+            .map_err(|e| format!("web.listen {:?}: {e}", self.listen))?;
+        if !self.redirect_listen.is_empty() {
+            self.redirect_listen
+                .parse::<std::net::SocketAddr>()
+                .map_err(|e| format!("web.redirect_listen {:?}: {e}", self.redirect_listen))?;
+        }
+        if !(1..=24 * 60).contains(&self.session_idle_mins)
+            || !(1..=24 * 7).contains(&self.session_max_hours)
+        {
+            return Err(
+                "web.session_idle_mins is 1 to 1440 and web.session_max_hours 1 to 168".into(),
+            );
+        }
+        if !(1..=256).contains(&self.max_upload_mib) {
+            return Err("web.max_upload_mib is 1 to 256".into());
+        }
+        Ok(())
+    }
+}
+
+/// Settings that are secrets: the page and the API only say whether they are set.
+pub const SECRET_KEYS: &[&str] = &[
+    "stream.url",
+    "x.consumer_key",
+    "x.consumer_secret",
+    "x.access_token",
+    "x.access_token_secret",
+    "x.bearer_token",
+    "chain.rpc_urls",
+    "chain.keystore_passphrase",
+];
+
+/// The file in the data directory that holds settings saved from the admin page. It is read
+/// after the configuration file and before the environment, so the environment still wins.
+pub const SETTINGS_FILE: &str = "settings.toml";
+
 /// The control socket.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -528,6 +610,8 @@ pub struct SimulationConfig {
     pub seed: u64,
     /// Mean seconds between a bidder's actions; 0 scales with the auction (its length / 120).
     pub think_secs: u32,
+    /// With no campaign configured, an empty database starts with the demo campaign.
+    pub demo_campaign: bool,
 }
 
 impl Default for SimulationConfig {
@@ -537,6 +621,7 @@ impl Default for SimulationConfig {
             bidders: 10,
             seed: 0,
             think_secs: 0,
+            demo_campaign: true,
         }
     }
 }
@@ -545,6 +630,15 @@ impl Config {
     /// Reads `file` (if given) and applies the environment overrides in `env`.
     pub fn load(
         file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, String> {
+        Config::load_layers(file, None, env)
+    }
+
+    /// Reads `file`, then the saved settings in `overlay` (a table of sections), then `env`.
+    pub fn load_layers(
+        file: Option<&Path>,
+        overlay: Option<&toml::Table>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, String> {
         let mut table = match file {
@@ -557,6 +651,20 @@ impl Config {
             }
             None => toml::Table::new(),
         };
+        for (section, values) in overlay.into_iter().flatten() {
+            match values {
+                toml::Value::Table(values) => {
+                    for (key, value) in values {
+                        set_path(&mut table, &[section.clone(), key.clone()], value.clone())
+                            .map_err(|e| format!("saved setting {section}.{key}: {e}"))?;
+                    }
+                }
+                other => {
+                    set_path(&mut table, std::slice::from_ref(section), other.clone())
+                        .map_err(|e| format!("saved setting {section}: {e}"))?;
+                }
+            }
+        }
         for (name, value) in env {
             let Some(path) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
@@ -578,6 +686,24 @@ impl Config {
     /// Reads `file` and the process environment.
     pub fn from_env(file: Option<&Path>) -> Result<Config, String> {
         Config::load(file, std::env::vars())
+    }
+
+    /// Reads `file`, the settings saved from the admin page in `<data_dir>/settings.toml`, and
+    /// the process environment; `data` (the command line's) overrides the data directory.
+    pub fn from_env_and_saved(file: Option<&Path>, data: Option<&Path>) -> Result<Config, String> {
+        let mut first = Config::from_env(file)?;
+        if let Some(d) = data {
+            first.data_dir = d.to_path_buf();
+        }
+        let saved = read_saved(&first.data_dir)?;
+        let mut config = match &saved {
+            Some(t) => Config::load_layers(file, Some(t), std::env::vars())?,
+            None => first,
+        };
+        if let Some(d) = data {
+            config.data_dir = d.to_path_buf();
+        }
+        Ok(config)
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -610,6 +736,7 @@ impl Config {
             );
         }
         self.chain.validate()?;
+        self.web.validate()?;
         Ok(())
     }
 
@@ -649,6 +776,19 @@ fn parse_env_value(text: &str) -> toml::Value {
             .remove("v")
             .unwrap_or_else(|| toml::Value::String(text.to_string())),
         Err(_) => toml::Value::String(text.to_string()),
+    }
+}
+
+/// The settings saved from the admin page, if any.
+pub fn read_saved(data_dir: &Path) -> Result<Option<toml::Table>, String> {
+    let path = data_dir.join(SETTINGS_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text
+            .parse::<toml::Table>()
+            .map(Some)
+            .map_err(|e| format!("{} is not valid TOML: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
 }
 

@@ -186,6 +186,7 @@ pub async fn run(
         bidders: args.bidders,
         seed: args.seed,
         think_secs: 0,
+        demo_campaign: false,
     };
     let bidders = sim::enroll(&h, &store, &clock, &sim_config).await?;
     let stats = Arc::new(SimStats::default());

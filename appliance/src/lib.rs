@@ -4,7 +4,9 @@
 //! bidders), goes through the single-writer [`engine`] into the store, and leaves as committed
 //! events (to the stream, the admin page, the logs) and outbox rows (replies, chain transactions).
 
+pub mod admin;
 pub mod bench;
+pub mod bench_web;
 pub mod chain;
 pub mod cli;
 pub mod clock;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use appliance::cli::{BenchWhat, Cli, Cmd, CtlAction, ExportWhat};
+use appliance::cli::{AdminAction, BenchWhat, Cli, Cmd, CtlAction, ExportWhat};
 use appliance::config::{Config, LogFormat};
 use appliance::control::{Client, Request};
 use appliance::engine::Command;
@@ -49,11 +49,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             ca_file,
             insecure_skip_verify,
             no_stream,
+            listen,
+            no_web,
         } => {
-            let mut cfg = Config::from_env(config.as_deref()).map_err(anyhow::Error::msg)?;
-            if let Some(data) = data {
-                cfg.data_dir = data;
+            let mut cfg = Config::from_env_and_saved(config.as_deref(), data.as_deref())
+                .map_err(anyhow::Error::msg)?;
+            if let Some(addr) = listen {
+                cfg.web.listen = addr;
             }
+            if no_web {
+                cfg.web.enabled = false;
+            }
+            cfg.web.validate().map_err(anyhow::Error::msg)?;
             let st = &mut cfg.stream;
             if let Some(url) = stream_url {
                 st.url = url;
@@ -79,7 +86,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 cfg.stream_settings(None).map_err(anyhow::Error::msg)?;
             }
             init_logs(cfg.log.format, &cfg.log.level, cli.log_json)?;
-            runtime()?.block_on(run::run(cfg, duration.map(Duration::from_secs)))?;
+            runtime()?.block_on(run::run(cfg, duration.map(Duration::from_secs), config))?;
         }
         Cmd::Preview {
             out,
@@ -178,6 +185,46 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Bench {
             what:
+                BenchWhat::Web {
+                    seconds,
+                    clients,
+                    concurrency,
+                },
+        } => {
+            init_logs(LogFormat::Human, "warn", cli.log_json)?;
+            if !(1.0..=3600.0).contains(&seconds)
+                || !(1..=10_000).contains(&clients)
+                || !(1..=1024).contains(&concurrency)
+            {
+                bail!("--seconds is 1 to 3600, --clients 1 to 10000, --concurrency 1 to 1024");
+            }
+            runtime()?.block_on(appliance::bench_web::run(
+                seconds,
+                clients,
+                concurrency,
+                &mut stdout,
+            ))?;
+        }
+        Cmd::Bench {
+            what:
+                BenchWhat::WebLoad {
+                    url,
+                    cookie,
+                    cert,
+                    seconds,
+                    concurrency,
+                },
+        } => {
+            runtime()?.block_on(appliance::bench_web::load(
+                &url,
+                &cookie,
+                &cert,
+                seconds,
+                concurrency,
+            ))?;
+        }
+        Cmd::Bench {
+            what:
                 BenchWhat::Stream {
                     resolution,
                     seconds,
@@ -236,6 +283,36 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             if !json {
                 bench::print_table(&results, &mut stdout)?;
+            }
+        }
+        Cmd::Admin {
+            action:
+                AdminAction::SetPassword {
+                    user,
+                    data,
+                    config,
+                    password_stdin,
+                    reset_totp,
+                },
+        } => {
+            init_logs(LogFormat::Human, "warn", cli.log_json)?;
+            let cfg = Config::from_env_and_saved(config.as_deref(), Some(&data))
+                .map_err(anyhow::Error::msg)?;
+            let (password, made) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                (line.trim_end_matches(['\r', '\n']).to_string(), false)
+            } else {
+                (web::accounts::random_password(), true)
+            };
+            runtime()?.block_on(ops::set_admin_password(&cfg, &user, &password, reset_totp))?;
+            if made {
+                writeln!(
+                    stdout,
+                    "The password of {user:?} is now:\n\n    {password}\n"
+                )?;
+            } else {
+                writeln!(stdout, "The password of {user:?} is set.")?;
             }
         }
         Cmd::Ctl {

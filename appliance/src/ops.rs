@@ -259,3 +259,64 @@ pub fn export_bids(data: &Path, socket: &Path, out: &mut dyn Write) -> anyhow::R
     }
     Ok(count)
 }
+
+/// Sets the password of an admin page account (made an admin if new), enables it and, with
+/// `reset_totp`, turns its two-factor sign-in off. Goes through the running appliance's control
+/// socket when there is one (the page reads accounts from the store, so it applies at once),
+/// else writes the database directly.
+pub async fn set_admin_password(
+    config: &crate::config::Config,
+    user: &str,
+    password: &str,
+    reset_totp: bool,
+) -> anyhow::Result<()> {
+    use crate::control::{Client, Request};
+    use crate::engine::{Command, Engine, EngineConfig};
+    web::accounts::check_name(user).map_err(anyhow::Error::msg)?;
+    let socket = config.socket_path();
+    let (data, sock) = (config.data_dir.clone(), socket.clone());
+    let mut list = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let snapshot = snapshot(&data, &sock)?;
+        let list = web::accounts::AccountList::read(&snapshot.store().read()?)
+            .map_err(anyhow::Error::msg)?;
+        Ok(list)
+    })
+    .await??;
+    let role = list.get(user).map_or(web::Role::Admin, |a| a.role);
+    list.set_password(user, password, role)
+        .map_err(anyhow::Error::msg)?;
+    if let Some(a) = list.get_mut(user) {
+        a.disabled = false;
+        if reset_totp {
+            a.totp = None;
+            a.totp_pending = None;
+        }
+    }
+    let command = Command::SaveState {
+        key: web::accounts::STATE_KEY.into(),
+        value: list.to_json(),
+    };
+    if let Ok(mut client) = Client::connect(&socket).await {
+        client
+            .request(&Request::Execute { command })
+            .await
+            .map_err(anyhow::Error::msg)?
+            .into_result()
+            .map_err(|e| anyhow::anyhow!("refused ({}): {}", e.code, e.message))?;
+        return Ok(());
+    }
+    let store = std::sync::Arc::new(Store::open(&config.db_path())?);
+    let clock: crate::clock::SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
+    let engine = Engine::start(
+        store,
+        clock,
+        EngineConfig {
+            policy: config.policy(),
+            ..EngineConfig::default()
+        },
+    )?;
+    let result = engine.handle().execute(command).await;
+    engine.shutdown().await;
+    result.map_err(|e| anyhow::anyhow!("refused ({}): {}", e.code, e.message))?;
+    Ok(())
+}

@@ -10,17 +10,23 @@ use anyhow::Context;
 use store::{Audit, Event, Store, View};
 use tokio::sync::{broadcast, watch};
 
+use crate::admin::{Admin, StreamControl};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::engine::{Command, Committed, Engine, EngineConfig, Reply};
 use crate::sim::{self, SimStats};
-use crate::stream::{self, PipelineStats, Stream};
+use crate::stream::{self, PipelineStats};
 use crate::{control, demo};
 
 /// Runs until a stop signal, or for `duration` if given (of stream time when streaming, so a
 /// 10 s run publishes exactly 10 s of video).
-pub async fn run(config: Config, duration: Option<Duration>) -> anyhow::Result<()> {
-    let started = std::time::Instant::now();
+/// `config_file` is where the configuration came from (the admin page checks saved settings
+/// against it).
+pub async fn run(
+    config: Config,
+    duration: Option<Duration>,
+    config_file: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
@@ -45,7 +51,8 @@ pub async fn run(config: Config, duration: Option<Duration>) -> anyhow::Result<(
     let (stop, stopped) = watch::channel(false);
     let logger = tokio::spawn(log_committed(h.subscribe(), store.clone(), stopped.clone()));
 
-    if store.read()?.campaigns()?.is_empty() {
+    let demo = config.simulation.demo_campaign || config.campaign.is_some();
+    if demo && store.read()?.campaigns()?.is_empty() {
         let (spec, what) = match &config.campaign {
             Some(spec) => (spec.clone(), "configured"),
             None => (demo::live_spec(clock.now()), "demo"),
@@ -67,6 +74,8 @@ pub async fn run(config: Config, duration: Option<Duration>) -> anyhow::Result<(
             Ok(other) => tracing::warn!(?other, "unexpected reply to campaign creation"),
             Err(e) => anyhow::bail!("cannot create the {what} campaign: {e}"),
         }
+    } else if store.read()?.campaigns()?.is_empty() {
+        tracing::info!("no campaign yet: create one on the admin page");
     }
 
     let mut sim_tasks = Vec::new();
@@ -85,11 +94,12 @@ pub async fn run(config: Config, duration: Option<Duration>) -> anyhow::Result<(
 
     let (health, connection_tasks) =
         crate::connect::start(&config, &h, &store, &clock, &stopped).await?;
+    let health = Arc::new(health);
     let control = control::serve(
         config.socket_path(),
         h.clone(),
         store.clone(),
-        Arc::new(health),
+        health.clone(),
         stopped.clone(),
     )
     .await
@@ -99,48 +109,48 @@ pub async fn run(config: Config, duration: Option<Duration>) -> anyhow::Result<(
             config.socket_path().display()
         )
     })?;
-    let mut stream = None;
-    let mut stream_tasks = Vec::new();
+    // The stream's view of the state: drawn by the stream, and by the admin page's previews.
+    let assets = config.assets_dir();
+    let first = stream::initial_snapshot(&store, &clock, assets.clone());
+    let (snap_tx, snap_rx) = watch::channel(first);
+    let stream_tasks = vec![tokio::spawn(stream::update_view(
+        store.clone(),
+        h.subscribe(),
+        snap_tx,
+        clock.clone(),
+        assets,
+        stopped.clone(),
+    ))];
+    let stream = Arc::new(StreamControl::new(
+        config.clone(),
+        duration.map(|d| d.as_secs().max(1)),
+        snap_rx.clone(),
+        clock.clone(),
+    ));
     if config.stream.enabled {
-        let settings = config
-            .stream_settings(duration.map(|d| d.as_secs().max(1)))
-            .map_err(anyhow::Error::msg)?;
-        if let Some(p) = &settings.publish {
-            tracing::info!(target = %p.target, "publishing the stream");
-        }
-        if let Some(r) = &settings.record {
-            tracing::info!(dir = %r.dir.display(), "recording the stream");
-        }
-        let assets = config.assets_dir();
-        let first = stream::initial_snapshot(&store, &clock, assets.clone());
-        let (snap_tx, snap_rx) = watch::channel(first);
-        stream_tasks.push(tokio::spawn(stream::update_view(
-            store.clone(),
-            h.subscribe(),
-            snap_tx,
-            clock.clone(),
-            assets,
-            stopped.clone(),
-        )));
-        let s = Stream::start(
-            settings,
-            snap_rx,
-            clock.clone(),
-            tokio::runtime::Handle::current(),
-        )?;
-        stream_tasks.push(tokio::spawn(log_stream(
-            s.pipeline.clone(),
-            s.output.clone(),
-            started,
-            stopped.clone(),
-        )));
-        stream = Some(s);
+        stream.start().await.map_err(anyhow::Error::msg)?;
     }
+    let web = if config.web.enabled {
+        let admin = Admin::new(
+            h.clone(),
+            store.clone(),
+            health.clone(),
+            config.clone(),
+            config_file,
+            stream.clone(),
+            snap_rx,
+        )
+        .map_err(anyhow::Error::msg)?;
+        Some(start_web(&config, Arc::new(admin), store.clone(), stopped.clone()).await?)
+    } else {
+        None
+    };
     tracing::info!(data = %config.data_dir.display(), "appliance running");
 
+    let streams_for_duration = config.stream.enabled && duration.is_some();
     wait_for_stop(
-        if stream.is_some() { None } else { duration },
-        stream.as_ref(),
+        if streams_for_duration { None } else { duration },
+        streams_for_duration.then_some(&*stream),
     )
     .await;
     tracing::info!("stopping");
@@ -148,20 +158,13 @@ pub async fn run(config: Config, duration: Option<Duration>) -> anyhow::Result<(
     for t in sim_tasks {
         let _ = t.await;
     }
-    if let Some(s) = stream {
-        let (late, drops) = (
-            s.pipeline.late_frames.load(Ordering::Relaxed),
-            s.network_drops(),
-        );
-        if let Err(e) = s.stop().await {
-            tracing::error!(error = %e, "the stream failed");
-        }
-        tracing::info!(
-            late_frames = late,
-            network_dropped_frames = drops.frames,
-            network_dropped_gops = drops.gops,
-            "stream stopped"
-        );
+    if let Some(web) = web {
+        web.stop().await;
+    }
+    if stream.running()
+        && let Err(e) = stream.stop().await
+    {
+        tracing::error!(error = %e, "the stream failed");
     }
     for t in stream_tasks {
         let _ = t.await;
@@ -181,7 +184,69 @@ pub async fn run(config: Config, duration: Option<Duration>) -> anyhow::Result<(
     Ok(())
 }
 
-async fn wait_for_stop(duration: Option<Duration>, stream: Option<&Stream>) {
+/// Serves the admin page; prints the certificate's fingerprint and, on first start, the admin
+/// password (once, on the console).
+async fn start_web(
+    config: &Config,
+    admin: Arc<Admin>,
+    store: Arc<Store>,
+    stopped: watch::Receiver<bool>,
+) -> anyhow::Result<web::Web> {
+    let w = &config.web;
+    let listen: std::net::SocketAddr = w.listen.parse().context("web.listen")?;
+    let redirect_listen = if w.redirect_listen.is_empty() {
+        None
+    } else {
+        Some(w.redirect_listen.parse().context("web.redirect_listen")?)
+    };
+    let mut cert_names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
+    if let Ok(host) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        let host = host.trim();
+        if !host.is_empty() {
+            cert_names.push(host.to_string());
+            cert_names.push(format!("{host}.local"));
+        }
+    }
+    if !listen.ip().is_unspecified() {
+        cert_names.push(listen.ip().to_string());
+    }
+    cert_names.extend(w.cert_names.iter().cloned());
+    cert_names.dedup();
+    let web_config = web::WebConfig {
+        listen,
+        redirect_listen,
+        dir: config.data_dir.join("web"),
+        cert_names,
+        session_idle: Duration::from_secs(w.session_idle_mins * 60),
+        session_max: Duration::from_secs(w.session_max_hours * 3600),
+        max_upload: usize::try_from(w.max_upload_mib << 20).unwrap_or(usize::MAX),
+    };
+    let (served, first) = web::start(web_config, admin, store, stopped)
+        .await
+        .with_context(|| format!("cannot serve the admin page on {listen}"))?;
+    tracing::info!(
+        addr = %served.addr,
+        certificate = %served.cert_path.display(),
+        fingerprint = %served.fingerprint,
+        "admin page at https://{}/",
+        served.addr
+    );
+    eprintln!(
+        "Admin page: https://{}/  (certificate SHA-256 {})",
+        served.addr, served.fingerprint
+    );
+    if let Some(first) = first {
+        // Shown once, on the console only: it is never logged or stored in clear.
+        eprintln!(
+            "\nFirst start: the admin page's account is {:?} with the password\n\n    {}\n\nIt is shown only now. Change it on the Account page, or set another with\n`appliance admin set-password`.\n",
+            first.user, first.password
+        );
+        tracing::warn!(user = %first.user, "admin account created; its one-time password was printed on the console");
+    }
+    Ok(served)
+}
+
+async fn wait_for_stop(duration: Option<Duration>, stream: Option<&StreamControl>) {
     let timer = async {
         match duration {
             Some(d) => tokio::time::sleep(d).await,
@@ -315,7 +380,7 @@ fn log_batch(batch: &Committed, store: &Store) {
 }
 
 /// Logs the stream's health every 10 s, and once when the first media reaches the ingest.
-async fn log_stream(
+pub(crate) async fn log_stream(
     p: Arc<PipelineStats>,
     o: Arc<rtmp::StreamStats>,
     started: Instant,

@@ -15,7 +15,13 @@ fn publish(data: &Path, url: &str, seconds: u64, extra: &[&str]) -> std::process
     Command::new(common::binary())
         .args(["run", "--data"])
         .arg(data)
-        .args(["--stream-url", url, "--duration", &seconds.to_string()])
+        .args([
+            "--stream-url",
+            url,
+            "--duration",
+            &seconds.to_string(),
+            "--no-web",
+        ])
         .args(extra)
         .env("SOTHEBAIS_LOG__LEVEL", "info")
         .stdout(Stdio::null())

@@ -222,6 +222,16 @@ pub enum Event {
         /// Who and why.
         audit: Audit,
     },
+    /// An administrative action outside the auction (a login, a user, a setting, an asset, the
+    /// stream), kept in the log for the audit trail.
+    AdminAction {
+        /// What was done (`login`, `user_created`, `settings_saved`, ...).
+        action: String,
+        /// Details (never a secret).
+        detail: String,
+        /// Who, from where, and why.
+        audit: Audit,
+    },
 }
 
 impl Event {
@@ -252,6 +262,7 @@ impl Event {
             Event::ReminderRequested { .. } => "reminder_requested",
             Event::MilestoneReached { .. } => "milestone_reached",
             Event::OutboxReviewed { .. } => "outbox_reviewed",
+            Event::AdminAction { .. } => "admin_action",
         }
     }
 
@@ -286,6 +297,25 @@ impl Event {
             Event::TweetReceived { tweet } => Some(tweet.author),
             Event::WithdrawalRequested { withdrawal } => Some(withdrawal.user),
             Event::ReminderRequested { user, .. } => Some(*user),
+            _ => None,
+        }
+    }
+
+    /// Who did it and why, for the operator actions the audit trail lists.
+    pub fn audit(&self) -> Option<&Audit> {
+        match self {
+            Event::CampaignCreated { audit, .. }
+            | Event::CampaignEdited { audit, .. }
+            | Event::AuctionPaused { audit, .. }
+            | Event::AuctionResumed { audit, .. }
+            | Event::AuctionExtended { audit, .. }
+            | Event::AuctionCancelled { audit, .. }
+            | Event::AuctionOverridden { audit, .. }
+            | Event::OutboxReviewed { audit, .. }
+            | Event::AdminAction { audit, .. } => Some(audit),
+            Event::AuctionClosed { audit, .. } | Event::AuctionSettled { audit, .. } => {
+                audit.as_ref()
+            }
             _ => None,
         }
     }

@@ -21,6 +21,7 @@ mod model;
 mod outbox;
 mod projection;
 mod record;
+pub mod search;
 mod tables;
 mod time;
 mod wei;
@@ -78,6 +79,9 @@ pub enum Error {
     /// A write was attempted on a read-only handle.
     #[error("this store was opened read-only")]
     ReadOnly,
+    /// The search index failed.
+    #[error("search index: {0}")]
+    Search(String),
     /// File system error.
     #[error("{context}: {source}")]
     Io {

@@ -345,7 +345,7 @@ pub(crate) fn apply(t: &mut WriteTables<'_>, event: &Event) -> Result<()> {
             }
         }
         // The outbox is not a projection: the row itself is updated by the engine beside this.
-        Event::OutboxReviewed { .. } => {}
+        Event::OutboxReviewed { .. } | Event::AdminAction { .. } => {}
     }
     Ok(())
 }

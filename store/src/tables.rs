@@ -315,6 +315,8 @@ pub trait View {
     fn head(&self) -> Result<Option<Head>>;
     /// Up to `limit` events after position `after`.
     fn events_after(&self, after: u64, limit: usize) -> Result<Vec<EventRecord>>;
+    /// Up to `limit` events before position `before`, newest first.
+    fn events_before(&self, before: u64, limit: usize) -> Result<Vec<EventRecord>>;
     /// Up to `limit` outbox rows after id `after`.
     fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<Row>>;
     /// The highest id in use in a record table (0 if empty).
@@ -508,6 +510,20 @@ macro_rules! impl_view {
                     return Ok(out);
                 };
                 for entry in self.t.events.range(start..)?.take(limit) {
+                    let (k, v) = entry?;
+                    out.push(event::open(k.value(), v.value()).map_err(|source| {
+                        Error::Decode {
+                            table: "events",
+                            key: k.value().to_string(),
+                            source,
+                        }
+                    })?);
+                }
+                Ok(out)
+            }
+            fn events_before(&self, before: u64, limit: usize) -> Result<Vec<EventRecord>> {
+                let mut out = Vec::new();
+                for entry in self.t.events.range(..before)?.rev().take(limit) {
                     let (k, v) = entry?;
                     out.push(event::open(k.value(), v.value()).map_err(|source| {
                         Error::Decode {

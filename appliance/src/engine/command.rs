@@ -218,6 +218,15 @@ pub enum Command {
         /// Who and why.
         audit: Audit,
     },
+    /// Records an administrative action (a login, a user, a setting, an asset) in the audit trail.
+    RecordAdminAction {
+        /// What was done.
+        action: String,
+        /// Details (never a secret).
+        detail: String,
+        /// Who, from where, why.
+        audit: Audit,
+    },
     /// Saves operational state (a polling cursor) in the same durable way as everything else.
     SaveState {
         /// Its key.
@@ -278,6 +287,7 @@ impl Command {
             Command::UpdateOutbox { .. } => "update_outbox",
             Command::ReviewOutbox { .. } => "review_outbox",
             Command::SaveState { .. } => "save_state",
+            Command::RecordAdminAction { .. } => "record_admin_action",
         }
     }
 
@@ -293,7 +303,8 @@ impl Command {
             | Command::ForceSettle { audit, .. }
             | Command::Override { audit, .. }
             | Command::Withdraw { audit, .. }
-            | Command::ReviewOutbox { audit, .. } => Some(audit),
+            | Command::ReviewOutbox { audit, .. }
+            | Command::RecordAdminAction { audit, .. } => Some(audit),
             _ => None,
         }
     }

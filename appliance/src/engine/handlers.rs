@@ -339,6 +339,7 @@ impl Core {
                 | Command::IngestTweet { .. }
                 | Command::UpdateOutbox { .. }
                 | Command::SaveState { .. }
+                | Command::RecordAdminAction { .. }
         ) {
             self.live_hint = None;
         }
@@ -423,6 +424,38 @@ impl Core {
             } => self.update_outbox(w, *id, status, *attempted),
             Command::ReviewOutbox { id, approve, audit } => {
                 self.review_outbox(w, *id, *approve, audit, now)
+            }
+            Command::RecordAdminAction {
+                action,
+                detail,
+                audit,
+            } => {
+                if audit.actor.trim().is_empty()
+                    || audit.actor.len() > 100
+                    || audit.origin.len() > 200
+                {
+                    return Ok(Err(CommandError::invalid(
+                        "say who is acting (audit.actor)",
+                    )));
+                }
+                if action.is_empty()
+                    || action.len() > 64
+                    || detail.len() > 2000
+                    || audit.reason.len() > 500
+                {
+                    return Ok(Err(CommandError::invalid(
+                        "action, detail or reason too long",
+                    )));
+                }
+                w.append(
+                    now,
+                    Event::AdminAction {
+                        action: action.clone(),
+                        detail: detail.clone(),
+                        audit: audit.clone(),
+                    },
+                )?;
+                Ok(Ok(Reply::Done))
             }
             Command::SaveState { key, value } => {
                 if key.is_empty() || key.len() > 200 || value.len() > 256 * 1024 {

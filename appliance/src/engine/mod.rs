@@ -423,7 +423,8 @@ fn changes_schedule(event: &Event) -> bool {
         | Event::DepositReverted { .. }
         | Event::BidVoided { .. }
         | Event::WithdrawalRequested { .. }
-        | Event::OutboxReviewed { .. } => false,
+        | Event::OutboxReviewed { .. }
+        | Event::AdminAction { .. } => false,
         _ => true,
     }
 }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod admin_page;
 pub mod chain;
 pub mod nginx;
 pub mod xapi;
@@ -118,7 +119,9 @@ impl Running {
             .arg(config)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(log_file);
+            .stderr(log_file)
+            // Tests that want the admin page ask for it (and for a free port).
+            .env("SOTHEBAIS_WEB__ENABLED", "false");
         for (k, v) in env {
             cmd.env(k, v);
         }
