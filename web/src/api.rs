@@ -139,6 +139,28 @@ fn read<T: Serialize + Send + 'static>(
     }
 }
 
+/// Answers with the `{id}` record `f` finds, 404 when there is none.
+fn read_one<T: Serialize + Send + 'static>(
+    req: &Request,
+    depot: &Depot,
+    res: &mut Response,
+    what: &str,
+    f: impl FnOnce(&Reader, u64) -> model::Result<Option<T>>,
+) {
+    let Some(id) = id_param(req, res) else { return };
+    let app = app(depot);
+    match reader(&app).and_then(|r| f(&r, id).map_err(|e| Refusal::new("storage", e))) {
+        Ok(Some(d)) => res.render(Json(d)),
+        Ok(None) => refuse(
+            res,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no {what} {id}"),
+        ),
+        Err(e) => fail(res, e),
+    }
+}
+
 fn id_param(req: &Request, res: &mut Response) -> Option<u64> {
     let id = req
         .param::<String>("id")
@@ -411,10 +433,7 @@ async fn logout(req: &mut Request, depot: &mut Depot, res: &mut Response) {
 async fn me(depot: &mut Depot, res: &mut Response) {
     let app = app(depot);
     let s = who(depot);
-    let totp = app
-        .account_list()
-        .get(&s.user)
-        .is_some_and(|a| a.totp.is_some());
+    let totp = app.has_totp(&s.user);
     res.render(Json(json!({"user": s.user, "role": s.role, "totp": totp})));
 }
 
@@ -501,9 +520,8 @@ struct Code {
     code: String,
 }
 
-/// Turns two-factor on with a first code from the enrolled secret.
-#[endpoint(tags("account"))]
-async fn totp_enable(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+/// Turns two-factor on (with a first code from the enrolled secret) or off (with a current code).
+async fn totp_switch(enable: bool, req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let app = app(depot);
     let s = who(depot);
     let c: Code = match body(req).await {
@@ -519,71 +537,46 @@ async fn totp_enable(req: &mut Request, depot: &mut Depot, res: &mut Response) {
             "the account is gone",
         );
     };
-    let Some(pending) = a.totp_pending.clone() else {
-        return refuse(
-            res,
-            StatusCode::CONFLICT,
-            "invalid_state",
-            "start the set-up first",
-        );
+    let (secret, missing) = if enable {
+        (a.totp_pending.clone(), "start the set-up first")
+    } else {
+        (a.totp.clone(), "two-factor is not on")
     };
-    if !accounts::check_totp(&pending, &s.user, &c.code, unix_now()) {
-        return refuse(
-            res,
-            StatusCode::BAD_REQUEST,
-            "bad_totp",
-            "that code does not match; check the authenticator's clock",
-        );
-    }
-    a.totp = Some(pending);
-    a.totp_pending = None;
-    if let Err(e) = save_accounts(&app, list).await {
-        return fail(res, e);
-    }
-    record(&app, &s, req, "totp_enabled", &s.user).await;
-    res.render(Json(json!({"ok": true})));
-}
-
-/// Turns two-factor off (needs a current code).
-#[endpoint(tags("account"))]
-async fn totp_disable(req: &mut Request, depot: &mut Depot, res: &mut Response) {
-    let app = app(depot);
-    let s = who(depot);
-    let c: Code = match body(req).await {
-        Ok(c) => c,
-        Err(e) => return fail(res, e),
-    };
-    let mut list = app.account_list();
-    let Some(a) = list.get_mut(&s.user) else {
-        return refuse(
-            res,
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "the account is gone",
-        );
-    };
-    let Some(secret) = a.totp.clone() else {
-        return refuse(
-            res,
-            StatusCode::CONFLICT,
-            "invalid_state",
-            "two-factor is not on",
-        );
+    let Some(secret) = secret else {
+        return refuse(res, StatusCode::CONFLICT, "invalid_state", missing);
     };
     if !accounts::check_totp(&secret, &s.user, &c.code, unix_now()) {
         return refuse(
             res,
             StatusCode::BAD_REQUEST,
             "bad_totp",
-            "wrong two-factor code",
+            "wrong two-factor code; check the authenticator's clock",
         );
     }
-    a.totp = None;
+    a.totp_pending = None;
+    a.totp = enable.then_some(secret);
     if let Err(e) = save_accounts(&app, list).await {
         return fail(res, e);
     }
-    record(&app, &s, req, "totp_disabled", &s.user).await;
+    let action = if enable {
+        "totp_enabled"
+    } else {
+        "totp_disabled"
+    };
+    record(&app, &s, req, action, &s.user).await;
     res.render(Json(json!({"ok": true})));
+}
+
+/// Turns two-factor on with a first code from the enrolled secret.
+#[endpoint(tags("account"))]
+async fn totp_enable(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    totp_switch(true, req, depot, res).await;
+}
+
+/// Turns two-factor off (needs a current code).
+#[endpoint(tags("account"))]
+async fn totp_disable(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    totp_switch(false, req, depot, res).await;
 }
 
 // ---- the campaign ---------------------------------------------------------------------------------
@@ -611,20 +604,7 @@ async fn auctions(depot: &mut Depot, res: &mut Response) {
 /// One auction with its bids.
 #[endpoint(tags("auctions"), parameters(("id" = u64, Path, description = "auction id")))]
 async fn auction(req: &mut Request, depot: &mut Depot, res: &mut Response) {
-    let Some(id) = id_param(req, res) else { return };
-    let app = app(depot);
-    match reader(&app)
-        .and_then(|r| model::auction_detail(&r, id).map_err(|e| Refusal::new("storage", e)))
-    {
-        Ok(Some(d)) => res.render(Json(d)),
-        Ok(None) => refuse(
-            res,
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no auction {id}"),
-        ),
-        Err(e) => fail(res, e),
-    }
+    read_one(req, depot, res, "auction", model::auction_detail);
 }
 
 /// Stops bidding, keeping the time left.
@@ -772,20 +752,7 @@ async fn bidders(depot: &mut Depot, res: &mut Response) {
 /// One bidder: wallet, deposits, bids, refunds.
 #[endpoint(tags("bidders"), parameters(("id" = u64, Path, description = "bidder's X id")))]
 async fn bidder(req: &mut Request, depot: &mut Depot, res: &mut Response) {
-    let Some(id) = id_param(req, res) else { return };
-    let app = app(depot);
-    match reader(&app)
-        .and_then(|r| model::bidder_detail(&r, id).map_err(|e| Refusal::new("storage", e)))
-    {
-        Ok(Some(d)) => res.render(Json(d)),
-        Ok(None) => refuse(
-            res,
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no bidder {id}"),
-        ),
-        Err(e) => fail(res, e),
-    }
+    read_one(req, depot, res, "bidder", model::bidder_detail);
 }
 
 /// Refunds everything the bidder has available.

@@ -126,6 +126,15 @@ impl App {
     }
 }
 
+impl App {
+    /// Whether `user` signs in with two factors.
+    fn has_totp(&self, user: &str) -> bool {
+        self.account_list()
+            .get(user)
+            .is_some_and(|a| a.totp.is_some())
+    }
+}
+
 /// Starts serving. Creates the `admin` account with a random password when there is none (the
 /// password is returned, to be printed once).
 pub async fn start(

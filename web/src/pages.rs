@@ -825,10 +825,7 @@ async fn audit(depot: &mut Depot, res: &mut Response) {
 async fn account(depot: &mut Depot, res: &mut Response) {
     let app = app(depot);
     let s = who(depot);
-    let totp = app
-        .account_list()
-        .get(&s.user)
-        .is_some_and(|a| a.totp.is_some());
+    let totp = app.has_totp(&s.user);
     page(depot, res, "Account", |_, _| {
         let two_factor = if totp {
             format!(
