@@ -18,7 +18,7 @@ use store::{BidSource, UserId, Wei};
 use crate::control::{Client, Request};
 use crate::engine::Command;
 
-/// An HTTPS client that trusts only `cert_pem`.
+/// An HTTPS client that trusts only `cert_pem` and does not follow redirects.
 pub fn pinned_client(cert_pem: &str, timeout: Duration) -> anyhow::Result<reqwest::Client> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
@@ -33,6 +33,7 @@ pub fn pinned_client(cert_pem: &str, timeout: Duration) -> anyhow::Result<reqwes
         .with_no_client_auth();
     Ok(reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .no_proxy()
         .build()?)
@@ -93,13 +94,24 @@ pub async fn load(
 
 /// CPU seconds (user + system) and resident bytes of a process.
 fn proc_usage(pid: u32) -> Option<(f64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = stat.rsplit_once(") ")?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let cpu = (f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / 100.0;
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    let rss = statm.split_whitespace().nth(1)?.parse::<u64>().ok()? * 4096;
-    Some((cpu, rss))
+    web::process::usage(&pid.to_string()).map(|u| (u.cpu_seconds, u.rss_bytes))
+}
+
+/// What `appliance run` prints on the console at start: the admin page's address, and on first
+/// start the admin's password.
+pub fn admin_page_on_console(console: &str) -> (Option<String>, Option<String>) {
+    let base = console
+        .lines()
+        .find_map(|l| l.strip_prefix("Admin page: "))
+        .and_then(|l| l.split_whitespace().next())
+        .map(|u| u.trim_end_matches('/').to_string());
+    let password = console
+        .lines()
+        .skip_while(|l| !l.contains("with the password"))
+        .map(str::trim)
+        .find(|l| l.len() == 20 && l.chars().all(|c| c.is_ascii_alphanumeric()))
+        .map(str::to_string);
+    (base, password)
 }
 
 /// The id of the newest bid in a dashboard JSON text, without parsing all of it.
@@ -170,18 +182,8 @@ async fn measure(
     let started = Instant::now();
     let (base, password) = loop {
         let log = std::fs::read_to_string(log_path).unwrap_or_default();
-        let base = log
-            .lines()
-            .find_map(|l| l.strip_prefix("Admin page: "))
-            .and_then(|l| l.split_whitespace().next())
-            .map(|u| u.trim_end_matches('/').to_string());
-        let password = log
-            .lines()
-            .skip_while(|l| !l.contains("with the password"))
-            .map(str::trim)
-            .find(|l| l.len() == 20);
-        if let (Some(b), Some(p)) = (base, password) {
-            break (b, p.to_string());
+        if let (Some(b), Some(p)) = admin_page_on_console(&log) {
+            break (b, p);
         }
         if started.elapsed() > Duration::from_secs(60) {
             bail!("the appliance did not start its admin page:\n{log}");

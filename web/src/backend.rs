@@ -47,7 +47,8 @@ pub trait Backend: Send + Sync + 'static {
     fn scene_preview(&self, phase: String) -> BoxFut<'_, Result<Vec<u8>, String>>;
     /// The scene file in use (TOML).
     fn scenes(&self) -> String;
-    /// Replaces the scenes (validated first); the stream uses them from its next frame.
+    /// Replaces the scenes (validated first); previews use them at once, the
+    /// stream from its next start.
     fn set_scenes(&self, text: &str) -> Result<(), String>;
     /// Whether the stream is running.
     fn streaming(&self) -> bool;

@@ -23,6 +23,7 @@ mod html;
 mod live;
 mod model;
 mod pages;
+pub mod process;
 pub mod session;
 pub mod tls;
 

@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::{App, app, model};
 
-/// A dashboard as sent: its event-log position and its JSON.
+/// A dashboard as sent: its JSON text.
 pub type Frame = Arc<Vec<u8>>;
 
 /// Counters since start, from the committed events.
@@ -210,22 +210,8 @@ pub async fn readyz(depot: &mut Depot, res: &mut Response) {
 
 /// CPU seconds, resident memory and threads of this process (Linux `/proc`).
 pub fn process_stats() -> Value {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start at ") ".
-    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the line, 11 and 12 after the name and state.
-    let cpu = (ticks(11) + ticks(12)) / 100.0;
-    let threads = ticks(17);
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let rss = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0)
-        * 4096;
-    serde_json::json!({"cpu_seconds": cpu, "rss_bytes": rss, "threads": threads})
+    let u = crate::process::usage("self").unwrap_or_default();
+    serde_json::json!({"cpu_seconds": u.cpu_seconds, "rss_bytes": u.rss_bytes, "threads": u.threads})
 }
 
 fn metric_name(path: &str) -> String {
@@ -354,7 +340,6 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("last_error"));
-        let p = process_stats();
-        assert!(p["rss_bytes"].as_u64().unwrap() > 0);
+        assert!(process_stats()["rss_bytes"].as_u64().unwrap() > 0);
     }
 }

@@ -312,9 +312,7 @@ pub fn initial_snapshot(store: &Store, clock: &SharedClock, assets_dir: PathBuf)
 
 /// The resident memory of this process, in MiB (Linux).
 pub fn rss_mib() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096 / (1024 * 1024))
+    web::process::usage("self").map(|u| u.rss_bytes >> 20)
 }
 
 /// Renders the scene for the state in `store` now, once, to a PNG.

@@ -1,7 +1,6 @@
 //! The admin page of a running appliance, over HTTPS with its own certificate pinned.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -113,25 +112,7 @@ impl Reply {
 
 impl Client {
     pub fn new(base: &str, cert_pem: &str) -> Client {
-        use rustls::pki_types::CertificateDer;
-        use rustls::pki_types::pem::PemObject;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(cert_pem.as_bytes()) {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .no_proxy()
-            .build()
-            .unwrap();
+        let http = appliance::bench_web::pinned_client(cert_pem, Duration::from_secs(30)).unwrap();
         Client {
             base: base.to_string(),
             http,
