@@ -1,5 +1,5 @@
-//! What the admin page ([`web`]) may reach in the running appliance: the engine (commands as
-//! JSON, exactly as on the control socket), the status, the stream (switch, preview, scenes),
+//! What the admin page ([`web`]) may reach in the running appliance: the engine (typed operator
+//! actions only), the status, the stream (switch, preview, scenes),
 //! the settings saved for the next start, and the recent log. Also the stream switch itself
 //! ([`StreamControl`]), which `run` uses at start and stop.
 
@@ -9,15 +9,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use store::{Store, View};
+use store::{Audit, Store, View};
 use tokio::sync::watch;
-use web::{Backend, BoxFut, Refusal};
+use web::{Backend, BoxFut};
 
-use crate::clock::SharedClock;
 use crate::config::{self, Config, SECRET_KEYS};
-use crate::engine::{Command, EngineHandle};
 use crate::health::Health;
-use crate::stream::{PipelineStats, Snapshot, Stream};
+use domain::clock::SharedClock;
+use domain::engine::{CommandError, EngineHandle, OperatorAction, Reply};
+use stream::{PipelineStats, Snapshot, Stream};
 
 /// A running stream and the task that logs its health.
 struct Active {
@@ -140,6 +140,21 @@ impl StreamControl {
         result
     }
 
+    /// The stream's counters, while it runs.
+    pub fn figures(&self) -> Option<StreamFigures> {
+        let active = self.active();
+        let a = active.as_ref()?;
+        let (p, o): (&PipelineStats, &rtmp::StreamStats) = (&a.stream.pipeline, &a.stream.output);
+        Some(StreamFigures {
+            connected: o.connected.load(Ordering::Relaxed),
+            frames: p.frames.load(Ordering::Relaxed),
+            late_frames: p.late_frames.load(Ordering::Relaxed),
+            network_dropped_frames: a.stream.network_drops().frames,
+            reconnects: o.reconnects.load(Ordering::Relaxed),
+            bytes_sent: o.bytes_sent.load(Ordering::Relaxed),
+        })
+    }
+
     /// The stream's health for the status: running, connection, rates, drops, encoder.
     pub fn stats(&self) -> Value {
         let active = self.active();
@@ -176,6 +191,23 @@ impl StreamControl {
             "last_error": o.last_error(),
         })
     }
+}
+
+/// A running stream's counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StreamFigures {
+    /// The publisher is connected to the ingest.
+    pub connected: bool,
+    /// Video frames encoded.
+    pub frames: u64,
+    /// Frames dropped because the frame loop was late.
+    pub late_frames: u64,
+    /// Frames dropped because the uplink could not keep up.
+    pub network_dropped_frames: u64,
+    /// Reconnections to the ingest.
+    pub reconnects: u64,
+    /// Bytes written to the ingest.
+    pub bytes_sent: u64,
 }
 
 /// The appliance as the admin page sees it.
@@ -354,16 +386,19 @@ fn render_now(
 }
 
 impl Backend for Admin {
-    fn execute(&self, command: Value) -> BoxFut<'_, Result<Value, Refusal>> {
+    fn act(&self, action: OperatorAction, audit: Audit) -> BoxFut<'_, Result<Reply, CommandError>> {
         Box::pin(async move {
-            let command: Command = serde_json::from_value(command)
-                .map_err(|e| Refusal::new("invalid_request", format!("not a command: {e}")))?;
-            let reply = self
-                .engine
-                .execute(command)
-                .await
-                .map_err(|e| Refusal::new(&e.code, e.message))?;
-            serde_json::to_value(reply).map_err(|e| Refusal::new("internal", e.to_string()))
+            tracing::debug!(action = action.name(), actor = %audit.actor, "operator action");
+            self.engine.execute(action.into_command(audit)).await
+        })
+    }
+
+    fn metrics(&self) -> Box<dyn prometheus_client::collector::Collector> {
+        Box::new(crate::metrics::ApplianceMetrics {
+            engine: self.engine.clone(),
+            head: self.head.clone(),
+            health: self.health.clone(),
+            stream: self.stream.clone(),
         })
     }
 
@@ -591,7 +626,7 @@ mod tests {
     #[test]
     fn settings_hide_secrets_and_keep_types() {
         let mut c = Config::default();
-        c.x.bearer_token = crate::secret::Secret::new("hunter2");
+        c.x.bearer_token = domain::secret::Secret::new("hunter2");
         let v = settings_json(&c, std::path::Path::new("/x"));
         let text = v.to_string();
         assert!(!text.contains("hunter2"));

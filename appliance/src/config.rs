@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::CampaignSpec;
-use crate::secret::Secret;
+use domain::engine::CampaignSpec;
+use domain::secret::Secret;
 
 /// The documented default configuration file.
 pub const DOCUMENTED: &str = include_str!("../appliance.toml");
@@ -84,7 +84,7 @@ pub struct XConfig {
     /// A recent-search query read besides the mentions; empty: mentions only.
     pub search: String,
     /// The host account's X user id; empty: looked up.
-    #[serde(deserialize_with = "crate::secret::text")]
+    #[serde(deserialize_with = "domain::secret::text")]
     pub host_user_id: String,
     /// OAuth 1.0a consumer (API) key.
     pub consumer_key: Secret,
@@ -129,12 +129,12 @@ impl Default for XConfig {
 
 impl XConfig {
     /// The rate plan: the tier's, with any per-endpoint overrides.
-    pub fn plan(&self) -> Result<crate::x::pace::Plan, String> {
-        let mut plan = crate::x::pace::Plan::for_tier(&self.tier)?;
+    pub fn plan(&self) -> Result<x::pace::Plan, String> {
+        let mut plan = x::pace::Plan::for_tier(&self.tier)?;
         let quarter = std::time::Duration::from_secs(15 * 60);
-        let set = |b: &mut crate::x::pace::Budget, n: u32| {
+        let set = |b: &mut x::pace::Budget, n: u32| {
             if n > 0 {
-                *b = crate::x::pace::Budget {
+                *b = x::pace::Budget {
                     requests: n,
                     window: quarter,
                 };
@@ -147,7 +147,7 @@ impl XConfig {
     }
 
     /// The credentials, checked for completeness.
-    pub fn credentials(&self) -> Result<crate::x::api::Credentials, String> {
+    pub fn credentials(&self) -> Result<x::api::Credentials, String> {
         let parts = [
             &self.consumer_key,
             &self.consumer_secret,
@@ -156,7 +156,7 @@ impl XConfig {
         ];
         let set = parts.iter().filter(|p| !p.is_empty()).count();
         let user = match set {
-            4 => Some(crate::x::oauth::UserCredentials {
+            4 => Some(x::oauth::UserCredentials {
                 consumer_key: self.consumer_key.clone(),
                 consumer_secret: self.consumer_secret.clone(),
                 access_token: self.access_token.clone(),
@@ -173,7 +173,7 @@ impl XConfig {
         if user.is_none() && self.bearer_token.is_empty() {
             return Err("x.enabled needs credentials: the four OAuth 1.0a user keys (to post) and/or a bearer_token (to read only)".into());
         }
-        Ok(crate::x::api::Credentials {
+        Ok(x::api::Credentials {
             user,
             bearer: self.bearer_token.clone(),
         })
@@ -393,7 +393,7 @@ impl Config {
     pub fn stream_settings(
         &self,
         duration_secs: Option<u64>,
-    ) -> Result<crate::stream::StreamSettings, String> {
+    ) -> Result<stream::StreamSettings, String> {
         let s = &self.stream;
         let (width, height) = match s.resolution.as_str() {
             "720p" => (1280, 720),
@@ -448,7 +448,7 @@ impl Config {
             segment_secs: s.segment_secs.max(10),
             keep: s.keep_recordings.max(1),
         });
-        Ok(crate::stream::StreamSettings {
+        Ok(stream::StreamSettings {
             frames: duration_secs.map(|d| d * u64::from(s.fps)),
             video,
             encoder,
@@ -503,7 +503,7 @@ pub struct EngineSection {
 
 impl Default for EngineSection {
     fn default() -> Self {
-        let d = crate::engine::EngineConfig::default();
+        let d = domain::engine::EngineConfig::default();
         EngineSection {
             max_batch: d.max_batch,
             queue_capacity: d.queue_capacity,
@@ -746,15 +746,15 @@ impl Config {
     }
 
     /// What the engine's decisions depend on.
-    pub fn policy(&self) -> crate::engine::Policy {
-        crate::engine::Policy {
+    pub fn policy(&self) -> domain::engine::Policy {
+        domain::engine::Policy {
             onchain: self.chain.enabled,
             require_custody: self.chain.enabled,
             hold_tweets: self.x.approve_tweets,
             final_notice_secs: self.notify.final_minutes * 60,
             remind_lead_secs: self.notify.remind_minutes * 60,
             host_handle: self.campaign.as_ref().map_or_else(
-                || crate::demo::DEMO_HOST.to_string(),
+                || domain::demo::DEMO_HOST.to_string(),
                 |c| c.host_handle.clone(),
             ),
         }

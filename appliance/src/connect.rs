@@ -10,19 +10,19 @@ use store::{Store, View};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::chain::custody::CustodyWatcher;
-use crate::chain::deposits::{DepositStats, DepositWatcher};
-use crate::chain::eth::Signer;
-use crate::chain::rpc::Rpc;
-use crate::chain::settle::{ChainDeliverer, SettleStats};
-use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::engine::EngineHandle;
 use crate::health::Health;
-use crate::notify::{DeliveryStats, TweetDeliverer};
-use crate::x::api::XClient;
-use crate::x::pace::Plan;
-use crate::x::poll::{self, PollStats, Poller, Source};
+use chain::custody::CustodyWatcher;
+use chain::deposits::{DepositStats, DepositWatcher};
+use chain::eth::Signer;
+use chain::rpc::Rpc;
+use chain::settle::{ChainDeliverer, SettleStats};
+use domain::clock::SharedClock;
+use domain::engine::EngineHandle;
+use x::api::XClient;
+use x::deliver::{DeliveryStats, TweetDeliverer};
+use x::pace::Plan;
+use x::poll::{self, PollStats, Poller, Source};
 
 /// The host handle tweets are addressed to: the newest campaign's.
 fn host_handle(store: &Store, config: &Config) -> String {

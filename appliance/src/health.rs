@@ -1,32 +1,16 @@
 //! What the appliance's tasks report about themselves, gathered for the status answer (and the
 //! admin page): counters and the last failure of each connection.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
+use control::HealthReport;
 
-use crate::chain::deposits::DepositStats;
-use crate::chain::rpc::Rpc;
-use crate::chain::settle::SettleStats;
-use crate::notify::DeliveryStats;
-use crate::x::poll::PollStats;
-
-/// The last failure a task met (empty: none yet).
-#[derive(Debug, Default)]
-pub struct LastError(Mutex<String>);
-
-impl LastError {
-    /// Records a failure.
-    pub fn set(&self, error: impl Into<String>) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = error.into();
-    }
-
-    /// The last failure recorded.
-    pub fn get(&self) -> String {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-}
+use chain::deposits::DepositStats;
+use chain::rpc::Rpc;
+use chain::settle::SettleStats;
+use x::deliver::DeliveryStats;
+use x::poll::PollStats;
 
 /// What the connections report.
 #[derive(Default)]
@@ -43,17 +27,6 @@ pub struct Health {
     pub rpc: Option<Arc<Rpc>>,
     /// The custody (escrow) wallet.
     pub custody: Option<String>,
-}
-
-/// [`Health`] as the status answer shows it.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct HealthReport {
-    /// Per X source: polls, tweets taken in, errors, last error.
-    pub x_polls: Vec<serde_json::Value>,
-    /// Tweets posted, skipped, failed.
-    pub tweets: serde_json::Value,
-    /// The chain: head, confirmed, pending deposits, transactions.
-    pub chain: Option<serde_json::Value>,
 }
 
 impl Health {

@@ -7,10 +7,11 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use appliance::cli::{AdminAction, BenchWhat, Cli, Cmd, CtlAction, ExportWhat};
 use appliance::config::{Config, LogFormat};
-use appliance::control::{Client, Request};
-use appliance::engine::Command;
-use appliance::{bench, config, demo, logging, ops, run, schedule, stream};
+use appliance::{config, demo, logging, ops, run};
 use clap::Parser;
+use control::{Client, Request};
+use domain::engine::Command;
+use domain::schedule;
 use store::{AuctionId, Audit, BidSource, UserId, Wei};
 
 fn main() -> ExitCode {
@@ -99,7 +100,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             cfg.data_dir = data;
             cfg.stream.resolution = resolution;
             let snapshot = ops::snapshot(&cfg.data_dir, &ops::default_socket(&cfg.data_dir))?;
-            stream::preview(snapshot.store(), &cfg, &out)?;
+            let settings = cfg.stream_settings(None).map_err(anyhow::Error::msg)?;
+            stream::preview(snapshot.store(), settings, &out)?;
             writeln!(stdout, "preview written to {}", out.display())?;
         }
         Cmd::Demo {
@@ -198,12 +200,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             {
                 bail!("--seconds is 1 to 3600, --clients 1 to 10000, --concurrency 1 to 1024");
             }
-            runtime()?.block_on(appliance::bench_web::run(
-                seconds,
-                clients,
-                concurrency,
-                &mut stdout,
-            ))?;
+            runtime()?.block_on(bench::web::run(seconds, clients, concurrency, &mut stdout))?;
         }
         Cmd::Bench {
             what:
@@ -215,13 +212,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     concurrency,
                 },
         } => {
-            runtime()?.block_on(appliance::bench_web::load(
-                &url,
-                &cookie,
-                &cert,
-                seconds,
-                concurrency,
-            ))?;
+            runtime()?.block_on(bench::web::load(&url, &cookie, &cert, seconds, concurrency))?;
         }
         Cmd::Bench {
             what:
@@ -234,13 +225,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             init_logs(LogFormat::Human, "warn", cli.log_json)?;
             let encoder = encoder.parse().map_err(anyhow::Error::msg)?;
-            stream::bench::stream(&resolution, seconds, encoder, compare_ffmpeg, &mut stdout)?;
+            bench::stream::stream(&resolution, seconds, encoder, compare_ffmpeg, &mut stdout)?;
         }
         Cmd::Bench {
             what: BenchWhat::Latency { seconds },
         } => {
             init_logs(LogFormat::Human, "warn", cli.log_json)?;
-            let report = runtime()?.block_on(stream::bench::latency(seconds))?;
+            let report = runtime()?.block_on(bench::stream::latency(seconds))?;
             writeln!(stdout, "{report}")?;
         }
         Cmd::Bench {
@@ -271,7 +262,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 if !(1..=10_000).contains(&n) {
                     bail!("submitters must be 1 to 10000");
                 }
-                let r = rt.block_on(bench::bench_bids(
+                let r = rt.block_on(bench::bids::bench_bids(
                     tmp.path(),
                     n,
                     Duration::from_secs_f64(seconds),
@@ -282,7 +273,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 results.push(r);
             }
             if !json {
-                bench::print_table(&results, &mut stdout)?;
+                bench::bids::print_table(&results, &mut stdout)?;
             }
         }
         Cmd::Admin {
@@ -360,7 +351,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             stdout.write_all(config::DOCUMENTED.as_bytes())?;
         }
         Cmd::ParseTweet { text, author, host } => {
-            let outcome = appliance::x::grammar::explain(&text, &host, author.as_deref());
+            let outcome = domain::grammar::explain(&text, &host, author.as_deref());
             writeln!(stdout, "{}", serde_json::to_string(&outcome)?)?;
         }
     }

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 use store::{BidId, BidSource, Store, View};
 
-use crate::control::{BackupDone, Client, Request};
+use control::{BackupDone, Client, Request};
 
 /// Where the data directory's control socket is, unless given.
 pub fn default_socket(data: &Path) -> PathBuf {
@@ -123,9 +123,9 @@ struct CheckJson<'a> {
 pub fn check(data: &Path, socket: &Path, json: bool, out: &mut dyn Write) -> anyhow::Result<bool> {
     let snapshot = snapshot(data, socket)?;
     let report = store::check::run(snapshot.store())?;
-    let head = report.head.map_or_else(String::new, |h| {
-        h.hash.iter().map(|b| format!("{b:02x}")).collect()
-    });
+    let head = report
+        .head
+        .map_or_else(String::new, |h| hex::encode(h.hash));
     if json {
         let body = CheckJson {
             ok: report.ok(),
@@ -270,53 +270,64 @@ pub async fn set_admin_password(
     password: &str,
     reset_totp: bool,
 ) -> anyhow::Result<()> {
-    use crate::control::{Client, Request};
-    use crate::engine::{Command, Engine, EngineConfig};
+    use control::{Client, Request};
+    use domain::engine::{Command, Engine, EngineConfig};
     web::accounts::check_name(user).map_err(anyhow::Error::msg)?;
     let socket = config.socket_path();
-    let (data, sock) = (config.data_dir.clone(), socket.clone());
-    let mut list = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let snapshot = snapshot(&data, &sock)?;
-        let list = web::accounts::AccountList::read(&snapshot.store().read()?)
+    // The change is a compare-and-swap on the stored accounts: if the admin page changed them
+    // between our read and our write, read them again and redo the change.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let (data, sock) = (config.data_dir.clone(), socket.clone());
+        let mut list = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let snapshot = snapshot(&data, &sock)?;
+            let list = web::accounts::AccountList::read(&snapshot.store().read()?)
+                .map_err(anyhow::Error::msg)?;
+            Ok(list)
+        })
+        .await??;
+        let role = list.get(user).map_or(web::Role::Admin, |a| a.role);
+        list.set_password(user, password, role)
             .map_err(anyhow::Error::msg)?;
-        Ok(list)
-    })
-    .await??;
-    let role = list.get(user).map_or(web::Role::Admin, |a| a.role);
-    list.set_password(user, password, role)
-        .map_err(anyhow::Error::msg)?;
-    if let Some(a) = list.get_mut(user) {
-        a.disabled = false;
-        if reset_totp {
-            a.totp = None;
-            a.totp_pending = None;
+        if let Some(a) = list.get_mut(user) {
+            a.disabled = false;
+            if reset_totp {
+                a.totp = None;
+                a.totp_pending = None;
+            }
+        }
+        let command = Command::SwapState {
+            key: web::accounts::STATE_KEY.into(),
+            expected: list.revision.clone(),
+            value: list.to_json(),
+        };
+        let result = if let Ok(mut client) = Client::connect(&socket).await {
+            client
+                .request(&Request::Execute { command })
+                .await
+                .map_err(anyhow::Error::msg)?
+                .into_result()
+                .map(drop)
+        } else {
+            let store = std::sync::Arc::new(Store::open(&config.db_path())?);
+            let clock: domain::clock::SharedClock = std::sync::Arc::new(domain::clock::SystemClock);
+            let engine = Engine::start(
+                store,
+                clock,
+                EngineConfig {
+                    policy: config.policy(),
+                    ..EngineConfig::default()
+                },
+            )?;
+            let result = engine.handle().execute(command).await.map(drop);
+            engine.shutdown().await;
+            result
+        };
+        match result {
+            Ok(()) => return Ok(()),
+            Err(e) if e.code == "conflict" && attempts < 5 => continue,
+            Err(e) => anyhow::bail!("refused ({}): {}", e.code, e.message),
         }
     }
-    let command = Command::SaveState {
-        key: web::accounts::STATE_KEY.into(),
-        value: list.to_json(),
-    };
-    if let Ok(mut client) = Client::connect(&socket).await {
-        client
-            .request(&Request::Execute { command })
-            .await
-            .map_err(anyhow::Error::msg)?
-            .into_result()
-            .map_err(|e| anyhow::anyhow!("refused ({}): {}", e.code, e.message))?;
-        return Ok(());
-    }
-    let store = std::sync::Arc::new(Store::open(&config.db_path())?);
-    let clock: crate::clock::SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
-    let engine = Engine::start(
-        store,
-        clock,
-        EngineConfig {
-            policy: config.policy(),
-            ..EngineConfig::default()
-        },
-    )?;
-    let result = engine.handle().execute(command).await;
-    engine.shutdown().await;
-    result.map_err(|e| anyhow::anyhow!("refused ({}): {}", e.code, e.message))?;
-    Ok(())
 }

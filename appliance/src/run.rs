@@ -11,12 +11,11 @@ use store::{Audit, Event, Store, View};
 use tokio::sync::{broadcast, watch};
 
 use crate::admin::{Admin, StreamControl};
-use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
-use crate::engine::{Command, Committed, Engine, EngineConfig, Reply};
 use crate::sim::{self, SimStats};
-use crate::stream::{self, PipelineStats};
-use crate::{control, demo};
+use domain::clock::{SharedClock, SystemClock};
+use domain::engine::{Command, Committed, Engine, EngineConfig, Reply};
+use stream::{self, PipelineStats};
 
 /// Runs until a stop signal, or for `duration` if given (of stream time when streaming, so a
 /// 10 s run publishes exactly 10 s of video).
@@ -55,7 +54,7 @@ pub async fn run(
     if demo && store.read()?.campaigns()?.is_empty() {
         let (spec, what) = match &config.campaign {
             Some(spec) => (spec.clone(), "configured"),
-            None => (demo::live_spec(clock.now()), "demo"),
+            None => (domain::demo::live_spec(clock.now()), "demo"),
         };
         match h
             .execute(Command::CreateCampaign {
@@ -99,7 +98,10 @@ pub async fn run(
         config.socket_path(),
         h.clone(),
         store.clone(),
-        health.clone(),
+        {
+            let health = health.clone();
+            Arc::new(move || health.report())
+        },
         stopped.clone(),
     )
     .await
@@ -436,7 +438,7 @@ pub(crate) async fn log_stream(
             encoder = %p.encoder.lock().unwrap_or_else(|e| e.into_inner()),
             bid_to_frame_p50_ms = format!("{:.1}", pct(0.5)),
             bid_to_frame_p99_ms = format!("{:.1}", pct(0.99)),
-            rss_mib = stream::rss_mib().unwrap_or(0),
+            rss_mib = web::process::usage("self").map_or(0, |u| u.rss_bytes >> 20),
             last_error = %o.last_error(),
             "stream"
         );

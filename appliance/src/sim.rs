@@ -13,9 +13,9 @@ use std::time::Duration;
 use store::{Address, Auction, AuctionState, BidSource, Store, Timestamp, UserId, View, Wei};
 use tokio::sync::watch;
 
-use crate::clock::{self, SharedClock};
 use crate::config::SimulationConfig;
-use crate::engine::{Command, CommandError, EngineHandle, Reply, rules};
+use domain::clock::{self, SharedClock};
+use domain::engine::{Command, CommandError, EngineHandle, Reply, rules};
 
 /// How a simulated bidder behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

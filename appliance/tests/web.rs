@@ -74,12 +74,18 @@ async fn the_admin_page_refuses_what_it_must() {
     for path in ["/healthz", "/readyz", "/metrics"] {
         assert_eq!(anon.get(path).await.status, 200, "{path}");
     }
-    assert!(
-        anon.get("/metrics")
-            .await
-            .text()
-            .contains("sothebais_bids_accepted_total")
-    );
+    let metrics = anon.get("/metrics").await.text();
+    for name in [
+        "sothebais_bids_accepted_total",
+        "sothebais_engine_commands_total",
+        "sothebais_event_log_head",
+        "sothebais_stream_running 0",
+        "sothebais_x_posts_total{outcome=\"posted\"}",
+        "process_resident_memory_bytes",
+        "# EOF",
+    ] {
+        assert!(metrics.contains(name), "no {name} in /metrics:\n{metrics}");
+    }
     let routes = web::api_routes();
     assert!(routes.len() > 40);
     for (method, path) in &routes {
@@ -693,6 +699,60 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// The page speaks to the engine only through operator actions: whatever a session posts to
+/// any route, it can neither record a deposit nor link a wallet as verified (those come only
+/// from the chain and from signed tweets).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_page_cannot_speak_for_the_chain_or_x() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = WebAppliance::start(dir.path(), "[simulation]\nenabled = false", &[]);
+    let mut ctl = app.running.ctl();
+    ctl.execute_ok(
+        json!({"command": "see_user", "id": "42", "handle": "mallory",
+        "account_created": "2020-01-01T00:00:00Z"}),
+    );
+    let mut admin = app.client();
+    assert_eq!(
+        admin.login("admin", &app.admin_password, None).await.status,
+        200
+    );
+    let wallet = "0x00000000000000000000000000000000000000a1";
+    let forged = json!({
+        // As an engine command...
+        "command": "record_deposit", "from": wallet, "amount": "5 ETH", "reference": "forged:0",
+        // ...as an operator action, if the page took any...
+        "act": "link_wallet", "user": "42", "address": wallet, "verified": true,
+        // ...and with what the routes ask for, so each gets past its own checks.
+        "reason": "forged", "seconds": 60, "spec": {}, "toml": "", "enabled": true,
+    });
+    let mut tried = 0;
+    for (method, path) in web::api_routes() {
+        if method == "GET" || path.ends_with("/logout") || path.ends_with("/login") {
+            continue;
+        }
+        let r = admin.send(&method, &concrete(&path), forged.clone()).await;
+        assert_ne!(r.status, 500, "{method} {path}: {}", r.text());
+        tried += 1;
+    }
+    assert!(tried > 20, "only {tried} routes tried");
+    // Still logged in: the barrage did not end the session before it was done.
+    assert_eq!(admin.get("/api/v1/me").await.status, 200);
+    app.running.terminate(Duration::from_secs(30));
+    let db = store::Store::open(&app.data.join("appliance.redb")).unwrap();
+    let r = db.read().unwrap();
+    use store::View as _;
+    assert!(
+        r.deposits().unwrap().is_empty(),
+        "a deposit was recorded from the admin page"
+    );
+    assert_eq!(
+        r.wallet(store::UserId(42)).unwrap(),
+        None,
+        "a wallet was linked from the admin page"
+    );
+    assert_eq!(r.wallet_owner(&wallet.parse().unwrap()).unwrap(), None);
 }
 
 /// A time zone where it is now between 01:00 and 20:59, so a window of today fits in the day.

@@ -27,6 +27,29 @@ impl AssetSource for NoAssets {
     }
 }
 
+/// Checks an asset name, the one rule for every picture the appliance reads or takes in: 1 to 64 of `a-z 0-9 . _ -`, not starting with a dot, ending in `.png`,
+/// `.jpg` or `.jpeg`.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if name.is_empty()
+        || name.len() > 64
+        || !ok_chars
+        || name.starts_with('.')
+        || name.contains("..")
+    {
+        return Err(format!(
+            "{:?} is not an asset name: use 1-64 of a-z, 0-9, '.', '_', '-' (no folders)",
+            name.chars().take(80).collect::<String>()
+        ));
+    }
+    if !(name.ends_with(".png") || name.ends_with(".jpg") || name.ends_with(".jpeg")) {
+        return Err("an asset is a .png, .jpg or .jpeg picture".into());
+    }
+    Ok(())
+}
+
 /// Assets in a directory.
 pub struct DirAssets(pub PathBuf);
 
@@ -35,9 +58,7 @@ pub const MAX_ASSET_BYTES: u64 = 32 << 20;
 
 impl AssetSource for DirAssets {
     fn load(&self, name: &str) -> Option<Vec<u8>> {
-        if name.is_empty() || name.contains('/') || name.contains('\\') || name.starts_with('.') {
-            return None;
-        }
+        check_name(name).ok()?;
         let path = self.0.join(name);
         let len = std::fs::metadata(&path).ok()?.len();
         if len > MAX_ASSET_BYTES {

@@ -14,7 +14,9 @@ mod text;
 mod view;
 mod widgets;
 
-pub use assets::{AssetSource, DirAssets, MAX_ASSET_BYTES, NoAssets};
+pub use assets::{
+    AssetSource, DirAssets, MAX_ASSET_BYTES, NoAssets, check_name as check_asset_name,
+};
 pub use blend::{Bounds, Rgba};
 pub use compositor::{Compositor, Redraw, SceneKind, TRANSITION_MS};
 pub use model::{

@@ -404,11 +404,7 @@ fn check_element(e: &Element) -> Result<(), String> {
         Widget::Panel { radius, .. } if !(0.0..=200.0).contains(radius) => {
             Err(format!("radius {radius} is outside 0-200"))
         }
-        Widget::Image { asset }
-            if asset.is_empty() || asset.contains('/') || asset.contains("..") =>
-        {
-            Err(format!("asset name {asset:?} must be a plain file name"))
-        }
+        Widget::Image { asset } => crate::assets::check_name(asset),
         _ => Ok(()),
     }
 }

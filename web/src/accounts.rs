@@ -5,11 +5,12 @@
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use domain::engine::OperatorAction;
 use serde::{Deserialize, Serialize};
-use store::View;
+use store::{Audit, View};
 
 /// The store key the accounts live under.
-pub const STATE_KEY: &str = "web.accounts";
+pub const STATE_KEY: &str = domain::engine::ACCOUNTS_KEY;
 
 /// What an account may do. Ordered: each role can do what the ones before it can.
 #[derive(
@@ -95,16 +96,43 @@ impl From<&Account> for AccountView {
 pub struct AccountList {
     /// The accounts.
     pub users: Vec<Account>,
+    /// The stored value this list was read from (`None`: none was stored): a save succeeds only
+    /// while it is still the stored one.
+    #[serde(skip)]
+    pub revision: Option<String>,
 }
 
 impl AccountList {
     /// Reads the accounts from a store snapshot.
     pub fn read(view: &impl View) -> Result<AccountList, String> {
         match view.state(STATE_KEY).map_err(|e| e.to_string())? {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| format!("the stored accounts are unreadable: {e}")),
+            Some(bytes) => {
+                let mut list: AccountList = serde_json::from_slice(&bytes)
+                    .map_err(|e| format!("the stored accounts are unreadable: {e}"))?;
+                list.revision = Some(
+                    String::from_utf8(bytes)
+                        .map_err(|_| "the stored accounts are not UTF-8".to_string())?,
+                );
+                Ok(list)
+            }
             None => Ok(AccountList::default()),
         }
+    }
+
+    /// Saves the list through the engine, only if the stored accounts are still those it was
+    /// read from; a `conflict` refusal otherwise (read again and retry).
+    pub async fn save(&self, backend: &dyn crate::Backend) -> Result<(), crate::Refusal> {
+        let action = OperatorAction::SaveAccounts {
+            expected: self.revision.clone(),
+            accounts: self.to_json(),
+        };
+        let audit = Audit {
+            actor: "admin page".into(),
+            origin: String::new(),
+            reason: String::new(),
+        };
+        backend.act(action, audit).await?;
+        Ok(())
     }
 
     /// As stored.

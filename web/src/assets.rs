@@ -5,6 +5,7 @@
 //! fully decoded under the scene's limits (side and pixel count) before it is written, so a
 //! decompression bomb or a disguised file never lands in the folder.
 
+use scene::check_asset_name as check_name;
 use std::path::{Path, PathBuf};
 
 use salvo::http::{HeaderValue, StatusCode};
@@ -39,29 +40,6 @@ pub fn kind_of(name: &str) -> &'static str {
     } else {
         "artwork"
     }
-}
-
-/// Checks an asset name: 1 to 64 of `a-z 0-9 . _ -`, not starting with a dot, ending in `.png`,
-/// `.jpg` or `.jpeg`.
-pub fn check_name(name: &str) -> Result<(), String> {
-    let ok_chars = name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
-    if name.is_empty()
-        || name.len() > 64
-        || !ok_chars
-        || name.starts_with('.')
-        || name.contains("..")
-    {
-        return Err(format!(
-            "{:?} is not an asset name: use 1-64 of a-z, 0-9, '.', '_', '-' (no folders)",
-            name.chars().take(80).collect::<String>()
-        ));
-    }
-    if !(name.ends_with(".png") || name.ends_with(".jpg") || name.ends_with(".jpeg")) {
-        return Err("an asset is a .png, .jpg or .jpeg picture".into());
-    }
-    Ok(())
 }
 
 /// Checks the content: a PNG or JPEG whose format matches the name, that decodes in full within
@@ -147,11 +125,15 @@ pub async fn upload(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let name = req.query::<String>("name").unwrap_or_default();
     let replace = req.query::<bool>("replace").unwrap_or(false);
     let dir = app.backend.assets_dir();
+    let max = app.config.max_upload;
     let path = match path_of(&dir, &name) {
         Ok(p) => p,
-        Err(e) => return refuse(res, StatusCode::BAD_REQUEST, "invalid_request", e),
+        Err(e) => {
+            // Read what the client is still sending, so it gets the answer rather than a reset.
+            drain(req, max as u64 * 4).await;
+            return refuse(res, StatusCode::BAD_REQUEST, "invalid_request", e);
+        }
     };
-    let max = app.config.max_upload;
     let too_large = format!("uploads are at most {} MiB", max >> 20);
     if req
         .header::<u64>("content-length")

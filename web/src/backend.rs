@@ -1,14 +1,16 @@
-//! The narrow interface the admin page has to the rest of the appliance: engine commands as JSON
-//! (the same surface as the control socket), status, the stream's picture and switches, settings,
-//! and recent log lines. The page knows the store (read-only snapshots) and this; never the X or
-//! chain code.
+//! The narrow interface the admin page has to the rest of the appliance: typed operator actions
+//! (never arbitrary engine commands: no deposit, wallet link or tweet can be sent from here),
+//! status, the stream's picture and switches, settings, and recent log lines. The page knows the
+//! store (read-only snapshots), the domain's types and this; never the X or chain code.
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 
+use domain::engine::{CommandError, OperatorAction, Reply};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use store::Audit;
 use tokio::sync::watch;
 
 /// A boxed future, for an object-safe trait.
@@ -33,10 +35,23 @@ impl Refusal {
     }
 }
 
+impl From<CommandError> for Refusal {
+    fn from(e: CommandError) -> Refusal {
+        Refusal {
+            code: e.code,
+            message: e.message,
+        }
+    }
+}
+
 /// What the appliance offers the admin page.
 pub trait Backend: Send + Sync + 'static {
-    /// Runs an engine command (`{"command": "pause", ...}`); its reply, or the refusal.
-    fn execute(&self, command: Value) -> BoxFut<'_, Result<Value, Refusal>>;
+    /// Carries out an operator's action as an engine command carrying `audit`; the engine's
+    /// reply once it is durable, or its refusal.
+    fn act(&self, action: OperatorAction, audit: Audit) -> BoxFut<'_, Result<Reply, CommandError>>;
+    /// The appliance's metrics (engine, stream, X, chain), read at each scrape of `/metrics`
+    /// under the names the README lists.
+    fn metrics(&self) -> Box<dyn prometheus_client::collector::Collector>;
     /// Engine counters, X/chain health and stream statistics, as the control socket's status.
     fn status(&self) -> Value;
     /// The head of the event log, updated after every commit.

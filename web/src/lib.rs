@@ -21,6 +21,7 @@ pub mod backend;
 mod charts;
 mod html;
 mod live;
+pub mod metrics;
 mod model;
 mod pages;
 pub mod process;
@@ -32,13 +33,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use domain::engine::OperatorAction;
 use salvo::conn::Acceptor as _;
 use salvo::conn::rustls::{Keycert, RustlsConfig};
 use salvo::http::StatusCode;
 use salvo::prelude::*;
-use serde_json::Value;
-use store::Store;
 use store::search::SearchIndex;
+use store::{Audit, Store};
 use tokio::sync::{broadcast, watch};
 
 pub use accounts::Role;
@@ -73,6 +74,7 @@ pub struct App {
     sessions: Sessions,
     throttle: Throttle,
     live: live::Live,
+    metrics: metrics::Metrics,
     config: WebConfig,
 }
 
@@ -153,8 +155,7 @@ pub async fn start(
         let password = accounts::random_password();
         list.set_password("admin", &password, Role::Admin)
             .map_err(anyhow::Error::msg)?;
-        backend
-            .execute(serde_json::json!({"command": "save_state", "key": accounts::STATE_KEY, "value": list.to_json()}))
+        list.save(backend.as_ref())
             .await
             .map_err(|e| anyhow::anyhow!("cannot store the admin account: {}", e.message))?;
         first = Some(FirstStart {
@@ -163,6 +164,7 @@ pub async fn start(
         });
     }
     let (tx, _) = broadcast::channel(64);
+    let metrics = metrics::Metrics::new(backend.metrics());
     let app = Arc::new(App {
         backend,
         store,
@@ -170,6 +172,7 @@ pub async fn start(
         sessions: Sessions::new(config.session_idle, config.session_max),
         throttle: Throttle::new(5, Duration::from_secs(15 * 60)),
         live: live::Live::new(tx),
+        metrics,
         config: config.clone(),
     });
     let mut tasks = vec![tokio::spawn(live::follow(app.clone(), stop.clone()))];
@@ -474,23 +477,21 @@ impl Handler for Guard {
 }
 
 /// Who is acting, for the audit trail.
-fn audit(session: &Session, req: &Request, reason: &str) -> Value {
-    serde_json::json!({
-        "actor": session.user,
-        "origin": format!("admin page {}", client_ip(req)),
-        "reason": reason,
-    })
+fn audit(session: &Session, req: &Request, reason: &str) -> Audit {
+    Audit {
+        actor: session.user.clone(),
+        origin: format!("admin page {}", client_ip(req)),
+        reason: reason.to_string(),
+    }
 }
 
 /// Records an administrative action in the event log.
 async fn record(app: &App, session: &Session, req: &Request, action: &str, detail: &str) {
-    let command = serde_json::json!({
-        "command": "record_admin_action",
-        "action": action,
-        "detail": detail,
-        "audit": audit(session, req, ""),
-    });
-    if let Err(e) = app.backend.execute(command).await {
+    let record = OperatorAction::Record {
+        action: action.to_string(),
+        detail: detail.to_string(),
+    };
+    if let Err(e) = app.backend.act(record, audit(session, req, "")).await {
         tracing::error!(action, error = %e.message, "the audit record could not be written");
     }
 }
@@ -501,7 +502,7 @@ mod tests {
 
     #[test]
     fn the_openapi_document_matches_the_routes() {
-        let doc: Value = serde_json::from_str(&openapi().to_json().unwrap()).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&openapi().to_json().unwrap()).unwrap();
         let mut documented = Vec::new();
         for (path, item) in doc["paths"].as_object().unwrap() {
             for method in item.as_object().unwrap().keys() {

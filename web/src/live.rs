@@ -2,8 +2,6 @@
 //! dashboard and sending it to every open event stream), a task that feeds the search index, the
 //! server-sent events endpoint, and the three unauthenticated probes.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,7 +10,7 @@ use salvo::oapi::endpoint;
 use salvo::prelude::*;
 use salvo::sse::{SseEvent, SseKeepAlive};
 use serde_json::Value;
-use store::{Event, View};
+use store::View;
 use tokio::sync::{broadcast, watch};
 
 use crate::{App, app, model};
@@ -20,21 +18,10 @@ use crate::{App, app, model};
 /// A dashboard as sent: its JSON text.
 pub type Frame = Arc<Vec<u8>>;
 
-/// Counters since start, from the committed events.
-#[derive(Default)]
-struct Counters {
-    events: u64,
-    bids_accepted: u64,
-    bids_rejected: BTreeMap<String, u64>,
-    tweets: BTreeMap<String, u64>,
-    admin_actions: u64,
-}
-
 /// The latest dashboard and its subscribers.
 pub struct Live {
     tx: broadcast::Sender<Frame>,
     latest: Mutex<Option<Frame>>,
-    counters: Mutex<Counters>,
 }
 
 impl Live {
@@ -43,7 +30,6 @@ impl Live {
         Live {
             tx,
             latest: Mutex::new(None),
-            counters: Mutex::new(Counters::default()),
         }
     }
 
@@ -60,28 +46,6 @@ impl Live {
         let f = build(app)?;
         *self.latest.lock().unwrap_or_else(|e| e.into_inner()) = Some(f.clone());
         Ok(f)
-    }
-
-    fn count(&self, records: &[store::EventRecord]) {
-        let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-        for r in records {
-            c.events += 1;
-            match &r.event {
-                Event::BidAccepted { .. } => c.bids_accepted += 1,
-                Event::BidRejected { bid } => {
-                    let code = bid
-                        .rejection
-                        .as_ref()
-                        .map_or("unknown", |r| r.code.as_str());
-                    *c.bids_rejected.entry(code.to_string()).or_default() += 1;
-                }
-                Event::TweetReceived { tweet } => {
-                    *c.tweets.entry(tweet.kind.as_str().to_string()).or_default() += 1;
-                }
-                Event::AdminAction { .. } => c.admin_actions += 1,
-                _ => {}
-            }
-        }
     }
 }
 
@@ -127,7 +91,7 @@ pub async fn follow(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             };
             let Some(last) = batch.last() else { break };
             seq = last.seq;
-            app.live.count(&batch);
+            app.metrics.count(&batch);
         }
         match build(&app) {
             Ok(frame) => {
@@ -214,132 +178,23 @@ pub fn process_stats() -> Value {
     serde_json::json!({"cpu_seconds": u.cpu_seconds, "rss_bytes": u.rss_bytes, "threads": u.threads})
 }
 
-fn metric_name(path: &str) -> String {
-    let mut out = String::from("sothebais_");
-    for c in path.chars() {
-        out.push(if c.is_ascii_alphanumeric() {
-            c.to_ascii_lowercase()
-        } else {
-            '_'
-        });
-    }
-    out
-}
-
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// Every number (and boolean) in the status as a gauge named after its path; list entries are
-/// told apart by their `source`/`name`/`provider` field or their position.
-fn gauges(path: &str, labels: &str, v: &Value, out: &mut String) {
-    match v {
-        Value::Number(n) => {
-            let _ = writeln!(out, "{}{labels} {n}", metric_name(path));
-        }
-        Value::Bool(b) => {
-            let _ = writeln!(out, "{}{labels} {}", metric_name(path), u8::from(*b));
-        }
-        Value::Object(m) => {
-            for (k, v) in m {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}_{k}")
-                };
-                gauges(&p, labels, v, out);
-            }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let id = ["source", "name", "provider", "url"]
-                    .iter()
-                    .find_map(|k| item[*k].as_str())
-                    .map_or_else(|| i.to_string(), str::to_string);
-                let inner = format!("item=\"{}\"", label(&id));
-                let labels = if labels.is_empty() {
-                    format!("{{{inner}}}")
-                } else {
-                    format!("{},{inner}}}", labels.trim_end_matches('}'))
-                };
-                gauges(path, &labels, item, out);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Prometheus text: bids and rejections by reason, tweets by kind, then every figure of the
-/// status (engine, stream, X, chain) and the process.
+/// OpenMetrics text: the names are listed in the README ([`crate::metrics`]).
 #[handler]
 pub async fn metrics(depot: &mut Depot, res: &mut Response) {
     let app = app(depot);
-    let mut out = String::new();
-    {
-        let c = app.live.counters.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = writeln!(
-            out,
-            "# TYPE sothebais_events_total counter\nsothebais_events_total {}",
-            c.events
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE sothebais_bids_accepted_total counter\nsothebais_bids_accepted_total {}",
-            c.bids_accepted
-        );
-        let _ = writeln!(out, "# TYPE sothebais_bids_rejected_total counter");
-        for (reason, n) in &c.bids_rejected {
-            let _ = writeln!(
-                out,
-                "sothebais_bids_rejected_total{{reason=\"{}\"}} {n}",
-                label(reason)
+    match app.metrics.encode(app.sessions.count()) {
+        Ok(text) => {
+            res.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
             );
+            let _ = res.write_body(text);
         }
-        let _ = writeln!(out, "# TYPE sothebais_tweets_total counter");
-        for (kind, n) in &c.tweets {
-            let _ = writeln!(
-                out,
-                "sothebais_tweets_total{{kind=\"{}\"}} {n}",
-                label(kind)
-            );
+        Err(e) => {
+            res.status_code(StatusCode::INTERNAL_SERVER_ERROR);
+            res.render(Text::Plain(format!("metrics could not be encoded: {e}\n")));
         }
-        let _ = writeln!(
-            out,
-            "# TYPE sothebais_admin_actions_total counter\nsothebais_admin_actions_total {}",
-            c.admin_actions
-        );
-    }
-    let _ = writeln!(out, "sothebais_web_sessions {}", app.sessions.count());
-    gauges("", "", &app.backend.status(), &mut out);
-    gauges("process", "", &process_stats(), &mut out);
-    res.headers_mut().insert(
-        "content-type",
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    let _ = res.write_body(out);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn status_becomes_gauges() {
-        let mut out = String::new();
-        let status = serde_json::json!({
-            "stream": {"fps": 30.0, "connected": true, "last_error": "x"},
-            "connections": {"x_polls": [{"source": "mentions", "errors": 2}]},
-        });
-        gauges("", "", &status, &mut out);
-        assert!(out.contains("sothebais_stream_fps 30.0\n"), "{out}");
-        assert!(out.contains("sothebais_stream_connected 1\n"), "{out}");
-        assert!(
-            out.contains("sothebais_connections_x_polls_errors{item=\"mentions\"} 2\n"),
-            "{out}"
-        );
-        assert!(!out.contains("last_error"));
-        assert!(process_stats()["rss_bytes"].as_u64().unwrap() > 0);
     }
 }

@@ -30,15 +30,9 @@ fn fingerprint(cert_pem: &str) -> Result<String, String> {
 }
 
 fn pem_der(pem: &str) -> Result<Vec<u8>, String> {
-    use base64::Engine as _;
-    let body: String = pem
-        .lines()
-        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE-----"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END"))
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(body)
+    use rustls_pki_types::pem::PemObject as _;
+    rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+        .map(|der| der.to_vec())
         .map_err(|e| format!("the certificate is not PEM: {e}"))
 }
 

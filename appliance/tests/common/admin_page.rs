@@ -112,7 +112,7 @@ impl Reply {
 
 impl Client {
     pub fn new(base: &str, cert_pem: &str) -> Client {
-        let http = appliance::bench_web::pinned_client(cert_pem, Duration::from_secs(30)).unwrap();
+        let http = bench::web::pinned_client(cert_pem, Duration::from_secs(30)).unwrap();
         Client {
             base: base.to_string(),
             http,

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, U256};
-use appliance::chain::rpc::Rpc;
+use chain::rpc::Rpc;
 use serde_json::{Value, json};
 
 /// Hardhat's first development accounts: (address, private key). Account 0 deploys and funds.

@@ -43,7 +43,7 @@ pub fn assert_check(data: &Path) {
 /// Writes a configuration whose campaign has an auction open now, under permissive rules.
 pub fn config_with_live_auction(dir: &Path, rules: store::AuctionRules) -> PathBuf {
     let now = store::Timestamp::from_datetime(chrono::Utc::now());
-    let mut spec = appliance::demo::live_spec(now);
+    let mut spec = domain::demo::live_spec(now);
     spec.rules = rules;
     let config = Config {
         data_dir: dir.join("data"),
@@ -59,7 +59,7 @@ pub fn config_with_live_auction(dir: &Path, rules: store::AuctionRules) -> PathB
 /// canonical message>`. Returns the tweet and the wallet.
 pub fn link_tweet(handle: &str, key: &k256::ecdsa::SigningKey) -> (String, store::Address) {
     let address = store::Address(alloy_primitives::Address::from_private_key(key).0.0);
-    let message = appliance::x::grammar::link_message(handle, &address, "SothebAIs");
+    let message = domain::link::link_message(handle, &address, "SothebAIs");
     let hash = alloy_primitives::eip191_hash_message(message.as_bytes());
     let (sig, recid) = key.sign_prehash_recoverable(hash.as_slice()).unwrap();
     let mut bytes = sig.to_bytes().to_vec();
@@ -67,7 +67,7 @@ pub fn link_tweet(handle: &str, key: &k256::ecdsa::SigningKey) -> (String, store
     (
         format!(
             "@SothebAIs link {} 0x{}",
-            appliance::x::grammar::checksummed(&address),
+            domain::link::checksummed(&address),
             alloy_primitives::hex::encode(bytes)
         ),
         address,

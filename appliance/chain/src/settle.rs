@@ -1,0 +1,481 @@
+//! Chain transactions out: the deliverer of the outbox's chain rows (token transfers to winners,
+//! payments to the treasury, refunds).
+//!
+//! A transaction is built, signed and stored with the engine (`Signed`: nonce, hash, raw bytes)
+//! before it is broadcast, then broadcast again, unchanged, until its receipt has the configured
+//! confirmations; a restart re-broadcasts the stored bytes, so a crash at any point leads to
+//! exactly one transaction. Nonces are allocated in order from the larger of the chain's pending
+//! count and the stored ones. When every transaction of a sale is confirmed, the engine settles
+//! the auction.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address as EthAddress, B256, U256};
+use store::{
+    AuctionId, AuctionState, Channel, Milestone, Notice, OutboxEntry, OutboxStatus, Store, View,
+};
+use tokio::sync::{broadcast, watch};
+
+use super::eth::{Signer, safe_transfer_from, transaction};
+use super::rpc::{Rpc, RpcError};
+use domain::clock::SharedClock;
+use domain::engine::{Command, Committed, EngineHandle};
+use domain::report::LastError;
+
+/// Re-broadcast a signed transaction that has no receipt this often.
+const REBROADCAST: Duration = Duration::from_secs(15);
+/// Gas estimate headroom, percent.
+const GAS_MARGIN_PCT: u64 = 20;
+
+/// Counters for the status page.
+#[derive(Debug, Default)]
+pub struct SettleStats {
+    /// Transactions signed.
+    pub signed: AtomicU64,
+    /// Transactions confirmed.
+    pub confirmed: AtomicU64,
+    /// Transactions that failed (reverted, or could not be built).
+    pub failed: AtomicU64,
+    /// The last failure.
+    pub last_error: LastError,
+}
+
+/// Delivers the chain rows of the outbox.
+pub struct ChainDeliverer {
+    /// The providers.
+    pub rpc: Arc<Rpc>,
+    /// The engine.
+    pub engine: EngineHandle,
+    /// The store.
+    pub store: Arc<Store>,
+    /// The custody key (escrow and tokens).
+    pub signer: Arc<Signer>,
+    /// The chain's id.
+    pub chain_id: u64,
+    /// Where winning amounts go.
+    pub treasury: EthAddress,
+    /// Confirmations before a transaction counts as done.
+    pub confirmations: u64,
+    /// The appliance's clock.
+    pub clock: SharedClock,
+    /// Counters.
+    pub stats: Arc<SettleStats>,
+}
+
+/// What a row asks for on chain.
+struct Call {
+    to: EthAddress,
+    value: U256,
+    data: Vec<u8>,
+}
+
+enum Outcome {
+    /// Nothing more to do now.
+    Waiting,
+    /// The row changed state.
+    Progress,
+}
+
+impl ChainDeliverer {
+    /// Runs until `stop`, woken by committed batches and every two seconds.
+    pub async fn run(
+        self,
+        mut committed: broadcast::Receiver<Committed>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut next_nonce: Option<u64> = None;
+        let mut broadcast_at: HashMap<u64, Instant> = HashMap::new();
+        let mut floor = 0u64;
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            if let Err(e) = self
+                .pass(&mut floor, &mut next_nonce, &mut broadcast_at)
+                .await
+            {
+                self.note_error(&e);
+                tracing::warn!(error = %e, "chain delivery paused");
+                // The pending count is read again: a failed step may have left it unknown.
+                next_nonce = None;
+            }
+            tokio::select! {
+                r = committed.recv() => {
+                    if matches!(r, Err(broadcast::error::RecvError::Closed)) {
+                        return;
+                    }
+                }
+                () = tokio::time::sleep(Duration::from_secs(2)) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    fn note_error(&self, e: &str) {
+        self.stats.last_error.set(e);
+    }
+
+    /// Sales handed to the chain and not yet settled.
+    fn unsettled(&self) -> Result<Vec<AuctionId>, String> {
+        let r = self.store.read().map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for a in r.auctions().map_err(|e| e.to_string())? {
+            if a.state == AuctionState::Processing
+                && r.milestone(a.id, Milestone::SettlementQueued)
+                    .map_err(|e| e.to_string())?
+            {
+                out.push(a.id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The chain rows from `floor` on, and `floor` moved past the rows that need nothing more
+    /// (finished, and not part of a sale still being settled), so passes read only the tail.
+    fn rows(&self, floor: &mut u64, unsettled: &[AuctionId]) -> Result<Vec<OutboxEntry>, String> {
+        let r = self.store.read().map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        let mut after = *floor;
+        let mut done_so_far = true;
+        loop {
+            let rows = r.outbox_after(after, 1024).map_err(|e| e.to_string())?;
+            let Some(last) = rows.last() else { break };
+            after = last.id.0;
+            for row in rows {
+                if row.notice.channel() != Channel::Chain {
+                    continue;
+                }
+                let needed = row.status.is_open()
+                    || row.notice.settles().is_some_and(|a| unsettled.contains(&a));
+                if needed && done_so_far {
+                    *floor = row.id.0 - 1;
+                    done_so_far = false;
+                }
+                out.push(row);
+            }
+        }
+        if done_so_far {
+            *floor = after;
+        }
+        Ok(out)
+    }
+
+    async fn pass(
+        &self,
+        floor: &mut u64,
+        next_nonce: &mut Option<u64>,
+        broadcast_at: &mut HashMap<u64, Instant>,
+    ) -> Result<(), String> {
+        let rows = self.rows(floor, &self.unsettled()?)?;
+        for row in rows.iter() {
+            if let OutboxStatus::Signed {
+                tx_hash,
+                raw,
+                nonce,
+                ..
+            } = &row.status
+            {
+                self.follow(row, tx_hash, raw, *nonce, broadcast_at).await?;
+            }
+        }
+        for row in rows.iter().filter(|r| r.status == OutboxStatus::Pending) {
+            let nonce = match next_nonce {
+                Some(n) => *n,
+                None => {
+                    let chain = self
+                        .rpc
+                        .pending_nonce(self.signer.address())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let stored = rows
+                        .iter()
+                        .filter_map(|r| match &r.status {
+                            OutboxStatus::Signed { nonce, .. } => Some(nonce + 1),
+                            _ => None,
+                        })
+                        .max()
+                        .unwrap_or(0);
+                    *next_nonce = Some(chain.max(stored));
+                    chain.max(stored)
+                }
+            };
+            if let Outcome::Progress = self.sign_and_send(row, nonce, broadcast_at).await? {
+                *next_nonce = Some(nonce + 1);
+            }
+        }
+        self.settle_finished(floor).await
+    }
+
+    /// Builds what a row asks for, or says why it cannot be done.
+    fn call_of(&self, row: &OutboxEntry) -> Result<Call, String> {
+        let r = self.store.read().map_err(|e| e.to_string())?;
+        let auction = |id: AuctionId| {
+            r.auction(id)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("auction {id} is missing"))
+        };
+        let winner_wallet = |a: &store::Auction| -> Result<EthAddress, String> {
+            let winner = a
+                .leader
+                .ok_or_else(|| format!("auction {} has no winner", a.id))?;
+            let link = r
+                .wallet(winner)
+                .map_err(|e| e.to_string())?
+                .filter(|l| l.verified)
+                .ok_or_else(|| format!("the winner of auction {} has no verified wallet", a.id))?;
+            Ok(EthAddress::from(link.address.0))
+        };
+        match &row.notice {
+            Notice::TransferNft { auction: id } => {
+                let a = auction(*id)?;
+                let token = r
+                    .item(a.item)
+                    .map_err(|e| e.to_string())?
+                    .and_then(|i| i.token)
+                    .ok_or_else(|| format!("the item of auction {id} is not a token"))?;
+                let token_id = U256::from_str(&token.token_id)
+                    .map_err(|e| format!("token id {}: {e}", token.token_id))?;
+                Ok(Call {
+                    to: EthAddress::from(token.contract.0),
+                    value: U256::ZERO,
+                    data: safe_transfer_from(self.signer.address(), winner_wallet(&a)?, token_id),
+                })
+            }
+            Notice::PayTreasury { auction: id } => {
+                let a = auction(*id)?;
+                Ok(Call {
+                    to: self.treasury,
+                    value: U256::from(a.price.0),
+                    data: Vec::new(),
+                })
+            }
+            Notice::Refund { withdrawal } => {
+                let w = r
+                    .withdrawal(*withdrawal)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("withdrawal {withdrawal} is missing"))?;
+                Ok(Call {
+                    to: EthAddress::from(w.to.0),
+                    value: U256::from(w.amount.0),
+                    data: Vec::new(),
+                })
+            }
+            other => Err(format!("{} is not a chain transaction", other.kind())),
+        }
+    }
+
+    async fn set(
+        &self,
+        row: &OutboxEntry,
+        status: OutboxStatus,
+        attempted: bool,
+    ) -> Result<(), String> {
+        self.engine
+            .execute(Command::UpdateOutbox {
+                id: row.id,
+                status,
+                attempted,
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("outbox row {}: {e}", row.id))
+    }
+
+    async fn fail(&self, row: &OutboxEntry, error: String) -> Result<Outcome, String> {
+        tracing::error!(row = %row.id, kind = row.notice.kind(), error = %error, "chain transaction failed");
+        self.stats.failed.fetch_add(1, Ordering::Relaxed);
+        self.note_error(&error);
+        self.set(
+            row,
+            OutboxStatus::Failed {
+                at: self.clock.now(),
+                error,
+            },
+            true,
+        )
+        .await?;
+        Ok(Outcome::Progress)
+    }
+
+    async fn sign_and_send(
+        &self,
+        row: &OutboxEntry,
+        nonce: u64,
+        broadcast_at: &mut HashMap<u64, Instant>,
+    ) -> Result<Outcome, String> {
+        let call = match self.call_of(row) {
+            Ok(c) => c,
+            Err(why) => {
+                self.fail(row, why).await?;
+                return Ok(Outcome::Waiting);
+            }
+        };
+        let from = self.signer.address();
+        let gas = match self
+            .rpc
+            .estimate_gas(from, call.to, call.value, &call.data)
+            .await
+        {
+            Ok(g) => g,
+            Err(RpcError::Node { message, .. }) => {
+                self.fail(row, format!("the transaction would fail: {message}"))
+                    .await?;
+                return Ok(Outcome::Waiting);
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let gas_limit = gas + gas * GAS_MARGIN_PCT / 100;
+        let base = self.rpc.base_fee().await.map_err(|e| e.to_string())?;
+        let priority = self.rpc.priority_fee().await.unwrap_or(1_000_000);
+        let max_fee = base.saturating_mul(2).saturating_add(priority);
+        let tx = transaction(
+            self.chain_id,
+            nonce,
+            call.to,
+            call.value,
+            call.data,
+            gas_limit,
+            max_fee,
+            priority.min(max_fee),
+        );
+        let signed = self.signer.sign(tx)?;
+        // Durable before it leaves: after a crash the same bytes are broadcast again.
+        self.set(
+            row,
+            OutboxStatus::Signed {
+                at: self.clock.now(),
+                nonce,
+                tx_hash: signed.hash.to_string(),
+                raw: signed.raw.clone(),
+            },
+            true,
+        )
+        .await?;
+        self.stats.signed.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(row = %row.id, kind = row.notice.kind(), tx = %signed.hash, nonce, "chain transaction signed");
+        self.broadcast(row, &signed.raw, broadcast_at).await;
+        Ok(Outcome::Progress)
+    }
+
+    /// Broadcasts signed bytes; `true` when the node says their nonce is already used.
+    async fn broadcast(
+        &self,
+        row: &OutboxEntry,
+        raw: &[u8],
+        broadcast_at: &mut HashMap<u64, Instant>,
+    ) -> bool {
+        broadcast_at.insert(row.id.0, Instant::now());
+        let Err(e) = self.rpc.send_raw(raw).await else {
+            return false;
+        };
+        let message = e.node_message().unwrap_or("").to_ascii_lowercase();
+        if message.contains("nonce too low") || message.contains("nonce has already been used") {
+            return true;
+        }
+        let known = message.contains("already known")
+            || message.contains("known transaction")
+            || message.contains("already imported");
+        if !known {
+            self.note_error(&e.to_string());
+            tracing::warn!(row = %row.id, error = %e, "broadcast failed; will retry");
+        }
+        false
+    }
+
+    async fn follow(
+        &self,
+        row: &OutboxEntry,
+        tx_hash: &str,
+        raw: &[u8],
+        nonce: u64,
+        broadcast_at: &mut HashMap<u64, Instant>,
+    ) -> Result<(), String> {
+        let hash = B256::from_str(tx_hash).map_err(|e| format!("stored hash {tx_hash}: {e}"))?;
+        let receipt = self.rpc.receipt(hash).await.map_err(|e| e.to_string())?;
+        let Some(receipt) = receipt else {
+            let due = broadcast_at
+                .get(&row.id.0)
+                .is_none_or(|t| t.elapsed() >= REBROADCAST);
+            if due {
+                tracing::debug!(row = %row.id, tx = %hash, nonce, "broadcasting (again)");
+                if self.broadcast(row, raw, broadcast_at).await {
+                    // Its nonce is taken: either it was just mined (look once more) or another
+                    // transaction from this key used it, and this one can never be mined.
+                    if self
+                        .rpc
+                        .receipt(hash)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .is_none()
+                    {
+                        self.fail(
+                            row,
+                            format!("nonce {nonce} was used by another transaction; {hash} can never be mined"),
+                        )
+                        .await?;
+                    }
+                }
+            }
+            return Ok(());
+        };
+        let head = self.rpc.block_number().await.map_err(|e| e.to_string())?;
+        let mined = receipt.block_number.to::<u64>();
+        if head + 1 < mined + self.confirmations {
+            return Ok(());
+        }
+        broadcast_at.remove(&row.id.0);
+        if receipt.status.to::<u64>() == 1 {
+            self.stats.confirmed.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(row = %row.id, kind = row.notice.kind(), tx = %hash, block = mined, "chain transaction confirmed");
+            self.set(
+                row,
+                OutboxStatus::Sent {
+                    at: self.clock.now(),
+                    external_id: tx_hash.to_string(),
+                },
+                false,
+            )
+            .await
+        } else {
+            self.fail(row, format!("transaction {hash} reverted in block {mined}"))
+                .await
+                .map(|_| ())
+        }
+    }
+
+    /// Settles every auction whose chain rows are all confirmed.
+    async fn settle_finished(&self, floor: &mut u64) -> Result<(), String> {
+        let unsettled = self.unsettled()?;
+        if unsettled.is_empty() {
+            return Ok(());
+        }
+        let rows = self.rows(floor, &unsettled)?;
+        for auction in unsettled {
+            let mine: Vec<&OutboxEntry> = rows
+                .iter()
+                .filter(|r| r.notice.settles() == Some(auction))
+                .collect();
+            let done = !mine.is_empty()
+                && mine
+                    .iter()
+                    .all(|r| matches!(r.status, OutboxStatus::Sent { .. }));
+            if !done {
+                continue;
+            }
+            match self
+                .engine
+                .execute(Command::ConfirmSettlement { auction })
+                .await
+            {
+                Ok(_) => tracing::info!(auction = %auction, "sale settled on chain"),
+                Err(e) if e.code == "invalid_state" => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,235 @@
+//! The appliance's metrics for `/metrics`, read from each part's counters at every scrape under
+//! fixed names (listed in the README): the engine, the stream, X and the chain. The admin page
+//! adds its own (events, bids, sessions, the process) around them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use domain::engine::EngineHandle;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Unit;
+use tokio::sync::watch;
+
+use crate::admin::StreamControl;
+use crate::health::Health;
+
+/// Reads the appliance's parts when `/metrics` is scraped.
+pub struct ApplianceMetrics {
+    /// The engine's counters.
+    pub engine: EngineHandle,
+    /// The head of the event log.
+    pub head: watch::Receiver<u64>,
+    /// X and the chain.
+    pub health: Arc<Health>,
+    /// The stream.
+    pub stream: Arc<StreamControl>,
+}
+
+impl std::fmt::Debug for ApplianceMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApplianceMetrics")
+    }
+}
+
+type Out = Result<(), std::fmt::Error>;
+
+fn load(a: &AtomicU64) -> u64 {
+    a.load(Ordering::Relaxed)
+}
+
+fn counter(e: &mut DescriptorEncoder, name: &str, help: &str, unit: Option<Unit>, v: u64) -> Out {
+    let c = ConstCounter::new(v);
+    c.encode(e.encode_descriptor(name, help, unit.as_ref(), c.metric_type())?)
+}
+
+fn gauge(e: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> Out {
+    let g = ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX));
+    g.encode(e.encode_descriptor(name, help, None, g.metric_type())?)
+}
+
+/// A counter with one label, one value per label value.
+fn counters(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    label: &'static str,
+    values: &[(&str, u64)],
+) -> Out {
+    let mut family: MetricEncoder = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (value, n) in values {
+        let labels = [(label, *value)];
+        ConstCounter::new(*n).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+impl Collector for ApplianceMetrics {
+    fn encode(&self, mut e: DescriptorEncoder) -> Out {
+        let stats = self.engine.stats();
+        counter(
+            &mut e,
+            "engine_commands",
+            "Commands the engine has answered since start",
+            None,
+            load(&stats.commands),
+        )?;
+        counter(
+            &mut e,
+            "engine_transactions",
+            "Write transactions the engine has committed since start (group commit)",
+            None,
+            load(&stats.batches),
+        )?;
+        gauge(
+            &mut e,
+            "event_log_head",
+            "Sequence number of the newest event in the log",
+            *self.head.borrow(),
+        )?;
+
+        let s = self.stream.figures();
+        gauge(
+            &mut e,
+            "stream_running",
+            "1 while the stream runs",
+            u64::from(s.is_some()),
+        )?;
+        let s = s.unwrap_or_default();
+        gauge(
+            &mut e,
+            "stream_connected",
+            "1 while the publisher is connected to the ingest",
+            u64::from(s.connected),
+        )?;
+        counter(
+            &mut e,
+            "stream_frames",
+            "Video frames encoded",
+            None,
+            s.frames,
+        )?;
+        counter(
+            &mut e,
+            "stream_late_frames",
+            "Frames dropped because the frame loop was late",
+            None,
+            s.late_frames,
+        )?;
+        counter(
+            &mut e,
+            "stream_network_dropped_frames",
+            "Frames dropped because the uplink could not keep up (whole GOPs)",
+            None,
+            s.network_dropped_frames,
+        )?;
+        counter(
+            &mut e,
+            "stream_reconnects",
+            "Reconnections to the ingest",
+            None,
+            s.reconnects,
+        )?;
+        counter(
+            &mut e,
+            "stream_sent",
+            "Bytes written to the ingest",
+            Some(Unit::Bytes),
+            s.bytes_sent,
+        )?;
+
+        let h = &self.health;
+        let polls: Vec<(&str, &Arc<x::poll::PollStats>)> =
+            h.polls.iter().map(|(n, s)| (*n, s)).collect();
+        let per_source = |f: fn(&x::poll::PollStats) -> u64| -> Vec<(&str, u64)> {
+            polls.iter().map(|(n, s)| (*n, f(s))).collect()
+        };
+        counters(
+            &mut e,
+            "x_polls",
+            "Polls of X that completed, by source",
+            "source",
+            &per_source(|s| load(&s.polls)),
+        )?;
+        counters(
+            &mut e,
+            "x_tweets_read",
+            "Tweets read from X and handed to the engine (first time), by source",
+            "source",
+            &per_source(|s| load(&s.tweets)),
+        )?;
+        counters(
+            &mut e,
+            "x_poll_errors",
+            "Polls of X that failed, by source",
+            "source",
+            &per_source(|s| load(&s.errors)),
+        )?;
+        let t = &h.tweets;
+        counters(
+            &mut e,
+            "x_posts",
+            "Outbox tweets by outcome: posted, skipped (stale, dry run, rejected) or failed",
+            "outcome",
+            &[
+                ("posted", load(&t.posted)),
+                ("skipped", load(&t.skipped)),
+                ("failed", load(&t.failed)),
+            ],
+        )?;
+
+        if let (Some(d), Some(s), Some(rpc)) = (&h.deposits, &h.settle, &h.rpc) {
+            gauge(
+                &mut e,
+                "chain_head_block",
+                "The chain head last seen",
+                load(&d.head),
+            )?;
+            gauge(
+                &mut e,
+                "chain_confirmed_block",
+                "Blocks up to this one are confirmed and their deposits recorded",
+                load(&d.confirmed_through),
+            )?;
+            let pending = d.pending.lock().unwrap_or_else(|p| p.into_inner()).len();
+            gauge(
+                &mut e,
+                "chain_pending_deposits",
+                "Deposits seen and not yet confirmed",
+                pending as u64,
+            )?;
+            counters(
+                &mut e,
+                "chain_deposits",
+                "Escrow deposits recorded, and reverted by reorganisations",
+                "outcome",
+                &[
+                    ("recorded", load(&d.recorded)),
+                    ("reverted", load(&d.reverted)),
+                ],
+            )?;
+            counter(
+                &mut e,
+                "chain_rpc_failovers",
+                "Moves to another RPC provider after a failure",
+                None,
+                load(&rpc.stats.failovers),
+            )?;
+            counters(
+                &mut e,
+                "chain_transactions",
+                "Settlement and refund transactions by outcome: signed, confirmed or failed",
+                "outcome",
+                &[
+                    ("signed", load(&s.signed)),
+                    ("confirmed", load(&s.confirmed)),
+                    ("failed", load(&s.failed)),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+}

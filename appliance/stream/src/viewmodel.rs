@@ -1,0 +1,188 @@
+//! From the auction's state to the scene's view-model: which auction to show, and every string
+//! and instant the stream displays.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use scene::{Artwork, Phase, TickerLine, ViewModel};
+use store::{Auction, AuctionState, Reader, Timestamp, View, Wei};
+
+use super::host::HostLine;
+use domain::engine::rules;
+
+/// Bids shown in the ticker.
+const TICKER_ROWS: usize = 6;
+
+/// Reads artwork files from the asset directory, once each.
+pub struct ArtworkFiles {
+    dir: PathBuf,
+    cache: HashMap<String, Option<Arc<Vec<u8>>>>,
+}
+
+impl ArtworkFiles {
+    /// Artwork under `dir`.
+    pub fn new(dir: PathBuf) -> ArtworkFiles {
+        ArtworkFiles {
+            dir,
+            cache: HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, name: &str) -> Option<Arc<Vec<u8>>> {
+        if name.is_empty() {
+            return None;
+        }
+        let dir = &self.dir;
+        self.cache
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                let plain = scene::check_asset_name(name).is_ok();
+                let path = dir.join(name);
+                let ok = plain && std::fs::metadata(&path).is_ok_and(|m| m.len() <= scene::MAX_ASSET_BYTES);
+                match ok.then(|| std::fs::read(&path)) {
+                    Some(Ok(bytes)) => Some(Arc::new(bytes)),
+                    _ => {
+                        tracing::warn!(artwork = name, dir = %dir.display(), "artwork file missing or unreadable; drawing generated art");
+                        None
+                    }
+                }
+            })
+            .clone()
+    }
+}
+
+fn eth(w: Wei) -> String {
+    format!("{} ETH", w.eth_string())
+}
+
+/// The auction the stream is about at `now`: the live one; else one whose pre-auction window
+/// has begun; else one still in its post-auction window; else the next one.
+fn focus(auctions: &[Auction], now: Timestamp) -> Option<&Auction> {
+    auctions
+        .iter()
+        .find(|a| {
+            matches!(
+                a.state,
+                AuctionState::Active | AuctionState::Paused | AuctionState::Processing
+            )
+        })
+        .or_else(|| {
+            auctions
+                .iter()
+                .filter(|a| a.state == AuctionState::Pending && a.pre_start <= now)
+                .min_by_key(|a| a.starts_at)
+        })
+        .or_else(|| {
+            auctions
+                .iter()
+                .filter(|a| a.state.is_final() && a.post_end > now)
+                .max_by_key(|a| a.finished_at)
+        })
+        .or_else(|| {
+            auctions
+                .iter()
+                .filter(|a| a.state == AuctionState::Pending)
+                .min_by_key(|a| a.starts_at)
+        })
+}
+
+/// Builds the view-model of the state in `r` at `now`.
+pub fn build(
+    r: &Reader,
+    now: Timestamp,
+    host: &HostLine,
+    art: &mut ArtworkFiles,
+) -> store::Result<ViewModel> {
+    let auctions = r.auctions()?;
+    let Some(a) = focus(&auctions, now) else {
+        return Ok(ViewModel {
+            phase: Phase::Idle,
+            campaign: "SothebAIs".into(),
+            title: "No auction scheduled".into(),
+            caption: "No auction is scheduled right now. See you soon!".into(),
+            mood: host.mood,
+            ..ViewModel::default()
+        });
+    };
+    let campaign = r.campaign(a.campaign)?;
+    let item = r.item(a.item)?;
+    let handle = |u: store::UserId| -> store::Result<String> {
+        Ok(r.user(u)?
+            .map_or_else(|| u.to_string(), |u| format!("@{}", u.handle)))
+    };
+    let leader = match a.leader {
+        Some(u) => handle(u)?,
+        None => "No bids yet".into(),
+    };
+    let phase = match a.state {
+        AuctionState::Pending => Phase::Pre,
+        AuctionState::Active | AuctionState::Processing => Phase::Live,
+        AuctionState::Paused => Phase::Paused,
+        AuctionState::Completed if a.leader.is_some() => Phase::Sold,
+        AuctionState::Completed | AuctionState::Cancelled => Phase::Unsold,
+    };
+    let mut ticker = Vec::with_capacity(TICKER_ROWS);
+    for bid in r.recent_bids_of_auction(a.id, TICKER_ROWS * 4)? {
+        if bid.accepted() {
+            ticker.push(TickerLine {
+                who: handle(bid.bidder)?,
+                amount: eth(bid.amount),
+            });
+            if ticker.len() == TICKER_ROWS {
+                break;
+            }
+        }
+    }
+    let (title, artist, image) = item.map_or_else(
+        || ("Untitled".to_string(), String::new(), String::new()),
+        |i| (i.name, i.artist, i.image),
+    );
+    let ms = |t: Timestamp| t.0.div_euclid(1000);
+    let caption = if host.caption.is_empty() {
+        match phase {
+            Phase::Pre | Phase::Idle => {
+                format!("Good evening! Up next: {title}. Bidding opens soon.")
+            }
+            _ => format!("Welcome! {title} is on the block."),
+        }
+    } else {
+        host.caption.clone()
+    };
+    Ok(ViewModel {
+        phase,
+        campaign: campaign
+            .as_ref()
+            .map_or_else(String::new, |c| c.name.clone()),
+        artwork: Some(Artwork {
+            key: format!("item-{}-{image}", a.item),
+            bytes: art.get(&image),
+        }),
+        title,
+        artist,
+        price: if a.leading_bid.is_some() {
+            eth(a.price)
+        } else {
+            eth(a.rules.reserve)
+        },
+        leader,
+        reserve: eth(a.rules.reserve),
+        min_next: eth(rules::minimum_bid(a)),
+        host: campaign
+            .as_ref()
+            .map_or_else(|| "SothebAIs".into(), |c| c.host_handle.clone()),
+        ends_at_ms: Some(ms(a.ends_at)),
+        starts_at_ms: Some(ms(a.starts_at)),
+        paused_remaining_ms: a.paused_remaining_micros.map(|m| m / 1000),
+        extensions: a.extensions,
+        ticker,
+        day: a.day,
+        days: campaign.map_or(a.day, |c| c.days),
+        winner: match (phase, a.leader) {
+            (Phase::Sold, Some(u)) => handle(u)?,
+            _ => String::new(),
+        },
+        mood: host.mood,
+        caption,
+    })
+}

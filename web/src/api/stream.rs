@@ -1,0 +1,127 @@
+//! The stream: its state, preview, switch and scenes.
+
+use super::*;
+
+/// Whether the stream runs, and its health.
+#[endpoint(tags("stream"))]
+pub(super) async fn stream_status(depot: &mut Depot, res: &mut Response) {
+    let app = app(depot);
+    res.render(Json(
+        json!({"streaming": app.backend.streaming(), "stats": app.backend.status()["stream"]}),
+    ));
+}
+
+/// The composed frame now, as JPEG.
+#[endpoint(tags("stream"))]
+pub(super) async fn stream_preview(depot: &mut Depot, res: &mut Response) {
+    let app = app(depot);
+    match app.backend.frame_jpeg().await {
+        Ok(jpeg) => {
+            res.headers_mut()
+                .insert("content-type", HeaderValue::from_static("image/jpeg"));
+            res.headers_mut()
+                .insert("cache-control", HeaderValue::from_static("no-store"));
+            let _ = res.write_body(jpeg);
+        }
+        Err(e) => refuse(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable", e),
+    }
+}
+
+/// The scene file (TOML).
+#[endpoint(tags("stream"))]
+pub(super) async fn scenes(depot: &mut Depot, res: &mut Response) {
+    let app = app(depot);
+    res.render(Json(json!({"toml": app.backend.scenes()})));
+}
+
+#[derive(Deserialize, salvo::oapi::ToSchema)]
+pub(super) struct ScenesBody {
+    /// The whole scene file (TOML).
+    toml: String,
+}
+
+/// Replaces the scenes after checking them.
+#[endpoint(tags("stream"))]
+pub(super) async fn save_scenes(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let app = app(depot);
+    let b: ScenesBody = match body(req).await {
+        Ok(b) => b,
+        Err(e) => return fail(res, e),
+    };
+    if let Err(e) = app.backend.set_scenes(&b.toml) {
+        return refuse(res, StatusCode::BAD_REQUEST, "invalid_request", e);
+    }
+    let s = who(depot);
+    record(
+        &app,
+        &s,
+        req,
+        "scenes_saved",
+        &format!("{} bytes", b.toml.len()),
+    )
+    .await;
+    res.render(Json(json!({"ok": true})));
+}
+
+/// A render of the `pre`, `live` or `post` scene with the data now, as PNG.
+#[endpoint(tags("stream"), parameters(("phase" = String, Path, description = "pre, live or post")))]
+pub(super) async fn scene_preview(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let app = app(depot);
+    let phase = req.param::<String>("phase").unwrap_or_default();
+    if !matches!(phase.as_str(), "pre" | "live" | "post") {
+        return refuse(
+            res,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the scene is pre, live or post",
+        );
+    }
+    match app.backend.scene_preview(phase).await {
+        Ok(png) => {
+            res.headers_mut()
+                .insert("content-type", HeaderValue::from_static("image/png"));
+            res.headers_mut()
+                .insert("cache-control", HeaderValue::from_static("no-store"));
+            let _ = res.write_body(png);
+        }
+        Err(e) => refuse(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable", e),
+    }
+}
+
+pub(super) async fn switch_stream(
+    on: bool,
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) {
+    let app = app(depot);
+    let s = who(depot);
+    if let Err(e) = app.backend.set_streaming(on).await {
+        return refuse(res, StatusCode::CONFLICT, "invalid_state", e);
+    }
+    record(
+        &app,
+        &s,
+        req,
+        if on {
+            "stream_started"
+        } else {
+            "stream_stopped"
+        },
+        "",
+    )
+    .await;
+    res.render(Json(json!({"streaming": app.backend.streaming()})));
+}
+
+/// Starts streaming.
+#[endpoint(tags("stream"))]
+pub(super) async fn stream_start(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    switch_stream(true, req, depot, res).await;
+}
+
+/// Stops streaming.
+#[endpoint(tags("stream"))]
+pub(super) async fn stream_stop(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    switch_stream(false, req, depot, res).await;
+}
