@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use maud::{Markup, html};
 use salvo::http::{HeaderValue, StatusCode};
 use salvo::oapi::endpoint;
 use salvo::prelude::*;
@@ -13,14 +14,14 @@ const H: f64 = 220.0;
 const PAD: f64 = 36.0;
 
 /// A line chart of `(x, y)` points with labelled ends; `title` is read by screen readers.
-pub fn line(title: &str, points: &[(f64, f64)], x_label: (&str, &str), y_unit: &str) -> String {
-    let mut out = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" role="img" class="chart"><title>{}</title>"#,
-        crate::html::esc(title)
-    );
+pub fn line(title: &str, points: &[(f64, f64)], x_label: (&str, &str), y_unit: &str) -> Markup {
     if points.is_empty() {
-        out.push_str(r#"<text x="20" y="110">No data yet</text></svg>"#);
-        return out;
+        return html! {
+            svg xmlns="http://www.w3.org/2000/svg" viewBox=(format!("0 0 {W} {H}")) role="img" class="chart" {
+                title { (title) }
+                text x="20" y="110" { "No data yet" }
+            }
+        };
     }
     let (x0, x1) = points
         .iter()
@@ -28,31 +29,22 @@ pub fn line(title: &str, points: &[(f64, f64)], x_label: (&str, &str), y_unit: &
     let y1 = points.iter().fold(0.0f64, |m, p| m.max(p.1)).max(1e-12);
     let sx = |x: f64| PAD + (x - x0) / (x1 - x0).max(1e-9) * (W - 2.0 * PAD);
     let sy = |y: f64| H - PAD - y / y1 * (H - 2.0 * PAD);
-    let _ = write!(
-        out,
-        r##"<line x1="{PAD}" y1="{b}" x2="{r}" y2="{b}" stroke="#888"/><line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{b}" stroke="#888"/>"##,
-        b = H - PAD,
-        r = W - PAD
-    );
-    out.push_str(r##"<polyline fill="none" stroke="#c8a24a" stroke-width="2" points=""##);
+    let mut path = String::new();
     for (x, y) in points {
-        let _ = write!(out, "{:.1},{:.1} ", sx(*x), sy(*y));
+        let _ = write!(path, "{:.1},{:.1} ", sx(*x), sy(*y));
     }
-    out.push_str(r#""/>"#);
-    let _ = write!(
-        out,
-        r#"<text x="{PAD}" y="{}" font-size="11">{}</text><text x="{}" y="{}" font-size="11" text-anchor="end">{}</text><text x="4" y="{}" font-size="11">{} {}</text>"#,
-        H - 10.0,
-        crate::html::esc(x_label.0),
-        W - PAD,
-        H - 10.0,
-        crate::html::esc(x_label.1),
-        PAD - 8.0,
-        trim(y1),
-        crate::html::esc(y_unit),
-    );
-    out.push_str("</svg>");
-    out
+    let (bottom, right) = (H - PAD, W - PAD);
+    html! {
+        svg xmlns="http://www.w3.org/2000/svg" viewBox=(format!("0 0 {W} {H}")) role="img" class="chart" {
+            title { (title) }
+            line x1=(PAD) y1=(bottom) x2=(right) y2=(bottom) stroke="#888" {}
+            line x1=(PAD) y1=(PAD) x2=(PAD) y2=(bottom) stroke="#888" {}
+            polyline fill="none" stroke="#c8a24a" stroke-width="2" points=(path) {}
+            text x=(PAD) y=(H - 10.0) font-size="11" { (x_label.0) }
+            text x=(right) y=(H - 10.0) font-size="11" text-anchor="end" { (x_label.1) }
+            text x="4" y=(PAD - 8.0) font-size="11" { (trim(y1)) " " (y_unit) }
+        }
+    }
 }
 
 fn trim(v: f64) -> String {
@@ -60,14 +52,14 @@ fn trim(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-fn svg(res: &mut Response, body: String) {
+fn svg(res: &mut Response, body: Markup) {
     res.headers_mut()
         .insert("content-type", HeaderValue::from_static("image/svg+xml"));
-    let _ = res.write_body(body);
+    let _ = res.write_body(body.into_string());
 }
 
 /// The SVG of an auction's price over time.
-pub fn price_svg(r: &store::Reader, auction: u64) -> model::Result<String> {
+pub fn price_svg(r: &store::Reader, auction: u64) -> model::Result<Markup> {
     let series = model::price_series(r, auction)?;
     let points: Vec<(f64, f64)> = series.iter().map(|(t, p)| (t.0 as f64, *p)).collect();
     let label =
@@ -81,7 +73,7 @@ pub fn price_svg(r: &store::Reader, auction: u64) -> model::Result<String> {
 }
 
 /// The SVG of accepted bids per hour.
-pub fn bids_svg(r: &store::Reader) -> model::Result<String> {
+pub fn bids_svg(r: &store::Reader) -> model::Result<Markup> {
     let hours = model::bids_per_hour(r)?;
     let points: Vec<(f64, f64)> = hours
         .iter()
@@ -146,9 +138,13 @@ mod tests {
 
     #[test]
     fn charts_draw_their_points() {
-        let s = line("t<", &[(0.0, 1.0), (10.0, 2.0)], ("a", "b"), "ETH");
+        let s = line("t<", &[(0.0, 1.0), (10.0, 2.0)], ("a", "b"), "ETH").into_string();
         assert!(s.contains("<polyline") && s.contains("t&lt;"));
         assert!(s.contains("36.0,"), "{s}");
-        assert!(line("t", &[], ("", ""), "").contains("No data"));
+        assert!(
+            line("t", &[], ("", ""), "")
+                .into_string()
+                .contains("No data")
+        );
     }
 }

@@ -1,8 +1,8 @@
-//! HTML building blocks: escaping, the page frame (navigation by role, the CSRF token for the
-//! script), tables, and the two static files (the script and the style sheet) compiled in.
+//! HTML building blocks, as maud templates (every value escaped unless a template says
+//! otherwise): the page frame (navigation by role, the CSRF token for the script), tables, forms
+//! for the API, and the two static files (the script and the style sheet) compiled in.
 
-use std::fmt::Write as _;
-
+use maud::{DOCTYPE, Markup, html};
 use salvo::http::HeaderValue;
 use salvo::prelude::*;
 
@@ -13,22 +13,6 @@ use crate::session::Session;
 pub const APP_JS: &str = include_str!("../static/app.js");
 /// The style sheet.
 pub const APP_CSS: &str = include_str!("../static/app.css");
-
-/// Text made safe for HTML content and attribute values.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The navigation: (path, label, least role).
 const NAV: &[(&str, &str, Role)] = &[
@@ -47,91 +31,112 @@ const NAV: &[(&str, &str, Role)] = &[
     ("/users", "Users", Role::Admin),
 ];
 
+/// The document head both frames share.
+fn head(title: &str, session: Option<&Session>) -> Markup {
+    html! {
+        meta charset="utf-8";
+        meta name="viewport" content="width=device-width, initial-scale=1";
+        @if let Some(s) = session {
+            meta name="csrf-token" content=(s.csrf);
+            meta name="role" content=(s.role.as_str());
+        }
+        title { (title) " · SothebAIs" }
+        link rel="stylesheet" href="/static/app.css";
+        script src="/static/app.js" defer {}
+    }
+}
+
 /// A whole page for a logged-in user.
-pub fn layout(session: &Session, title: &str, body: &str) -> String {
-    let mut nav = String::new();
-    for (path, label, role) in NAV {
-        if session.role >= *role {
-            let _ = write!(nav, r#"<a href="{path}">{label}</a>"#);
+pub fn layout(session: &Session, title: &str, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head { (head(title, Some(session))) }
+            body {
+                header {
+                    strong { "SothebAIs" }
+                    nav {
+                        @for (path, label, role) in NAV {
+                            @if session.role >= *role { a href=(path) { (label) } }
+                        }
+                    }
+                    span.who {
+                        a href="/account" { (session.user) }
+                        " (" (session.role.as_str()) ")"
+                        button data-logout { "Log out" }
+                    }
+                }
+                main {
+                    h1 { (title) }
+                    div #flash role="status" {}
+                    (body)
+                }
+            }
         }
     }
-    format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="csrf-token" content="{csrf}"><meta name="role" content="{role}">
-<title>{title} · SothebAIs</title><link rel="stylesheet" href="/static/app.css"><script src="/static/app.js" defer></script></head>
-<body><header><strong>SothebAIs</strong><nav>{nav}</nav><span class="who"><a href="/account">{user}</a> ({role})
-<button data-logout>Log out</button></span></header>
-<main><h1>{title}</h1><div id="flash" role="status"></div>{body}</main></body></html>"#,
-        csrf = esc(&session.csrf),
-        role = session.role.as_str(),
-        title = esc(title),
-        user = esc(&session.user),
-    )
+    .into_string()
 }
 
 /// A page without a session (the login).
-pub fn bare(title: &str, body: &str) -> String {
-    format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · SothebAIs</title><link rel="stylesheet" href="/static/app.css"><script src="/static/app.js" defer></script></head>
-<body><main class="narrow"><h1>{title}</h1><div id="flash" role="status"></div>{body}</main></body></html>"#,
-        title = esc(title)
-    )
+pub fn bare(title: &str, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head { (head(title, None)) }
+            body {
+                main.narrow {
+                    h1 { (title) }
+                    div #flash role="status" {}
+                    (body)
+                }
+            }
+        }
+    }
+    .into_string()
 }
 
 /// A page that only says what went wrong.
 pub fn error_page(session: &Session, title: &str, message: &str) -> String {
-    layout(
-        session,
-        title,
-        &format!(r#"<p class="error">{}</p>"#, esc(message)),
-    )
+    layout(session, title, html! { p.error { (message) } })
 }
 
-/// A table: headers and rows of already-escaped cells.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    if rows.is_empty() {
-        return r#"<p class="muted">Nothing yet.</p>"#.into();
-    }
-    let mut out = String::from("<table><thead><tr>");
-    for h in headers {
-        let _ = write!(out, "<th>{}</th>", esc(h));
-    }
-    out.push_str("</tr></thead><tbody>");
-    for row in rows {
-        out.push_str("<tr>");
-        for cell in row {
-            let _ = write!(out, "<td>{cell}</td>");
+/// A table: headers and rows of cells.
+pub fn table(headers: &[&str], rows: &[Vec<Markup>]) -> Markup {
+    html! {
+        @if rows.is_empty() {
+            p.muted { "Nothing yet." }
+        } @else {
+            table {
+                thead { tr { @for h in headers { th { (h) } } } }
+                tbody {
+                    @for row in rows {
+                        tr { @for cell in row { td { (cell) } } }
+                    }
+                }
+            }
         }
-        out.push_str("</tr>");
     }
-    out.push_str("</tbody></table>");
-    out
 }
 
 /// A form the script sends as JSON to `api` with `method`; `confirm` asks first; `reason` adds a
-/// required reason field. `fields` is the inner HTML (inputs named like the JSON keys).
+/// required reason field. `fields` are the inputs, named like the JSON keys.
 pub fn api_form(
     api: &str,
     method: &str,
     label: &str,
     confirm: Option<&str>,
     reason: bool,
-    fields: &str,
-) -> String {
-    let confirm = confirm.map_or(String::new(), |c| format!(r#" data-confirm="{}""#, esc(c)));
-    let reason = if reason {
-        r#"<input name="reason" placeholder="reason (required)" required maxlength="500">"#
-    } else {
-        ""
-    };
-    format!(
-        r#"<form class="api" data-api="{api}" data-method="{method}"{confirm}>{fields}{reason}<button>{label}</button></form>"#,
-        api = esc(api),
-        label = esc(label),
-    )
+    fields: Markup,
+) -> Markup {
+    html! {
+        form.api data-api=(api) data-method=(method) data-confirm=[confirm] {
+            (fields)
+            @if reason {
+                input name="reason" placeholder="reason (required)" required maxlength="500";
+            }
+            button { (label) }
+        }
+    }
 }
 
 /// Serves the script and the style sheet.
@@ -157,12 +162,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_markup() {
+    fn values_are_escaped_and_forms_ask_for_reasons() {
+        let cell = html! { (r#"<a href="x">'&'</a>"#) };
         assert_eq!(
-            esc(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+            cell.into_string(),
+            "&lt;a href=&quot;x&quot;&gt;'&amp;'&lt;/a&gt;"
         );
-        assert!(table(&["a"], &[]).contains("Nothing"));
-        assert!(api_form("/api/v1/x", "POST", "Go", Some("Sure?"), true, "").contains("required"));
+        assert!(table(&["a"], &[]).into_string().contains("Nothing"));
+        let form = api_form(
+            "/api/v1/x?a=1&b=\"",
+            "POST",
+            "Go",
+            Some("Sure?"),
+            true,
+            html! {},
+        );
+        let form = form.into_string();
+        assert!(form.contains("required"), "{form}");
+        assert!(
+            form.contains(r#"data-api="/api/v1/x?a=1&amp;b=&quot;""#),
+            "{form}"
+        );
+        assert!(form.contains(r#"data-confirm="Sure?""#), "{form}");
+        let plain = api_form("/api/v1/y", "POST", "Go", None, false, html! {}).into_string();
+        assert!(
+            !plain.contains("data-confirm") && !plain.contains("reason"),
+            "{plain}"
+        );
     }
 }

@@ -31,26 +31,52 @@ pub(super) async fn auction(req: &mut Request, depot: &mut Depot, res: &mut Resp
 /// Stops bidding, keeping the time left.
 #[endpoint(tags("auctions"), parameters(("id" = u64, Path, description = "auction id")))]
 pub(super) async fn pause(req: &mut Request, depot: &mut Depot, res: &mut Response) {
-    auction_action(|id| OperatorAction::Pause { auction: id }, req, depot, res).await;
+    reason_only(
+        |id| OperatorAction::Pause {
+            auction: AuctionId(id),
+        },
+        req,
+        depot,
+        res,
+    )
+    .await;
 }
 
 /// Restarts bidding.
 #[endpoint(tags("auctions"), parameters(("id" = u64, Path, description = "auction id")))]
 pub(super) async fn resume(req: &mut Request, depot: &mut Depot, res: &mut Response) {
-    auction_action(|id| OperatorAction::Resume { auction: id }, req, depot, res).await;
+    reason_only(
+        |id| OperatorAction::Resume {
+            auction: AuctionId(id),
+        },
+        req,
+        depot,
+        res,
+    )
+    .await;
 }
 
 /// Calls the auction off.
 #[endpoint(tags("auctions"), parameters(("id" = u64, Path, description = "auction id")))]
 pub(super) async fn cancel(req: &mut Request, depot: &mut Depot, res: &mut Response) {
-    auction_action(|id| OperatorAction::Cancel { auction: id }, req, depot, res).await;
+    reason_only(
+        |id| OperatorAction::Cancel {
+            auction: AuctionId(id),
+        },
+        req,
+        depot,
+        res,
+    )
+    .await;
 }
 
 /// Ends the auction now and settles it with the leader.
 #[endpoint(tags("auctions"), parameters(("id" = u64, Path, description = "auction id")))]
 pub(super) async fn settle(req: &mut Request, depot: &mut Depot, res: &mut Response) {
-    auction_action(
-        |id| OperatorAction::ForceSettle { auction: id },
+    reason_only(
+        |id| OperatorAction::ForceSettle {
+            auction: AuctionId(id),
+        },
         req,
         depot,
         res,
@@ -69,20 +95,19 @@ pub(super) struct Extend {
 /// Moves the end later.
 #[endpoint(tags("auctions"), parameters(("id" = u64, Path, description = "auction id")))]
 pub(super) async fn extend(req: &mut Request, depot: &mut Depot, res: &mut Response) {
-    let Some(id) = id_param(req, res) else { return };
-    let e: Extend = match body(req).await {
-        Ok(e) => e,
-        Err(e) => return fail(res, e),
-    };
-    let Some(reason) = need_reason(&e.reason, res) else {
-        return;
-    };
-    let s = who(depot);
-    let action = OperatorAction::Extend {
-        auction: AuctionId(id),
-        seconds: e.seconds,
-    };
-    act(depot, res, action, audit(&s, req, &reason)).await;
+    reasoned(req, depot, res, |id, e: Extend| {
+        Ok(OperatorAction::Extend {
+            auction: AuctionId(id),
+            seconds: e.seconds,
+        })
+    })
+    .await;
+}
+
+impl Reasoned for Extend {
+    fn reason(&self) -> &str {
+        &self.reason
+    }
 }
 
 #[derive(Deserialize, salvo::oapi::ToSchema)]
@@ -103,34 +128,24 @@ pub(super) struct Override {
 /// An audited manual correction.
 #[endpoint(tags("auctions"), parameters(("id" = u64, Path, description = "auction id")))]
 pub(super) async fn override_auction(req: &mut Request, depot: &mut Depot, res: &mut Response) {
-    let Some(id) = id_param(req, res) else { return };
-    let o: Override = match body(req).await {
-        Ok(o) => o,
-        Err(e) => return fail(res, e),
-    };
-    let Some(reason) = need_reason(&o.reason, res) else {
-        return;
-    };
-    let s = who(depot);
-    let blank = |v: Option<String>| v.map(|x| x.trim().to_string()).filter(|x| !x.is_empty());
-    let ends_at = match blank(o.ends_at).map(|t| typed("ends_at", t)).transpose() {
-        Ok(t) => t,
-        Err(e) => return fail(res, e),
-    };
-    let reserve = match blank(o.reserve_wei)
-        .map(|w| typed("reserve_wei", w))
-        .transpose()
-    {
-        Ok(w) => w,
-        Err(e) => return fail(res, e),
-    };
-    let action = OperatorAction::Override {
-        auction: AuctionId(id),
-        ends_at,
-        reserve,
-        reopen: o.reopen,
-    };
-    act(depot, res, action, audit(&s, req, &reason)).await;
+    reasoned(req, depot, res, |id, o: Override| {
+        let blank = |v: Option<String>| v.map(|x| x.trim().to_string()).filter(|x| !x.is_empty());
+        Ok(OperatorAction::Override {
+            auction: AuctionId(id),
+            ends_at: blank(o.ends_at).map(|t| typed("ends_at", t)).transpose()?,
+            reserve: blank(o.reserve_wei)
+                .map(|w| typed("reserve_wei", w))
+                .transpose()?,
+            reopen: o.reopen,
+        })
+    })
+    .await;
+}
+
+impl Reasoned for Override {
+    fn reason(&self) -> &str {
+        &self.reason
+    }
 }
 
 /// Every campaign, as its edit form shows it.
@@ -211,17 +226,13 @@ pub(super) async fn bidder(req: &mut Request, depot: &mut Depot, res: &mut Respo
 /// Refunds everything the bidder has available.
 #[endpoint(tags("bidders"), parameters(("id" = u64, Path, description = "bidder's X id")))]
 pub(super) async fn refund(req: &mut Request, depot: &mut Depot, res: &mut Response) {
-    let Some(id) = id_param(req, res) else { return };
-    let r: Reason = match body(req).await {
-        Ok(r) => r,
-        Err(e) => return fail(res, e),
-    };
-    let Some(reason) = need_reason(&r.reason, res) else {
-        return;
-    };
-    let s = who(depot);
-    let action = OperatorAction::Refund { user: UserId(id) };
-    act(depot, res, action, audit(&s, req, &reason)).await;
+    reason_only(
+        |id| OperatorAction::Refund { user: UserId(id) },
+        req,
+        depot,
+        res,
+    )
+    .await;
 }
 
 /// Full-text search over tweets, bids and events (`q`, `limit` up to 200).
@@ -285,20 +296,11 @@ pub(super) async fn outbox(req: &mut Request, depot: &mut Depot, res: &mut Respo
 }
 
 pub(super) async fn review(accept: bool, req: &mut Request, depot: &mut Depot, res: &mut Response) {
-    let Some(id) = id_param(req, res) else { return };
-    let r: Reason = match body(req).await {
-        Ok(r) => r,
-        Err(e) => return fail(res, e),
-    };
-    let Some(reason) = need_reason(&r.reason, res) else {
-        return;
-    };
-    let s = who(depot);
-    let action = OperatorAction::ReviewOutbox {
+    let action = |id| OperatorAction::ReviewOutbox {
         id: OutboxId(id),
         approve: accept,
     };
-    act(depot, res, action, audit(&s, req, &reason)).await;
+    reason_only(action, req, depot, res).await;
 }
 
 /// Approves a held tweet (or retries a failed row).

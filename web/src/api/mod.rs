@@ -234,23 +234,49 @@ fn need_reason(reason: &str, res: &mut Response) -> Option<String> {
     Some(reason.to_string())
 }
 
-/// An auction action that takes only a reason.
-async fn auction_action(
-    action: fn(AuctionId) -> OperatorAction,
+/// A request body that carries the reason every manual action needs.
+trait Reasoned: DeserializeOwned {
+    fn reason(&self) -> &str;
+}
+
+impl Reasoned for Reason {
+    fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+/// Carries out the operator action that `make` builds from the path's id and the body, with
+/// the body's reason (required) in the audit trail.
+async fn reasoned<T: Reasoned>(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+    make: impl FnOnce(u64, T) -> Result<OperatorAction, Refusal>,
+) {
+    let Some(id) = id_param(req, res) else { return };
+    let b: T = match body(req).await {
+        Ok(b) => b,
+        Err(e) => return fail(res, e),
+    };
+    let Some(reason) = need_reason(b.reason(), res) else {
+        return;
+    };
+    let action = match make(id, b) {
+        Ok(action) => action,
+        Err(e) => return fail(res, e),
+    };
+    let s = who(depot);
+    act(depot, res, action, audit(&s, req, &reason)).await;
+}
+
+/// An action that takes only a reason.
+async fn reason_only(
+    action: impl FnOnce(u64) -> OperatorAction,
     req: &mut Request,
     depot: &mut Depot,
     res: &mut Response,
 ) {
-    let Some(id) = id_param(req, res) else { return };
-    let r: Reason = match body(req).await {
-        Ok(r) => r,
-        Err(e) => return fail(res, e),
-    };
-    let Some(reason) = need_reason(&r.reason, res) else {
-        return;
-    };
-    let s = who(depot);
-    act(depot, res, action(AuctionId(id)), audit(&s, req, &reason)).await;
+    reasoned(req, depot, res, |id, _: Reason| Ok(action(id))).await;
 }
 
 /// Writes the account list through the engine (durable like everything else), only if nobody

@@ -6,7 +6,9 @@ use salvo::prelude::*;
 use serde_json::Value;
 use store::Reader;
 
-use crate::html::{api_form, bare, error_page, esc, layout, table};
+use maud::{Markup, html};
+
+use crate::html::{api_form, bare, error_page, layout, table};
 use crate::session::Session;
 use crate::{Guard, Role, app, charts, model, session};
 
@@ -53,7 +55,7 @@ fn page(
     depot: &Depot,
     res: &mut Response,
     title: &str,
-    f: impl FnOnce(&Reader, &Session) -> model::Result<String>,
+    f: impl FnOnce(&Reader, &Session) -> model::Result<Markup>,
 ) {
     let app = app(depot);
     let s = who(depot);
@@ -63,7 +65,7 @@ fn page(
         .map_err(|e| e.to_string())
         .and_then(|r| f(&r, &s));
     match body {
-        Ok(body) => res.render(Text::Html(layout(&s, title, &body))),
+        Ok(body) => res.render(Text::Html(layout(&s, title, body))),
         Err(e) => {
             res.status_code(StatusCode::INTERNAL_SERVER_ERROR);
             res.render(Text::Html(error_page(
@@ -75,8 +77,13 @@ fn page(
     }
 }
 
-fn link(href: &str, text: &str) -> String {
-    format!(r#"<a href="{}">{}</a>"#, esc(href), esc(text))
+fn link(href: &str, text: &str) -> Markup {
+    html! { a href=(href) { (text) } }
+}
+
+/// One table cell's text (escaped like every value).
+fn cell(v: impl maud::Render) -> Markup {
+    html! { (v) }
 }
 
 fn can_operate(s: &Session) -> bool {
@@ -90,9 +97,19 @@ const BID_HEADERS: &[&str] = &["#", "Bidder", "ETH", "Status", "Reason", "At", "
 pub async fn login(res: &mut Response) {
     res.render(Text::Html(bare(
         "Log in",
-        r#"<form id="login"><label>Name <input name="username" autocomplete="username" required autofocus></label>
-<label>Password <input type="password" name="password" autocomplete="current-password" required></label>
-<label id="totp-row" hidden>Two-factor code <input name="totp" inputmode="numeric" autocomplete="one-time-code"></label>
-<button>Log in</button></form>"#,
+        html! {
+            form #login {
+                label { "Name " input name="username" autocomplete="username" required autofocus; }
+                label {
+                    "Password "
+                    input type="password" name="password" autocomplete="current-password" required;
+                }
+                label #totp-row hidden {
+                    "Two-factor code "
+                    input name="totp" inputmode="numeric" autocomplete="one-time-code";
+                }
+                button { "Log in" }
+            }
+        },
     )));
 }

@@ -7,26 +7,18 @@ use super::*;
 #[handler]
 pub(super) async fn bidders(depot: &mut Depot, res: &mut Response) {
     page(depot, res, "Bidders", |r, _| {
-        let rows: Vec<Vec<String>> = model::bidders(r)?
+        let rows: Vec<Vec<Markup>> = model::bidders(r)?
             .iter()
             .map(|b| {
                 vec![
                     link(&format!("/bidders/{}", b.id), &format!("@{}", b.handle)),
-                    esc(b.wallet.as_deref().unwrap_or("—")),
-                    if b.verified {
-                        "yes".into()
-                    } else {
-                        "no".into()
-                    },
-                    esc(&b.deposited_eth),
-                    esc(&b.leading_eth),
-                    esc(&b.won_eth),
-                    esc(&b.available_eth),
-                    if b.simulated {
-                        "simulated".into()
-                    } else {
-                        String::new()
-                    },
+                    cell(b.wallet.as_deref().unwrap_or("—")),
+                    cell(if b.verified { "yes" } else { "no" }),
+                    cell(&b.deposited_eth),
+                    cell(&b.leading_eth),
+                    cell(&b.won_eth),
+                    cell(&b.available_eth),
+                    cell(if b.simulated { "simulated" } else { "" }),
                 ]
             })
             .collect();
@@ -55,58 +47,59 @@ pub(super) async fn bidder(req: &mut Request, depot: &mut Depot, res: &mut Respo
         .unwrap_or(0);
     page(depot, res, "Bidder", |r, s| {
         let Some(d) = model::bidder_detail(r, id)? else {
-            return Ok(r#"<p class="error">No such bidder.</p>"#.into());
+            return Ok(html! { p.error { "No such bidder." } });
         };
         let b = &d.bidder;
-        let refund = if can_operate(s) {
+        let refund = can_operate(s).then(|| {
             api_form(
                 &format!("/api/v1/bidders/{id}/refund"),
                 "POST",
                 "Refund what is available",
                 Some(&format!("Refund {} ETH to @{}?", b.available_eth, b.handle)),
                 true,
-                "",
+                html! {},
             )
-        } else {
-            String::new()
-        };
-        let deposits: Vec<Vec<String>> = d
+        });
+        let deposits: Vec<Vec<Markup>> = d
             .deposits
             .iter()
             .map(|x| serde_json::to_value(x).unwrap_or_default())
             .map(|v| {
                 vec![
-                    esc(v["amount_eth"].as_str().unwrap_or("")),
-                    esc(v["reference"].as_str().unwrap_or("")),
-                    esc(v["at"].as_str().unwrap_or("")),
+                    cell(v["amount_eth"].as_str().unwrap_or("")),
+                    cell(v["reference"].as_str().unwrap_or("")),
+                    cell(v["at"].as_str().unwrap_or("")),
                 ]
             })
             .collect();
-        let withdrawals: Vec<Vec<String>> = d
+        let withdrawals: Vec<Vec<Markup>> = d
             .withdrawals
             .iter()
             .map(|w| {
                 vec![
-                    esc(&w.amount_eth),
-                    esc(&w.to),
-                    esc(&w.at),
-                    esc(&w.requested_by),
+                    cell(&w.amount_eth),
+                    cell(&w.to),
+                    cell(&w.at),
+                    cell(&w.requested_by),
                 ]
             })
             .collect();
-        Ok(format!(
-            "<h2>@{}</h2><p>Wallet: {} ({}) · Deposited {} ETH · Leading {} ETH · Won {} ETH · Available {} ETH</p>{refund}<h2>Deposits</h2>{}<h2>Bids</h2>{}<h2>Refunds</h2>{}",
-            esc(&b.handle),
-            esc(b.wallet.as_deref().unwrap_or("none")),
-            if b.verified { "verified" } else { "unverified" },
-            esc(&b.deposited_eth),
-            esc(&b.leading_eth),
-            esc(&b.won_eth),
-            esc(&b.available_eth),
-            table(&["ETH", "Reference", "At"], &deposits),
-            table(BID_HEADERS, &bid_rows(&d.bids)),
-            table(&["ETH", "To", "At", "By"], &withdrawals),
-        ))
+        Ok(html! {
+            h2 { "@" (b.handle) }
+            p {
+                "Wallet: " (b.wallet.as_deref().unwrap_or("none"))
+                " (" (if b.verified { "verified" } else { "unverified" }) ")"
+                " · Deposited " (b.deposited_eth) " ETH · Leading " (b.leading_eth)
+                " ETH · Won " (b.won_eth) " ETH · Available " (b.available_eth) " ETH"
+            }
+            @if let Some(refund) = refund { (refund) }
+            h2 { "Deposits" }
+            (table(&["ETH", "Reference", "At"], &deposits))
+            h2 { "Bids" }
+            (table(BID_HEADERS, &bid_rows(&d.bids)))
+            h2 { "Refunds" }
+            (table(&["ETH", "To", "At", "By"], &withdrawals))
+        })
     });
 }
 
@@ -125,33 +118,23 @@ pub(super) async fn search(req: &mut Request, depot: &mut Depot, res: &mut Respo
             .and_then(|r| r.map_err(|e| e.to_string()))
     };
     page(depot, res, "Search", |_, _| {
-        let form = format!(
-            r#"<form method="get" action="/search"><input name="q" value="{}" placeholder="words, &quot;a phrase&quot;, kind:tweet" aria-label="query" autofocus><button>Search</button></form>"#,
-            esc(&q)
-        );
-        let results = match hits {
-            Ok(hits) if q.trim().is_empty() => {
-                let _ = hits;
-                String::new()
+        Ok(html! {
+            form method="get" action="/search" {
+                input name="q" value=(q) placeholder="words, \"a phrase\", kind:tweet" aria-label="query" autofocus;
+                button { "Search" }
             }
-            Ok(hits) => table(
-                &["Kind", "What", "Text", "When", "Event"],
-                &hits
-                    .iter()
-                    .map(|h| {
-                        vec![
-                            esc(&h.kind),
-                            esc(&h.title),
-                            esc(&h.body),
-                            esc(&h.at.rfc3339()),
-                            h.seq.to_string(),
-                        ]
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            Err(e) => format!(r#"<p class="error">{}</p>"#, esc(&e)),
-        };
-        Ok(format!("{form}{results}"))
+            @match &hits {
+                Ok(_) if q.trim().is_empty() => {}
+                Ok(hits) => (table(
+                    &["Kind", "What", "Text", "When", "Event"],
+                    &hits
+                        .iter()
+                        .map(|h| vec![cell(&h.kind), cell(&h.title), cell(&h.body), cell(h.at.rfc3339()), cell(h.seq)])
+                        .collect::<Vec<_>>(),
+                )),
+                Err(e) => p.error { (e) },
+            }
+        })
     });
 }
 
@@ -160,57 +143,56 @@ pub(super) async fn search(req: &mut Request, depot: &mut Depot, res: &mut Respo
 pub(super) async fn reports(depot: &mut Depot, res: &mut Response) {
     page(depot, res, "Reports", |r, _| {
         let c = serde_json::to_value(model::campaign_report(r)?).unwrap_or_default();
-        let totals: Vec<Vec<String>> = c
+        let totals: Vec<Vec<Markup>> = c
             .as_object()
             .into_iter()
             .flatten()
             .map(|(k, v)| {
                 vec![
-                    esc(&k.replace('_', " ")),
-                    esc(v.to_string().trim_matches('"')),
+                    cell(k.replace('_', " ")),
+                    cell(v.to_string().trim_matches('"')),
                 ]
             })
             .collect();
-        let daily: Vec<Vec<String>> = model::daily(r)?
+        let daily: Vec<Vec<Markup>> = model::daily(r)?
             .iter()
             .map(|d| {
                 vec![
-                    d.day.to_string(),
-                    esc(&d.starts_at),
-                    esc(&d.item),
-                    esc(&d.state),
-                    esc(d.winner.as_deref().unwrap_or("—")),
-                    esc(&d.price_eth),
-                    d.bids_accepted.to_string(),
-                    d.bids_rejected.to_string(),
-                    d.bidders.to_string(),
-                    d.extensions.to_string(),
+                    cell(d.day),
+                    cell(&d.starts_at),
+                    cell(&d.item),
+                    cell(&d.state),
+                    cell(d.winner.as_deref().unwrap_or("—")),
+                    cell(&d.price_eth),
+                    cell(d.bids_accepted),
+                    cell(d.bids_rejected),
+                    cell(d.bidders),
+                    cell(d.extensions),
                 ]
             })
             .collect();
-        let tx: Vec<Vec<String>> = model::transactions(r)?
+        let tx: Vec<Vec<Markup>> = model::transactions(r)?
             .iter()
             .map(|t| {
                 vec![
-                    esc(&t.at),
-                    esc(&t.kind),
-                    esc(&t.party),
-                    esc(&t.amount_eth),
-                    esc(&t.reference),
-                    esc(&t.state),
+                    cell(&t.at),
+                    cell(&t.kind),
+                    cell(&t.party),
+                    cell(&t.amount_eth),
+                    cell(&t.reference),
+                    cell(&t.state),
                 ]
             })
             .collect();
-        Ok(format!(
-            r#"<h2>Campaign performance</h2>{}<p>{}</p>
-<h2>Bids per hour</h2>{}
-<h2>Daily auctions</h2><p>{}</p>{}
-<h2>Financial transactions</h2><p>{}</p>{}"#,
-            table(&["Figure", "Value"], &totals),
-            link("/api/v1/reports/campaign?format=csv", "CSV"),
-            charts::bids_svg(r)?,
-            link("/api/v1/reports/daily?format=csv", "CSV"),
-            table(
+        Ok(html! {
+            h2 { "Campaign performance" }
+            (table(&["Figure", "Value"], &totals))
+            p { (link("/api/v1/reports/campaign?format=csv", "CSV")) }
+            h2 { "Bids per hour" }
+            (charts::bids_svg(r)?)
+            h2 { "Daily auctions" }
+            p { (link("/api/v1/reports/daily?format=csv", "CSV")) }
+            (table(
                 &[
                     "Day",
                     "Opens",
@@ -221,13 +203,14 @@ pub(super) async fn reports(depot: &mut Depot, res: &mut Response) {
                     "Accepted",
                     "Refused",
                     "Bidders",
-                    "Extensions"
+                    "Extensions",
                 ],
-                &daily
-            ),
-            link("/api/v1/reports/transactions?format=csv", "CSV"),
-            table(&["At", "Kind", "Party", "ETH", "Reference", "State"], &tx),
-        ))
+                &daily,
+            ))
+            h2 { "Financial transactions" }
+            p { (link("/api/v1/reports/transactions?format=csv", "CSV")) }
+            (table(&["At", "Kind", "Party", "ETH", "Reference", "State"], &tx))
+        })
     });
 }
 
@@ -235,44 +218,43 @@ pub(super) async fn reports(depot: &mut Depot, res: &mut Response) {
 #[handler]
 pub(super) async fn outbox(depot: &mut Depot, res: &mut Response) {
     page(depot, res, "Outbox", |r, s| {
-        let rows: Vec<Vec<String>> = model::outbox(r, false, 300)?
+        let rows: Vec<Vec<Markup>> = model::outbox(r, false, 300)?
             .iter()
             .map(|o| {
-                let actions = if can_operate(s) && matches!(o.status.as_str(), "held" | "failed") {
-                    format!(
-                        "{}{}",
-                        api_form(
+                let reviewable = can_operate(s) && matches!(o.status.as_str(), "held" | "failed");
+                let retry = if o.status == "held" {
+                    "Approve"
+                } else {
+                    "Retry"
+                };
+                let actions = html! {
+                    @if reviewable {
+                        (api_form(
                             &format!("/api/v1/outbox/{}/approve", o.id),
                             "POST",
-                            if o.status == "held" {
-                                "Approve"
-                            } else {
-                                "Retry"
-                            },
+                            retry,
                             Some("Send it?"),
                             true,
-                            ""
-                        ),
-                        api_form(
+                            html! {},
+                        ))
+                        (api_form(
                             &format!("/api/v1/outbox/{}/reject", o.id),
                             "POST",
                             "Reject",
                             Some("Skip it for good?"),
                             true,
-                            ""
-                        )
-                    )
-                } else {
-                    String::new()
+                            html! {},
+                        ))
+                    }
                 };
                 vec![
-                    o.id.to_string(),
-                    esc(&o.channel),
-                    esc(&o.kind),
-                    esc(&o.status),
-                    esc(&o.detail),
-                    esc(&o.created_at),
-                    o.attempts.to_string(),
+                    cell(o.id),
+                    cell(&o.channel),
+                    cell(&o.kind),
+                    cell(&o.status),
+                    cell(&o.detail),
+                    cell(&o.created_at),
+                    cell(o.attempts),
                     actions,
                 ]
             })
@@ -290,26 +272,22 @@ pub(super) async fn outbox(depot: &mut Depot, res: &mut Response) {
 #[handler]
 pub(super) async fn audit(depot: &mut Depot, res: &mut Response) {
     page(depot, res, "Audit log", |r, _| {
-        let rows: Vec<Vec<String>> = model::audit(r, 500, 200_000)?
+        let rows: Vec<Vec<Markup>> = model::audit(r, 500, 200_000)?
             .iter()
             .map(|a| {
                 vec![
-                    a.seq.to_string(),
-                    esc(&a.at),
-                    esc(&a.action),
-                    esc(&a.actor),
-                    esc(&a.origin),
-                    esc(&a.reason),
-                    esc(&a.detail),
+                    cell(a.seq),
+                    cell(&a.at),
+                    cell(&a.action),
+                    cell(&a.actor),
+                    cell(&a.origin),
+                    cell(&a.reason),
+                    cell(&a.detail),
                 ]
             })
             .collect();
-        Ok(format!(
-            r#"<div id="audit">{}</div>"#,
-            table(
-                &["#", "When", "What", "Who", "From", "Why", "Detail"],
-                &rows
-            )
-        ))
+        Ok(html! {
+            div #audit { (table(&["#", "When", "What", "Who", "From", "Why", "Detail"], &rows)) }
+        })
     });
 }

@@ -9,42 +9,46 @@ pub(super) async fn account(depot: &mut Depot, res: &mut Response) {
     let s = who(depot);
     let totp = app.has_totp(&s.user);
     page(depot, res, "Account", |_, _| {
-        let two_factor = if totp {
-            format!(
-                "<p>Two-factor sign-in is <strong>on</strong>.</p>{}",
-                api_form(
-                    "/api/v1/me/totp/disable",
-                    "POST",
-                    "Turn two-factor off",
-                    Some("Turn two-factor sign-in off?"),
-                    false,
-                    r#"<input name="code" inputmode="numeric" autocomplete="one-time-code" placeholder="current code" required aria-label="code">"#
-                )
-            )
-        } else {
-            format!(
-                r#"<p>Two-factor sign-in is <strong>off</strong>.</p><button id="totp-setup">Set up two-factor</button><div id="totp-enrol" hidden><p>Scan this with an authenticator app, then enter the code it shows.</p><div id="totp-qr"></div><p class="muted">Or enter the key: <code id="totp-secret"></code></p>{}</div>"#,
-                api_form(
-                    "/api/v1/me/totp/enable",
-                    "POST",
-                    "Turn two-factor on",
-                    None,
-                    false,
-                    r#"<input name="code" inputmode="numeric" autocomplete="one-time-code" placeholder="6-digit code" required aria-label="code">"#
-                )
-            )
+        let code = |placeholder: &str| {
+            html! {
+                input name="code" inputmode="numeric" autocomplete="one-time-code" placeholder=(placeholder) required aria-label="code";
+            }
         };
-        Ok(format!(
-            "<h2>Password</h2>{}<h2>Two-factor sign-in</h2>{two_factor}",
-            api_form(
+        Ok(html! {
+            h2 { "Password" }
+            (api_form(
                 "/api/v1/me/password",
                 "POST",
                 "Change password",
                 None,
                 false,
-                r#"<input type="password" name="current" placeholder="current password" autocomplete="current-password" required aria-label="current password"><input type="password" name="new" placeholder="new password (12+)" autocomplete="new-password" minlength="12" required aria-label="new password">"#
-            )
-        ))
+                html! {
+                    input type="password" name="current" placeholder="current password" autocomplete="current-password" required aria-label="current password";
+                    input type="password" name="new" placeholder="new password (12+)" autocomplete="new-password" minlength="12" required aria-label="new password";
+                },
+            ))
+            h2 { "Two-factor sign-in" }
+            @if totp {
+                p { "Two-factor sign-in is " strong { "on" } "." }
+                (api_form(
+                    "/api/v1/me/totp/disable",
+                    "POST",
+                    "Turn two-factor off",
+                    Some("Turn two-factor sign-in off?"),
+                    false,
+                    code("current code"),
+                ))
+            } @else {
+                p { "Two-factor sign-in is " strong { "off" } "." }
+                button #totp-setup { "Set up two-factor" }
+                div #totp-enrol hidden {
+                    p { "Scan this with an authenticator app, then enter the code it shows." }
+                    div #totp-qr {}
+                    p.muted { "Or enter the key: " code #totp-secret {} }
+                    (api_form("/api/v1/me/totp/enable", "POST", "Turn two-factor on", None, false, code("6-digit code")))
+                }
+            }
+        })
     });
 }
 
@@ -58,26 +62,22 @@ pub(super) async fn system(depot: &mut Depot, res: &mut Response) {
     let sessions = app.sessions.count();
     page(depot, res, "System", |_, _| {
         let alerts = model::alerts(&status);
-        let alert_html: String = alerts
-            .iter()
-            .map(|a| {
-                format!(
-                    r#"<p class="alert {}">{}</p>"#,
-                    esc(&a.level),
-                    esc(&a.message)
-                )
-            })
-            .collect();
-        Ok(format!(
-            r#"{alert_html}<h2>Resources</h2><p>CPU time {:.1} s · memory {} MiB · threads {} · admin sessions {sessions}</p>
-<p><a href="/metrics">Prometheus metrics</a> · <a href="/api/v1/openapi.json">API description</a></p>
-<h2>Health of each part</h2><pre>{}</pre><h2>Recent log</h2><pre class="log">{}</pre>"#,
-            process["cpu_seconds"].as_f64().unwrap_or(0.0),
-            process["rss_bytes"].as_u64().unwrap_or(0) >> 20,
-            process["threads"],
-            esc(&serde_json::to_string_pretty(&status).unwrap_or_default()),
-            esc(&log.join("\n")),
-        ))
+        Ok(html! {
+            @for a in &alerts {
+                p class=(format!("alert {}", a.level)) { (a.message) }
+            }
+            h2 { "Resources" }
+            p {
+                "CPU time " (format!("{:.1}", process["cpu_seconds"].as_f64().unwrap_or(0.0))) " s · memory "
+                (process["rss_bytes"].as_u64().unwrap_or(0) >> 20) " MiB · threads "
+                (process["threads"].as_u64().unwrap_or(0)) " · admin sessions " (sessions)
+            }
+            p { a href="/metrics" { "Prometheus metrics" } " · " a href="/api/v1/openapi.json" { "API description" } }
+            h2 { "Health of each part" }
+            pre { (serde_json::to_string_pretty(&status).unwrap_or_default()) }
+            h2 { "Recent log" }
+            pre.log { (log.join("\n")) }
+        })
     });
 }
 
@@ -87,49 +87,38 @@ pub(super) async fn settings(depot: &mut Depot, res: &mut Response) {
     let app = app(depot);
     let current = app.backend.settings();
     page(depot, res, "Settings", |_, _| {
-        let mut fields = String::new();
-        for s in current["settings"].as_array().into_iter().flatten() {
-            let key = s["key"].as_str().unwrap_or("");
-            let input = if s["secret"] == true {
-                format!(
-                    r#"<input type="password" name="{k}" data-changed-only autocomplete="off" placeholder="{}">"#,
-                    if s["set"] == true {
-                        "set (type to replace)"
-                    } else {
-                        "not set"
-                    },
-                    k = esc(key)
-                )
-            } else {
-                let (value, ty) = match &s["value"] {
-                    Value::String(v) => (v.clone(), ""),
-                    Value::Bool(b) => (b.to_string(), "bool"),
-                    Value::Number(n) => (n.to_string(), "number"),
-                    other => (other.to_string(), "json"),
-                };
-                format!(
-                    r#"<input name="{k}" data-changed-only data-type="{ty}" value="{v}" data-initial="{v}">"#,
-                    k = esc(key),
-                    v = esc(&value)
-                )
-            };
-            fields.push_str(&format!(
-                r#"<label class="setting"><code>{}</code> {input}</label>"#,
-                esc(key)
-            ));
-        }
-        Ok(format!(
-            r#"<p class="muted">Changes are saved to <code>{}</code> and apply at the next start.</p>{}"#,
-            esc(current["file"].as_str().unwrap_or("")),
-            api_form(
-                "/api/v1/settings",
-                "PUT",
-                "Save settings",
-                Some("Save these settings?"),
-                false,
-                &fields
-            )
-        ))
+        let entries: Vec<&Value> = current["settings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .collect();
+        let fields = html! {
+            @for s in &entries {
+                @let key = s["key"].as_str().unwrap_or("");
+                label.setting {
+                    code { (key) }
+                    " "
+                    @if s["secret"] == true {
+                        input type="password" name=(key) data-changed-only autocomplete="off"
+                            placeholder=(if s["set"] == true { "set (type to replace)" } else { "not set" });
+                    } @else {
+                        @let (value, ty) = match &s["value"] {
+                            Value::String(v) => (v.clone(), ""),
+                            Value::Bool(b) => (b.to_string(), "bool"),
+                            Value::Number(n) => (n.to_string(), "number"),
+                            other => (other.to_string(), "json"),
+                        };
+                        input name=(key) data-changed-only data-type=(ty) value=(value) data-initial=(value);
+                    }
+                }
+            }
+        };
+        Ok(html! {
+            p.muted {
+                "Changes are saved to " code { (current["file"].as_str().unwrap_or("")) } " and apply at the next start."
+            }
+            (api_form("/api/v1/settings", "PUT", "Save settings", Some("Save these settings?"), false, fields))
+        })
     });
 }
 
@@ -139,37 +128,53 @@ pub(super) async fn users(depot: &mut Depot, res: &mut Response) {
     let app = app(depot);
     let list = app.account_list();
     page(depot, res, "Users", |_, _| {
-        let rows: Vec<Vec<String>> = list
+        let roles = html! {
+            select name="role" aria-label="role" { option { "viewer" } option { "operator" } option { "admin" } }
+        };
+        let rows: Vec<Vec<Markup>> = list
             .users
             .iter()
             .map(|u| {
                 let api = format!("/api/v1/users/{}", u.name);
                 vec![
-                    esc(&u.name),
-                    u.role.as_str().into(),
-                    if u.totp.is_some() { "on".into() } else { "off".into() },
-                    if u.disabled { "disabled".into() } else { "active".into() },
-                    format!(
-                        "{}{}{}{}",
-                        api_form(&api, "PUT", "Set role", Some(&format!("Change the role of {}?", u.name)), false, r#"<select name="role" aria-label="role"><option>viewer</option><option>operator</option><option>admin</option></select>"#),
-                        api_form(&api, "PUT", if u.disabled { "Enable" } else { "Disable" }, Some("Change this account?"), false, &format!(r#"<input type="hidden" name="disabled" data-type="bool" value="{}">"#, !u.disabled)),
-                        api_form(&api, "PUT", "Reset password", Some("Make a new password for this account?"), false, r#"<input type="hidden" name="reset_password" data-type="bool" value="true">"#),
-                        api_form(&api, "DELETE", "Delete", Some(&format!("Delete {}?", u.name)), false, ""),
-                    ),
+                    cell(&u.name),
+                    cell(u.role.as_str()),
+                    cell(if u.totp.is_some() { "on" } else { "off" }),
+                    cell(if u.disabled { "disabled" } else { "active" }),
+                    html! {
+                        (api_form(&api, "PUT", "Set role", Some(&format!("Change the role of {}?", u.name)), false, roles.clone()))
+                        (api_form(
+                            &api,
+                            "PUT",
+                            if u.disabled { "Enable" } else { "Disable" },
+                            Some("Change this account?"),
+                            false,
+                            html! { input type="hidden" name="disabled" data-type="bool" value=(!u.disabled); },
+                        ))
+                        (api_form(
+                            &api,
+                            "PUT",
+                            "Reset password",
+                            Some("Make a new password for this account?"),
+                            false,
+                            html! { input type="hidden" name="reset_password" data-type="bool" value="true"; },
+                        ))
+                        (api_form(&api, "DELETE", "Delete", Some(&format!("Delete {}?", u.name)), false, html! {}))
+                    },
                 ]
             })
             .collect();
-        Ok(format!(
-            "{}<h2>New account</h2>{}",
-            table(&["Name", "Role", "Two-factor", "State", ""], &rows),
-            api_form(
+        Ok(html! {
+            (table(&["Name", "Role", "Two-factor", "State", ""], &rows))
+            h2 { "New account" }
+            (api_form(
                 "/api/v1/users",
                 "POST",
                 "Create",
                 None,
                 false,
-                r#"<input name="name" placeholder="name" required aria-label="name"><select name="role" aria-label="role"><option>viewer</option><option>operator</option><option>admin</option></select>"#
-            ),
-        ))
+                html! { input name="name" placeholder="name" required aria-label="name"; (roles) },
+            ))
+        })
     });
 }

@@ -1,0 +1,210 @@
+//! The configuration turned into what each part takes: the X rate plan and credentials, the
+//! chain's treasury and keystore passphrase, the stream's settings and scenes.
+
+use std::path::PathBuf;
+
+use domain::secret::Secret;
+
+use super::{ChainConfig, Config, XConfig};
+
+impl XConfig {
+    /// The rate plan: the tier's, with any per-endpoint overrides.
+    pub fn plan(&self) -> Result<x::pace::Plan, String> {
+        let mut plan = x::pace::Plan::for_tier(&self.tier)?;
+        let quarter = std::time::Duration::from_secs(15 * 60);
+        let set = |b: &mut x::pace::Budget, n: u32| {
+            if n > 0 {
+                *b = x::pace::Budget {
+                    requests: n,
+                    window: quarter,
+                };
+            }
+        };
+        set(&mut plan.mentions, self.mentions_per_15min);
+        set(&mut plan.search, self.search_per_15min);
+        set(&mut plan.posts, self.posts_per_15min);
+        Ok(plan)
+    }
+
+    /// The credentials, checked for completeness.
+    pub fn credentials(&self) -> Result<x::api::Credentials, String> {
+        let parts = [
+            &self.consumer_key,
+            &self.consumer_secret,
+            &self.access_token,
+            &self.access_token_secret,
+        ];
+        let set = parts.iter().filter(|p| !p.is_empty()).count();
+        let user = match set {
+            4 => Some(x::oauth::UserCredentials {
+                consumer_key: self.consumer_key.clone(),
+                consumer_secret: self.consumer_secret.clone(),
+                access_token: self.access_token.clone(),
+                access_token_secret: self.access_token_secret.clone(),
+            }),
+            0 => None,
+            _ => {
+                return Err(
+                    "x: give all four of consumer_key, consumer_secret, access_token and access_token_secret (or none)"
+                        .into(),
+                );
+            }
+        };
+        if user.is_none() && self.bearer_token.is_empty() {
+            return Err("x.enabled needs credentials: the four OAuth 1.0a user keys (to post) and/or a bearer_token (to read only)".into());
+        }
+        Ok(x::api::Credentials {
+            user,
+            bearer: self.bearer_token.clone(),
+        })
+    }
+}
+
+impl ChainConfig {
+    /// The treasury address.
+    pub fn treasury_address(&self) -> Result<store::Address, String> {
+        let a: store::Address = self
+            .treasury
+            .trim()
+            .parse()
+            .map_err(|e| format!("chain.treasury: {e}"))?;
+        if a == store::Address::default() {
+            return Err("chain.treasury must not be the zero address".into());
+        }
+        Ok(a)
+    }
+
+    /// The keystore passphrase, from the file when one is named, else the setting.
+    pub fn passphrase(&self) -> Result<Secret, String> {
+        if self.keystore_passphrase_file.as_os_str().is_empty() {
+            if self.keystore_passphrase.is_empty() {
+                return Err("give the keystore passphrase in chain.keystore_passphrase_file or SOTHEBAIS_CHAIN__KEYSTORE_PASSPHRASE".into());
+            }
+            return Ok(self.keystore_passphrase.clone());
+        }
+        let text = std::fs::read_to_string(&self.keystore_passphrase_file).map_err(|e| {
+            format!(
+                "cannot read chain.keystore_passphrase_file {}: {e}",
+                self.keystore_passphrase_file.display()
+            )
+        })?;
+        Ok(Secret::new(text.trim_end_matches(['\n', '\r'])))
+    }
+
+    pub(super) fn validate(&self) -> Result<(), String> {
+        if !self.enabled {
+            return Ok(());
+        }
+        if self.rpc_urls.is_empty() {
+            return Err("chain.enabled needs chain.rpc_urls".into());
+        }
+        if self.keystore.as_os_str().is_empty() {
+            return Err("chain.enabled needs chain.keystore (the custody wallet)".into());
+        }
+        self.treasury_address()?;
+        if !(1..=1000).contains(&self.confirmations) {
+            return Err("chain.confirmations must be 1 to 1000".into());
+        }
+        if !(1..=3600).contains(&self.poll_secs) || !(1..=600).contains(&self.timeout_secs) {
+            return Err("chain.poll_secs is 1-3600 and chain.timeout_secs 1-600".into());
+        }
+        if !(1..=86_400).contains(&self.custody_check_secs) {
+            return Err("chain.custody_check_secs must be 1 to 86400".into());
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The asset directory.
+    pub fn assets_dir(&self) -> PathBuf {
+        if self.stream.assets_dir.as_os_str().is_empty() {
+            self.data_dir.join("assets")
+        } else {
+            self.stream.assets_dir.clone()
+        }
+    }
+
+    /// The scenes: the configured file, or the built-in ones.
+    pub fn scenes(&self) -> Result<scene::SceneSet, String> {
+        if self.stream.scenes.as_os_str().is_empty() {
+            return Ok(scene::SceneSet::builtin());
+        }
+        let path = &self.stream.scenes;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the scene file {}: {e}", path.display()))?;
+        scene::SceneSet::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Everything the stream needs; `duration_secs` limits it to that much stream time.
+    pub fn stream_settings(
+        &self,
+        duration_secs: Option<u64>,
+    ) -> Result<stream::StreamSettings, String> {
+        let s = &self.stream;
+        let (width, height) = match s.resolution.as_str() {
+            "720p" => (1280, 720),
+            "1080p" => (1920, 1080),
+            other => return Err(format!("stream.resolution {other:?}: use 720p or 1080p")),
+        };
+        let video = codec::VideoSettings {
+            width,
+            height,
+            fps: s.fps,
+            bitrate_kbps: s.bitrate_kbps,
+            keyframe_secs: 2,
+            threads: 2,
+            nvenc: codec::NvencLibraries {
+                encode: s.nvenc_library.clone(),
+                cuda: s.cuda_library.clone(),
+            },
+        };
+        video.validate().map_err(|e| format!("stream: {e}"))?;
+        let encoder: codec::EncoderChoice = s
+            .encoder
+            .parse()
+            .map_err(|e| format!("stream.encoder: {e}"))?;
+        let audio: codec::AudioBedKind =
+            s.audio.parse().map_err(|e| format!("stream.audio: {e}"))?;
+        let publish = if s.url.is_empty() {
+            None
+        } else {
+            let target = rtmp::Target::parse(&s.url).map_err(|e| e.to_string())?;
+            Some(rtmp::PublisherConfig {
+                target,
+                tls: rtmp::TlsOptions {
+                    ca_file: (!s.ca_file.as_os_str().is_empty()).then(|| s.ca_file.clone()),
+                    insecure_skip_verify: s.insecure_skip_verify,
+                },
+                backoff: rtmp::Backoff::default(),
+                timeout: std::time::Duration::from_secs(10),
+            })
+        };
+        let record = match s.record.as_str() {
+            "on" => true,
+            "off" => false,
+            "auto" => publish.is_none(),
+            other => return Err(format!("stream.record {other:?}: use auto, on or off")),
+        };
+        let record = record.then(|| rtmp::RecorderConfig {
+            dir: if s.record_dir.as_os_str().is_empty() {
+                self.data_dir.join("recordings")
+            } else {
+                s.record_dir.clone()
+            },
+            segment_secs: s.segment_secs.max(10),
+            keep: s.keep_recordings.max(1),
+        });
+        Ok(stream::StreamSettings {
+            frames: duration_secs.map(|d| d * u64::from(s.fps)),
+            video,
+            encoder,
+            audio,
+            audio_kbps: 128,
+            scenes: self.scenes()?,
+            assets_dir: self.assets_dir(),
+            publish,
+            record,
+        })
+    }
+}

@@ -1,0 +1,366 @@
+//! The sections of the configuration file, as plain data with their defaults and checks.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use domain::secret::Secret;
+
+/// X (Twitter): reading tweets and posting replies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct XConfig {
+    /// Read tweets from X and post replies.
+    pub enabled: bool,
+    /// The API's base URL.
+    pub base_url: String,
+    /// Access tier: `free`, `basic`, `pro` or `pay_per_use`.
+    pub tier: String,
+    /// Mentions reads allowed per 15 minutes, when the plan differs from the tier's (0: tier's).
+    pub mentions_per_15min: u32,
+    /// Searches allowed per 15 minutes (0: tier's).
+    pub search_per_15min: u32,
+    /// Posts allowed per 15 minutes (0: tier's).
+    pub posts_per_15min: u32,
+    /// A recent-search query read besides the mentions; empty: mentions only.
+    pub search: String,
+    /// The host account's X user id; empty: looked up.
+    #[serde(deserialize_with = "domain::secret::text")]
+    pub host_user_id: String,
+    /// OAuth 1.0a consumer (API) key.
+    pub consumer_key: Secret,
+    /// OAuth 1.0a consumer (API) key secret.
+    pub consumer_secret: Secret,
+    /// OAuth 1.0a access token of the host account.
+    pub access_token: Secret,
+    /// OAuth 1.0a access token secret of the host account.
+    pub access_token_secret: Secret,
+    /// App-only bearer token for reading.
+    pub bearer_token: Secret,
+    /// Log tweets instead of posting them.
+    pub dry_run: bool,
+    /// Hold outgoing tweets until an operator approves them.
+    pub approve_tweets: bool,
+    /// Request timeout, seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for XConfig {
+    fn default() -> Self {
+        XConfig {
+            enabled: false,
+            base_url: "https://api.x.com".into(),
+            tier: "basic".into(),
+            mentions_per_15min: 0,
+            search_per_15min: 0,
+            posts_per_15min: 0,
+            search: String::new(),
+            host_user_id: String::new(),
+            consumer_key: Secret::default(),
+            consumer_secret: Secret::default(),
+            access_token: Secret::default(),
+            access_token_secret: Secret::default(),
+            bearer_token: Secret::default(),
+            dry_run: false,
+            approve_tweets: false,
+            timeout_secs: 15,
+        }
+    }
+}
+
+/// Announcements and reminders.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// Announce the last this-many minutes of each auction (0: never).
+    pub final_minutes: u32,
+    /// Remind those who asked this many minutes before an auction opens.
+    pub remind_minutes: u32,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            final_minutes: 10,
+            remind_minutes: 15,
+        }
+    }
+}
+
+/// The chain: escrow deposits, token custody, settlement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChainConfig {
+    /// Watch escrow, check custody and settle sales on chain.
+    pub enabled: bool,
+    /// JSON-RPC providers, tried in order.
+    pub rpc_urls: Vec<Secret>,
+    /// The chain's id (Shape 360, Shape Sepolia 11011).
+    pub chain_id: u64,
+    /// Confirmations before a deposit is credited or a transaction counts as done.
+    pub confirmations: u64,
+    /// Seconds between looks at the chain.
+    pub poll_secs: u64,
+    /// Request timeout, seconds.
+    pub timeout_secs: u64,
+    /// The custody wallet's keystore (standard JSON keystore).
+    pub keystore: PathBuf,
+    /// A file holding the keystore's passphrase.
+    pub keystore_passphrase_file: PathBuf,
+    /// The keystore's passphrase (prefer the environment or the file).
+    pub keystore_passphrase: Secret,
+    /// Where winning amounts are paid.
+    pub treasury: String,
+    /// First block watched on the very first start (0: the head then).
+    pub start_block: u64,
+    /// Seconds between custody checks.
+    pub custody_check_secs: u64,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        ChainConfig {
+            enabled: false,
+            rpc_urls: Vec::new(),
+            chain_id: 360,
+            confirmations: 12,
+            poll_secs: 2,
+            timeout_secs: 10,
+            keystore: PathBuf::new(),
+            keystore_passphrase_file: PathBuf::new(),
+            keystore_passphrase: Secret::default(),
+            treasury: String::new(),
+            start_block: 0,
+            custody_check_secs: 60,
+        }
+    }
+}
+
+/// The live stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamConfig {
+    /// Whether to compose and encode the stream at all.
+    pub enabled: bool,
+    /// Where to publish (`rtmp://host/app/key` or `rtmps://...`); empty: nowhere. Secret.
+    pub url: String,
+    /// `720p` or `1080p`.
+    pub resolution: String,
+    /// Frames per second.
+    pub fps: u32,
+    /// Video bit rate, kbit/s (2,000-8,000).
+    pub bitrate_kbps: u32,
+    /// `auto` (NVENC if present), `nvenc` or `openh264`.
+    pub encoder: String,
+    /// `ambience` or `silence`.
+    pub audio: String,
+    /// Local FLV recording: `auto` (on when there is no URL), `on` or `off`.
+    pub record: String,
+    /// Recording directory; empty means `<data_dir>/recordings`.
+    pub record_dir: PathBuf,
+    /// A new recording file every this many seconds.
+    pub segment_secs: u64,
+    /// Recording files kept (the oldest are removed).
+    pub keep_recordings: usize,
+    /// Extra CA certificates (PEM) trusted for rtmps://.
+    pub ca_file: PathBuf,
+    /// Accept any TLS certificate (tests against a self-signed ingest only).
+    pub insecure_skip_verify: bool,
+    /// Scene file; empty means the built-in scenes.
+    pub scenes: PathBuf,
+    /// Pictures: artwork, avatar moods, backgrounds; empty means `<data_dir>/assets`.
+    pub assets_dir: PathBuf,
+    /// The NVENC library.
+    pub nvenc_library: PathBuf,
+    /// The CUDA driver library.
+    pub cuda_library: PathBuf,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        let nv = codec::NvencLibraries::default();
+        StreamConfig {
+            enabled: true,
+            url: String::new(),
+            resolution: "720p".into(),
+            fps: 30,
+            bitrate_kbps: 4500,
+            encoder: "auto".into(),
+            audio: "ambience".into(),
+            record: "auto".into(),
+            record_dir: PathBuf::new(),
+            segment_secs: 900,
+            keep_recordings: 96,
+            ca_file: PathBuf::new(),
+            insecure_skip_verify: false,
+            scenes: PathBuf::new(),
+            assets_dir: PathBuf::new(),
+            nvenc_library: nv.encode,
+            cuda_library: nv.cuda,
+        }
+    }
+}
+
+/// Log output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `human` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info` or `info,appliance::sim=debug`. `RUST_LOG` wins if set.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Human,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// One readable line per event.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Engine tuning.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSection {
+    /// Most commands committed in one durable transaction.
+    pub max_batch: usize,
+    /// Commands that may wait before senders are slowed down.
+    pub queue_capacity: usize,
+}
+
+impl Default for EngineSection {
+    fn default() -> Self {
+        let d = domain::engine::EngineConfig::default();
+        EngineSection {
+            max_batch: d.max_batch,
+            queue_capacity: d.queue_capacity,
+        }
+    }
+}
+
+/// The LAN admin page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSection {
+    /// Whether `appliance run` serves it.
+    pub enabled: bool,
+    /// HTTPS address.
+    pub listen: String,
+    /// Plain-HTTP address that only redirects to HTTPS; empty: none.
+    pub redirect_listen: String,
+    /// Extra names and addresses for the certificate (the host name, `localhost`, 127.0.0.1
+    /// and ::1 are always in it).
+    pub cert_names: Vec<String>,
+    /// Minutes a session lives unused.
+    pub session_idle_mins: u64,
+    /// Hours a session lives at most.
+    pub session_max_hours: u64,
+    /// Largest upload, in MiB.
+    pub max_upload_mib: u64,
+}
+
+impl Default for WebSection {
+    fn default() -> Self {
+        WebSection {
+            enabled: true,
+            listen: "0.0.0.0:8443".into(),
+            redirect_listen: "0.0.0.0:8080".into(),
+            cert_names: Vec::new(),
+            session_idle_mins: 30,
+            session_max_hours: 12,
+            max_upload_mib: 16,
+        }
+    }
+}
+
+impl WebSection {
+    /// Checks the addresses and limits.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.enabled {
+            return Ok(());
+        }
+        self.listen
+            .parse::<std::net::SocketAddr>()
+            .map_err(|e| format!("web.listen {:?}: {e}", self.listen))?;
+        if !self.redirect_listen.is_empty() {
+            self.redirect_listen
+                .parse::<std::net::SocketAddr>()
+                .map_err(|e| format!("web.redirect_listen {:?}: {e}", self.redirect_listen))?;
+        }
+        if !(1..=24 * 60).contains(&self.session_idle_mins)
+            || !(1..=24 * 7).contains(&self.session_max_hours)
+        {
+            return Err(
+                "web.session_idle_mins is 1 to 1440 and web.session_max_hours 1 to 168".into(),
+            );
+        }
+        if !(1..=256).contains(&self.max_upload_mib) {
+            return Err("web.max_upload_mib is 1 to 256".into());
+        }
+        Ok(())
+    }
+}
+
+/// Settings that are secrets: the page and the API only say whether they are set.
+pub const SECRET_KEYS: &[&str] = &[
+    "stream.url",
+    "x.consumer_key",
+    "x.consumer_secret",
+    "x.access_token",
+    "x.access_token_secret",
+    "x.bearer_token",
+    "chain.rpc_urls",
+    "chain.keystore_passphrase",
+];
+
+/// The file in the data directory that holds settings saved from the admin page. It is read
+/// after the configuration file and before the environment, so the environment still wins.
+pub const SETTINGS_FILE: &str = "settings.toml";
+
+/// The control socket.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlConfig {
+    /// Socket path; empty means `<data_dir>/control.sock`.
+    pub socket: PathBuf,
+}
+
+/// The built-in simulated bidders.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulationConfig {
+    /// Whether simulated bidders take part.
+    pub enabled: bool,
+    /// How many.
+    pub bidders: u32,
+    /// Seed for their behaviour; 0 picks one at random.
+    pub seed: u64,
+    /// Mean seconds between a bidder's actions; 0 scales with the auction (its length / 120).
+    pub think_secs: u32,
+    /// With no campaign configured, an empty database starts with the demo campaign.
+    pub demo_campaign: bool,
+}
+
+impl Default for SimulationConfig {
+    fn default() -> Self {
+        SimulationConfig {
+            enabled: true,
+            bidders: 10,
+            seed: 0,
+            think_secs: 0,
+            demo_campaign: true,
+        }
+    }
+}

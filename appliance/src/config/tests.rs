@@ -1,0 +1,120 @@
+//! The configuration: defaults, documentation, overrides and errors.
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn the_documented_file_is_exactly_the_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("appliance.toml");
+    std::fs::write(&path, DOCUMENTED).unwrap();
+    assert_eq!(Config::load(Some(&path), []).unwrap(), Config::default());
+}
+
+#[test]
+fn every_default_key_is_documented() {
+    let defaults = toml::Value::try_from(Config::default()).unwrap();
+    fn keys(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
+        if let toml::Value::Table(t) = v {
+            for (k, v) in t {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                keys(&path, v, out);
+                out.push(path);
+            }
+        }
+    }
+    let mut all = Vec::new();
+    keys("", &defaults, &mut all);
+    for key in all {
+        let leaf = key.rsplit('.').next().unwrap();
+        assert!(
+            DOCUMENTED
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{leaf} ="))
+                    || l.trim_start().starts_with(&format!("[{key}]"))),
+            "{key} is not in appliance.toml"
+        );
+    }
+}
+
+#[test]
+fn environment_overrides_apply_with_types() {
+    let c = Config::load(
+        None,
+        env(&[
+            ("SOTHEBAIS_DATA_DIR", "/var/lib/sothebais"),
+            ("SOTHEBAIS_LOG__FORMAT", "json"),
+            ("SOTHEBAIS_ENGINE__MAX_BATCH", "64"),
+            ("SOTHEBAIS_SIMULATION__ENABLED", "false"),
+            ("UNRELATED", "x"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.data_dir, PathBuf::from("/var/lib/sothebais"));
+    assert_eq!(c.log.format, LogFormat::Json);
+    assert_eq!(c.engine.max_batch, 64);
+    assert!(!c.simulation.enabled);
+}
+
+#[test]
+fn unknown_or_bad_keys_are_clear_errors() {
+    let e = Config::load(None, env(&[("SOTHEBAIS_ENGINE__MAX_BATHC", "3")])).unwrap_err();
+    assert!(e.contains("max_bathc"), "{e}");
+    let e = Config::load(None, env(&[("SOTHEBAIS_ENGINE__MAX_BATCH", "0")])).unwrap_err();
+    assert!(e.contains("max_batch"), "{e}");
+    let e = Config::load(None, env(&[("SOTHEBAIS_LOG__FORMAT", "xml")])).unwrap_err();
+    assert!(e.contains("xml") || e.contains("variant"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "data_dir = [").unwrap();
+    assert!(
+        Config::load(Some(&path), [])
+            .unwrap_err()
+            .contains("not valid TOML")
+    );
+}
+
+#[test]
+fn a_campaign_can_be_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        r#"
+[campaign]
+name = "Genesis"
+start_date = "2026-12-01"
+days = 2
+timezone = "America/New_York"
+host_handle = "SothebAIs"
+items = [{ name = "Genesis #1" }, { name = "Genesis #2", artist = "Ada" }]
+[campaign.windows]
+pre_auction_start = "00:00"
+auction_start = "15:00"
+auction_end = "17:00"
+post_auction_end = "23:59"
+[campaign.rules]
+reserve = "250000000000000000"
+"#,
+    )
+    .unwrap();
+    let c = Config::load(Some(&path), []).unwrap();
+    let spec = c.campaign.unwrap();
+    assert_eq!(spec.windows.auction_start.to_string(), "15:00");
+    assert_eq!(spec.rules.reserve, store::Wei(250_000_000_000_000_000));
+    assert_eq!(
+        spec.rules.extension_secs, 300,
+        "unset rules keep their defaults"
+    );
+    assert_eq!(spec.items[1].artist, "Ada");
+}

@@ -1,0 +1,178 @@
+//! The dashboard: the auction now, the campaign day, the last bids and tweets, and alerts.
+
+use super::*;
+
+/// A tweet taken in.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct TweetRow {
+    /// X id.
+    pub id: String,
+    /// Author's handle.
+    pub handle: String,
+    /// Text.
+    pub text: String,
+    /// What it meant.
+    pub kind: String,
+    /// Why it was refused or ignored.
+    pub reason: Option<String>,
+    /// When it was taken in (RFC 3339).
+    pub at: String,
+}
+
+/// The newest `limit` tweets and the newest events, scanning at most `scan` events back.
+fn recent_tweets(r: &Reader, limit: usize, scan: usize) -> Result<Vec<TweetRow>> {
+    let head = s(r.head())?.map_or(0, |h| h.seq);
+    let mut out = Vec::new();
+    for e in s(r.events_before(head + 1, scan))? {
+        if let Event::TweetReceived { tweet } = &e.event {
+            out.push(TweetRow {
+                id: tweet.id.clone(),
+                handle: handle(r, tweet.author)?,
+                text: tweet.text.clone(),
+                kind: tweet.kind.as_str().to_string(),
+                reason: tweet.reason.clone(),
+                at: tweet.received_at.rfc3339(),
+            });
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Something the operator should look at.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Alert {
+    /// `error` or `warning`.
+    pub level: String,
+    /// What.
+    pub message: String,
+}
+
+/// The campaign around the current auction.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct CampaignDay {
+    /// Campaign name.
+    pub name: String,
+    /// Today's day number.
+    pub day: u32,
+    /// Days in all.
+    pub days: u32,
+}
+
+/// The dashboard, as the page first shows it and as every live update carries it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Dashboard {
+    /// The event log's head when this was built.
+    pub seq: u64,
+    /// When this was built (ms since the epoch).
+    pub built_at_ms: i64,
+    /// The auction that matters now.
+    pub auction: Option<AuctionView>,
+    /// The campaign day.
+    pub campaign: Option<CampaignDay>,
+    /// Its latest bids, newest first.
+    pub last_bids: Vec<BidRow>,
+    /// The latest tweets, newest first.
+    pub last_tweets: Vec<TweetRow>,
+    /// Stream health (fps, bit rate, drops, reconnects, encoder), as the stream reports it.
+    #[salvo(schema(value_type = Object))]
+    pub stream: Value,
+    /// The host's mood and last line.
+    #[salvo(schema(value_type = Object))]
+    pub host: Value,
+    /// What needs attention.
+    pub alerts: Vec<Alert>,
+}
+
+/// What the status says needs attention.
+pub fn alerts(status: &Value) -> Vec<Alert> {
+    let mut out = Vec::new();
+    let mut add = |level: &str, message: String| {
+        out.push(Alert {
+            level: level.into(),
+            message,
+        })
+    };
+    let stream = &status["stream"];
+    if stream["running"] == true && stream["publishing"] == true && stream["connected"] == false {
+        add(
+            "error",
+            format!(
+                "The stream is not reaching the ingest: {}",
+                stream["last_error"].as_str().unwrap_or("disconnected")
+            ),
+        );
+    }
+    let c = &status["connections"];
+    if let Some(chain) = c["chain"].as_object() {
+        let last = chain["rpc_last_error"].as_str().unwrap_or("");
+        if !last.is_empty() {
+            add("warning", format!("An RPC provider is failing: {last}"));
+        }
+        if chain["tx_failed"].as_u64().unwrap_or(0) > 0 {
+            add(
+                "error",
+                format!(
+                    "A chain transaction failed: {}",
+                    chain["tx_last_error"].as_str().unwrap_or("")
+                ),
+            );
+        }
+    }
+    for poll in c["x_polls"].as_array().into_iter().flatten() {
+        let last = poll["last_error"].as_str().unwrap_or("");
+        if last.contains("rate limited") {
+            add(
+                "warning",
+                format!(
+                    "X is rate-limiting the {} reads",
+                    poll["source"].as_str().unwrap_or("")
+                ),
+            );
+        } else if !last.is_empty() && poll["errors"].as_u64().unwrap_or(0) > 0 {
+            add("warning", format!("Reading X failed: {last}"));
+        }
+    }
+    if c["tweets"]["failed"].as_u64().unwrap_or(0) > 0 {
+        add(
+            "warning",
+            format!(
+                "A tweet could not be posted: {}",
+                c["tweets"]["last_error"].as_str().unwrap_or("")
+            ),
+        );
+    }
+    out
+}
+
+/// Builds the dashboard.
+pub fn dashboard(r: &Reader, status: &Value, now_ms: i64) -> Result<Dashboard> {
+    let current = current_auction(r)?;
+    let mut last_bids = Vec::new();
+    let mut campaign = None;
+    if let Some(a) = &current {
+        for b in s(r.recent_bids_of_auction(a.id, 10))? {
+            last_bids.push(bid_row(r, &b)?);
+        }
+        if let Some(c) = s(r.campaign(a.campaign))? {
+            campaign = Some(CampaignDay {
+                name: c.name,
+                day: a.day,
+                days: c.days,
+            });
+        }
+    }
+    Ok(Dashboard {
+        seq: s(r.head())?.map_or(0, |h| h.seq),
+        built_at_ms: now_ms,
+        auction: current.as_ref().map(|a| auction_view(r, a)).transpose()?,
+        campaign,
+        last_bids,
+        last_tweets: recent_tweets(r, 10, 2000)?,
+        stream: status["stream"].clone(),
+        host: status["stream"]["host"].clone(),
+        alerts: alerts(status),
+    })
+}
