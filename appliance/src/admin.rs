@@ -1,12 +1,10 @@
 //! What the admin page ([`web`]) may reach in the running appliance: the engine (typed operator
-//! actions only), the status, the stream (switch, preview, scenes),
-//! the settings saved for the next start, and the recent log. Also the stream switch itself
-//! ([`StreamControl`]), which `run` uses at start and stop.
+//! actions only), the status, the metrics, the stream (switch, preview, scenes), the settings
+//! saved for the next start, and the recent log.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use serde_json::{Value, json};
 use store::{Audit, Store, View};
@@ -15,200 +13,10 @@ use web::{Backend, BoxFut};
 
 use crate::config::{self, Config, SECRET_KEYS};
 use crate::health::Health;
+use crate::streaming::StreamControl;
 use domain::clock::SharedClock;
 use domain::engine::{CommandError, EngineHandle, OperatorAction, Reply};
-use stream::{PipelineStats, Snapshot, Stream};
-
-/// A running stream and the task that logs its health.
-struct Active {
-    stream: Stream,
-    log_stop: watch::Sender<bool>,
-    log_task: tokio::task::JoinHandle<()>,
-}
-
-/// Frame and byte counts at the last rate sample.
-#[derive(Default)]
-struct Rates {
-    at: Option<Instant>,
-    frames: u64,
-    bytes: u64,
-    fps: f64,
-    kbps: f64,
-}
-
-/// Starts and stops the stream while the appliance runs.
-pub struct StreamControl {
-    config: Config,
-    duration_secs: Option<u64>,
-    snapshots: watch::Receiver<Snapshot>,
-    clock: SharedClock,
-    active: Mutex<Option<Active>>,
-    switching: tokio::sync::Mutex<()>,
-    rates: Mutex<Rates>,
-}
-
-impl StreamControl {
-    /// A stream made from `config`'s settings, drawing `snapshots`; `duration_secs` limits
-    /// each run to that much stream time.
-    pub fn new(
-        config: Config,
-        duration_secs: Option<u64>,
-        snapshots: watch::Receiver<Snapshot>,
-        clock: SharedClock,
-    ) -> StreamControl {
-        StreamControl {
-            config,
-            duration_secs,
-            snapshots,
-            clock,
-            active: Mutex::new(None),
-            switching: tokio::sync::Mutex::new(()),
-            rates: Mutex::new(Rates::default()),
-        }
-    }
-
-    fn active(&self) -> std::sync::MutexGuard<'_, Option<Active>> {
-        self.active.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Whether a stream runs.
-    pub fn running(&self) -> bool {
-        self.active().is_some()
-    }
-
-    /// Whether the running stream reached its duration (or failed).
-    pub fn finished(&self) -> bool {
-        self.active().as_ref().is_some_and(|a| a.stream.finished())
-    }
-
-    /// Starts streaming (an error when it already runs or cannot start).
-    pub async fn start(&self) -> Result<(), String> {
-        let _one = self.switching.lock().await;
-        if self.running() {
-            return Err("the stream is already running".into());
-        }
-        let settings = self.config.stream_settings(self.duration_secs)?;
-        if let Some(p) = &settings.publish {
-            tracing::info!(target = %p.target, "publishing the stream");
-        }
-        if let Some(r) = &settings.record {
-            tracing::info!(dir = %r.dir.display(), "recording the stream");
-        }
-        let stream = Stream::start(
-            settings,
-            self.snapshots.clone(),
-            self.clock.clone(),
-            tokio::runtime::Handle::current(),
-        )
-        .map_err(|e| format!("cannot start the stream: {e}"))?;
-        let (log_stop, stop_rx) = watch::channel(false);
-        let log_task = tokio::spawn(crate::run::log_stream(
-            stream.pipeline.clone(),
-            stream.output.clone(),
-            Instant::now(),
-            stop_rx,
-        ));
-        *self.rates.lock().unwrap_or_else(|e| e.into_inner()) = Rates::default();
-        *self.active() = Some(Active {
-            stream,
-            log_stop,
-            log_task,
-        });
-        Ok(())
-    }
-
-    /// Stops streaming, letting queued media out (an error when it was not running, or when
-    /// the stream had failed).
-    pub async fn stop(&self) -> Result<(), String> {
-        let _one = self.switching.lock().await;
-        let Some(a) = self.active().take() else {
-            return Err("the stream is not running".into());
-        };
-        let (late, drops) = (
-            a.stream.pipeline.late_frames.load(Ordering::Relaxed),
-            a.stream.network_drops(),
-        );
-        let result = a.stream.stop().await;
-        let _ = a.log_stop.send(true);
-        let _ = a.log_task.await;
-        tracing::info!(
-            late_frames = late,
-            network_dropped_frames = drops.frames,
-            network_dropped_gops = drops.gops,
-            "stream stopped"
-        );
-        result
-    }
-
-    /// The stream's counters, while it runs.
-    pub fn figures(&self) -> Option<StreamFigures> {
-        let active = self.active();
-        let a = active.as_ref()?;
-        let (p, o): (&PipelineStats, &rtmp::StreamStats) = (&a.stream.pipeline, &a.stream.output);
-        Some(StreamFigures {
-            connected: o.connected.load(Ordering::Relaxed),
-            frames: p.frames.load(Ordering::Relaxed),
-            late_frames: p.late_frames.load(Ordering::Relaxed),
-            network_dropped_frames: a.stream.network_drops().frames,
-            reconnects: o.reconnects.load(Ordering::Relaxed),
-            bytes_sent: o.bytes_sent.load(Ordering::Relaxed),
-        })
-    }
-
-    /// The stream's health for the status: running, connection, rates, drops, encoder.
-    pub fn stats(&self) -> Value {
-        let active = self.active();
-        let Some(a) = active.as_ref() else {
-            return json!({"running": false});
-        };
-        let (p, o): (&PipelineStats, &rtmp::StreamStats) = (&a.stream.pipeline, &a.stream.output);
-        let frames = p.frames.load(Ordering::Relaxed);
-        let bytes = o.bytes_sent.load(Ordering::Relaxed);
-        let mut r = self.rates.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        match r.at {
-            Some(at) if now.duration_since(at).as_secs_f64() >= 1.0 => {
-                let secs = now.duration_since(at).as_secs_f64();
-                r.fps = (frames - r.frames) as f64 / secs;
-                r.kbps = (bytes - r.bytes) as f64 * 8.0 / secs / 1000.0;
-                (r.at, r.frames, r.bytes) = (Some(now), frames, bytes);
-            }
-            Some(_) => {}
-            None => (r.at, r.frames, r.bytes) = (Some(now), frames, bytes),
-        }
-        let drops = a.stream.network_drops();
-        json!({
-            "running": true,
-            "publishing": !self.config.stream.url.is_empty(),
-            "connected": o.connected.load(Ordering::Relaxed),
-            "fps": (r.fps * 10.0).round() / 10.0,
-            "bitrate_kbps": r.kbps.round(),
-            "frames": frames,
-            "late_frames": p.late_frames.load(Ordering::Relaxed),
-            "dropped_frames": drops.frames,
-            "reconnects": o.reconnects.load(Ordering::Relaxed),
-            "encoder": p.encoder.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-            "last_error": o.last_error(),
-        })
-    }
-}
-
-/// A running stream's counters.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct StreamFigures {
-    /// The publisher is connected to the ingest.
-    pub connected: bool,
-    /// Video frames encoded.
-    pub frames: u64,
-    /// Frames dropped because the frame loop was late.
-    pub late_frames: u64,
-    /// Frames dropped because the uplink could not keep up.
-    pub network_dropped_frames: u64,
-    /// Reconnections to the ingest.
-    pub reconnects: u64,
-    /// Bytes written to the ingest.
-    pub bytes_sent: u64,
-}
+use stream::Snapshot;
 
 /// The appliance as the admin page sees it.
 pub struct Admin {
@@ -592,7 +400,7 @@ impl Backend for Admin {
 
 impl Admin {
     fn clock(&self) -> SharedClock {
-        self.stream.clock.clone()
+        self.stream.clock()
     }
 }
 

@@ -14,3 +14,4 @@ pub mod metrics;
 pub mod ops;
 pub mod run;
 pub mod sim;
+pub mod streaming;

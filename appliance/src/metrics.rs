@@ -14,8 +14,8 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Unit;
 use tokio::sync::watch;
 
-use crate::admin::StreamControl;
 use crate::health::Health;
+use crate::streaming::StreamControl;
 
 /// Reads the appliance's parts when `/metrics` is scraped.
 pub struct ApplianceMetrics {

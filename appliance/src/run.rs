@@ -3,19 +3,18 @@
 //! the control socket, and logs what the engine commits, until SIGINT/SIGTERM or `--duration`.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use store::{Audit, Event, Store, View};
 use tokio::sync::{broadcast, watch};
 
-use crate::admin::{Admin, StreamControl};
+use crate::admin::Admin;
 use crate::config::Config;
 use crate::sim::{self, SimStats};
+use crate::streaming::StreamControl;
 use domain::clock::{SharedClock, SystemClock};
 use domain::engine::{Command, Committed, Engine, EngineConfig, Reply};
-use stream::{self, PipelineStats};
 
 /// Runs until a stop signal, or for `duration` if given (of stream time when streaming, so a
 /// 10 s run publishes exactly 10 s of video).
@@ -378,70 +377,5 @@ fn log_batch(batch: &Committed, store: &Store) {
                 "event committed"
             ),
         }
-    }
-}
-
-/// Logs the stream's health every 10 s, and once when the first media reaches the ingest.
-pub(crate) async fn log_stream(
-    p: Arc<PipelineStats>,
-    o: Arc<rtmp::StreamStats>,
-    started: Instant,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut first_logged = false;
-    let mut last = (Instant::now(), 0u64, 0u64, 0u64, 0u64, 0u64);
-    let mut poll = tokio::time::interval(Duration::from_millis(50));
-    let mut every = 0u32;
-    loop {
-        tokio::select! {
-            _ = poll.tick() => {}
-            _ = stop.changed() => return,
-        }
-        if !first_logged && o.frames_sent.load(Ordering::Relaxed) > 0 {
-            first_logged = true;
-            tracing::info!(
-                after_ms = started.elapsed().as_millis() as u64,
-                "first video frame sent to the ingest"
-            );
-        }
-        every += 1;
-        if !every.is_multiple_of(200) {
-            continue;
-        }
-        let now = Instant::now();
-        let frames = p.frames.load(Ordering::Relaxed);
-        let compose = p.compose_us.load(Ordering::Relaxed);
-        let convert = p.convert_us.load(Ordering::Relaxed);
-        let encode = p.encode_us.load(Ordering::Relaxed);
-        let sent = o.bytes_sent.load(Ordering::Relaxed);
-        let secs = now.duration_since(last.0).as_secs_f64().max(1e-3);
-        let df = (frames - last.1).max(1) as f64;
-        let mut lat = p
-            .latencies
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        lat.sort_unstable();
-        let pct = |q: f64| {
-            lat.get(((lat.len() as f64 * q) as usize).min(lat.len().saturating_sub(1)))
-                .map_or(0.0, |v| f64::from(*v) / 1000.0)
-        };
-        tracing::info!(
-            fps = format!("{:.1}", (frames - last.1) as f64 / secs),
-            compose_ms = format!("{:.2}", (compose - last.2) as f64 / df / 1000.0),
-            convert_ms = format!("{:.2}", (convert - last.3) as f64 / df / 1000.0),
-            encode_ms = format!("{:.2}", (encode - last.4) as f64 / df / 1000.0),
-            sent_kbps = format!("{:.0}", (sent - last.5) as f64 * 8.0 / secs / 1000.0),
-            late_frames = p.late_frames.load(Ordering::Relaxed),
-            connected = o.connected.load(Ordering::Relaxed),
-            reconnects = o.reconnects.load(Ordering::Relaxed),
-            encoder = %p.encoder.lock().unwrap_or_else(|e| e.into_inner()),
-            bid_to_frame_p50_ms = format!("{:.1}", pct(0.5)),
-            bid_to_frame_p99_ms = format!("{:.1}", pct(0.99)),
-            rss_mib = web::process::usage("self").map_or(0, |u| u.rss_bytes >> 20),
-            last_error = %o.last_error(),
-            "stream"
-        );
-        last = (now, frames, compose, convert, encode, sent);
     }
 }

@@ -20,6 +20,7 @@ mod event;
 mod model;
 mod outbox;
 mod projection;
+#[macro_use]
 mod record;
 pub mod search;
 mod tables;
@@ -33,11 +34,27 @@ use redb::{ConcurrencyMode, Database, ReadOnlyDatabase, ReadableDatabase, Readab
 pub use event::{Event, EventRecord, Hash, chain_hash};
 pub use model::*;
 pub use outbox::{Channel, Notice, OutboxEntry, OutboxStatus};
-pub use projection::handle_key;
 pub use record::{DecodeError, Record, decode, encode};
 pub use tables::{Head, IdTable, Reader, View};
 pub use time::{TimeOfDay, Timestamp};
 pub use wei::{Wei, WeiParseError};
+
+// Every record the store keeps, with its name for error messages.
+record! {
+    crate::model::Campaign => "campaign",
+    crate::model::Item => "item",
+    crate::model::Auction => "auction",
+    crate::model::Bid => "bid",
+    crate::model::User => "user",
+    crate::model::WalletLink => "wallet link",
+    crate::model::Deposit => "deposit",
+    crate::model::Balance => "balance",
+    crate::event::Event => "event",
+    crate::outbox::OutboxEntry => "outbox entry",
+    crate::model::TweetRecord => "tweet",
+    crate::model::CustodyCheck => "custody check",
+    crate::model::Withdrawal => "withdrawal",
+}
 
 use tables::WriteTables;
 

@@ -54,6 +54,11 @@ id_type!(
     WithdrawalId
 );
 
+/// The key a handle is indexed under: without `@`, lower case.
+pub fn handle_key(handle: &str) -> String {
+    handle.trim().trim_start_matches('@').to_ascii_lowercase()
+}
+
 /// An X (Twitter) user id. X ids exceed 2^53, so JSON carries them as strings, as X does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UserId(pub u64);

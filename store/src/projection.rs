@@ -5,16 +5,11 @@
 use redb::ReadableTable;
 
 use crate::event::Event;
-use crate::model::{Auction, AuctionId, Balance, Bid, Deposit, Milestone, UserId};
+use crate::model::{Auction, AuctionId, Balance, Bid, Deposit, Milestone, UserId, handle_key};
 use crate::record::{self, Record};
 use crate::tables::{WriteTables, decode_at, get_record, id_bytes, id_from_bytes};
 use crate::wei::Wei;
 use crate::{Error, Result};
-
-/// The key a handle is indexed under: without `@`, lower case.
-pub fn handle_key(handle: &str) -> String {
-    handle.trim().trim_start_matches('@').to_ascii_lowercase()
-}
 
 fn put<R: Record>(t: &mut redb::Table<'_, u64, &'static [u8]>, id: u64, record: &R) -> Result<()> {
     t.insert(id, record::encode(record).as_slice())?;

@@ -95,6 +95,7 @@ pub fn is_outdated<R: Record>(bytes: &[u8]) -> bool {
     bytes.first().is_some_and(|&v| v != R::VERSION)
 }
 
+/// Implements [`Record`] (version 1) for each `type => "kind"`.
 macro_rules! record {
     ($($ty:ty => $kind:literal),* $(,)?) => {
         $(impl Record for $ty {
@@ -102,22 +103,6 @@ macro_rules! record {
             const VERSION: u8 = 1;
         })*
     };
-}
-
-record! {
-    crate::model::Campaign => "campaign",
-    crate::model::Item => "item",
-    crate::model::Auction => "auction",
-    crate::model::Bid => "bid",
-    crate::model::User => "user",
-    crate::model::WalletLink => "wallet link",
-    crate::model::Deposit => "deposit",
-    crate::model::Balance => "balance",
-    crate::event::Event => "event",
-    crate::outbox::OutboxEntry => "outbox entry",
-    crate::model::TweetRecord => "tweet",
-    crate::model::CustodyCheck => "custody check",
-    crate::model::Withdrawal => "withdrawal",
 }
 
 #[cfg(test)]

@@ -441,7 +441,7 @@ macro_rules! impl_view {
                 get_record(&self.t.users, "users", id.0)
             }
             fn user_by_handle(&self, handle: &str) -> Result<Option<User>> {
-                let key = crate::projection::handle_key(handle);
+                let key = crate::model::handle_key(handle);
                 match self.t.handles.get(key.as_str())? {
                     Some(v) => {
                         get_record(&self.t.users, "users", id_from_bytes("handles", v.value())?)

@@ -1,0 +1,275 @@
+//! The stream switch: the live stream started and stopped while the appliance runs (by `run` at
+//! start and stop, and from the admin page), its counters for the status and `/metrics`, and its
+//! health in the log every 10 s.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use domain::clock::SharedClock;
+use serde_json::{Value, json};
+use stream::{PipelineStats, Snapshot, Stream};
+use tokio::sync::watch;
+
+use crate::config::Config;
+
+/// A running stream and the task that logs its health.
+struct Active {
+    stream: Stream,
+    log_stop: watch::Sender<bool>,
+    log_task: tokio::task::JoinHandle<()>,
+}
+
+/// Frame and byte counts at the last rate sample.
+#[derive(Default)]
+struct Rates {
+    at: Option<Instant>,
+    frames: u64,
+    bytes: u64,
+    fps: f64,
+    kbps: f64,
+}
+
+/// Starts and stops the stream while the appliance runs.
+pub struct StreamControl {
+    config: Config,
+    duration_secs: Option<u64>,
+    snapshots: watch::Receiver<Snapshot>,
+    clock: SharedClock,
+    active: Mutex<Option<Active>>,
+    switching: tokio::sync::Mutex<()>,
+    rates: Mutex<Rates>,
+}
+
+impl StreamControl {
+    /// The clock the stream draws time from.
+    pub fn clock(&self) -> SharedClock {
+        self.clock.clone()
+    }
+
+    /// A stream made from `config`'s settings, drawing `snapshots`; `duration_secs` limits
+    /// each run to that much stream time.
+    pub fn new(
+        config: Config,
+        duration_secs: Option<u64>,
+        snapshots: watch::Receiver<Snapshot>,
+        clock: SharedClock,
+    ) -> StreamControl {
+        StreamControl {
+            config,
+            duration_secs,
+            snapshots,
+            clock,
+            active: Mutex::new(None),
+            switching: tokio::sync::Mutex::new(()),
+            rates: Mutex::new(Rates::default()),
+        }
+    }
+
+    fn active(&self) -> std::sync::MutexGuard<'_, Option<Active>> {
+        self.active.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a stream runs.
+    pub fn running(&self) -> bool {
+        self.active().is_some()
+    }
+
+    /// Whether the running stream reached its duration (or failed).
+    pub fn finished(&self) -> bool {
+        self.active().as_ref().is_some_and(|a| a.stream.finished())
+    }
+
+    /// Starts streaming (an error when it already runs or cannot start).
+    pub async fn start(&self) -> Result<(), String> {
+        let _one = self.switching.lock().await;
+        if self.running() {
+            return Err("the stream is already running".into());
+        }
+        let settings = self.config.stream_settings(self.duration_secs)?;
+        if let Some(p) = &settings.publish {
+            tracing::info!(target = %p.target, "publishing the stream");
+        }
+        if let Some(r) = &settings.record {
+            tracing::info!(dir = %r.dir.display(), "recording the stream");
+        }
+        let stream = Stream::start(
+            settings,
+            self.snapshots.clone(),
+            self.clock.clone(),
+            tokio::runtime::Handle::current(),
+        )
+        .map_err(|e| format!("cannot start the stream: {e}"))?;
+        let (log_stop, stop_rx) = watch::channel(false);
+        let log_task = tokio::spawn(log_stream(
+            stream.pipeline.clone(),
+            stream.output.clone(),
+            Instant::now(),
+            stop_rx,
+        ));
+        *self.rates.lock().unwrap_or_else(|e| e.into_inner()) = Rates::default();
+        *self.active() = Some(Active {
+            stream,
+            log_stop,
+            log_task,
+        });
+        Ok(())
+    }
+
+    /// Stops streaming, letting queued media out (an error when it was not running, or when
+    /// the stream had failed).
+    pub async fn stop(&self) -> Result<(), String> {
+        let _one = self.switching.lock().await;
+        let Some(a) = self.active().take() else {
+            return Err("the stream is not running".into());
+        };
+        let (late, drops) = (
+            a.stream.pipeline.late_frames.load(Ordering::Relaxed),
+            a.stream.network_drops(),
+        );
+        let result = a.stream.stop().await;
+        let _ = a.log_stop.send(true);
+        let _ = a.log_task.await;
+        tracing::info!(
+            late_frames = late,
+            network_dropped_frames = drops.frames,
+            network_dropped_gops = drops.gops,
+            "stream stopped"
+        );
+        result
+    }
+
+    /// The stream's counters, while it runs.
+    pub fn figures(&self) -> Option<StreamFigures> {
+        let active = self.active();
+        let a = active.as_ref()?;
+        let (p, o): (&PipelineStats, &rtmp::StreamStats) = (&a.stream.pipeline, &a.stream.output);
+        Some(StreamFigures {
+            connected: o.connected.load(Ordering::Relaxed),
+            frames: p.frames.load(Ordering::Relaxed),
+            late_frames: p.late_frames.load(Ordering::Relaxed),
+            network_dropped_frames: a.stream.network_drops().frames,
+            reconnects: o.reconnects.load(Ordering::Relaxed),
+            bytes_sent: o.bytes_sent.load(Ordering::Relaxed),
+        })
+    }
+
+    /// The stream's health for the status: running, connection, rates, drops, encoder.
+    pub fn stats(&self) -> Value {
+        let active = self.active();
+        let Some(a) = active.as_ref() else {
+            return json!({"running": false});
+        };
+        let (p, o): (&PipelineStats, &rtmp::StreamStats) = (&a.stream.pipeline, &a.stream.output);
+        let frames = p.frames.load(Ordering::Relaxed);
+        let bytes = o.bytes_sent.load(Ordering::Relaxed);
+        let mut r = self.rates.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        match r.at {
+            Some(at) if now.duration_since(at).as_secs_f64() >= 1.0 => {
+                let secs = now.duration_since(at).as_secs_f64();
+                r.fps = (frames - r.frames) as f64 / secs;
+                r.kbps = (bytes - r.bytes) as f64 * 8.0 / secs / 1000.0;
+                (r.at, r.frames, r.bytes) = (Some(now), frames, bytes);
+            }
+            Some(_) => {}
+            None => (r.at, r.frames, r.bytes) = (Some(now), frames, bytes),
+        }
+        let drops = a.stream.network_drops();
+        json!({
+            "running": true,
+            "publishing": !self.config.stream.url.is_empty(),
+            "connected": o.connected.load(Ordering::Relaxed),
+            "fps": (r.fps * 10.0).round() / 10.0,
+            "bitrate_kbps": r.kbps.round(),
+            "frames": frames,
+            "late_frames": p.late_frames.load(Ordering::Relaxed),
+            "dropped_frames": drops.frames,
+            "reconnects": o.reconnects.load(Ordering::Relaxed),
+            "encoder": p.encoder.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            "last_error": o.last_error(),
+        })
+    }
+}
+
+/// A running stream's counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StreamFigures {
+    /// The publisher is connected to the ingest.
+    pub connected: bool,
+    /// Video frames encoded.
+    pub frames: u64,
+    /// Frames dropped because the frame loop was late.
+    pub late_frames: u64,
+    /// Frames dropped because the uplink could not keep up.
+    pub network_dropped_frames: u64,
+    /// Reconnections to the ingest.
+    pub reconnects: u64,
+    /// Bytes written to the ingest.
+    pub bytes_sent: u64,
+}
+
+/// Logs the stream's health every 10 s, and once when the first media reaches the ingest.
+async fn log_stream(
+    p: Arc<PipelineStats>,
+    o: Arc<rtmp::StreamStats>,
+    started: Instant,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut first_logged = false;
+    let mut last = (Instant::now(), 0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    let mut every = 0u32;
+    loop {
+        tokio::select! {
+            _ = poll.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if !first_logged && o.frames_sent.load(Ordering::Relaxed) > 0 {
+            first_logged = true;
+            tracing::info!(
+                after_ms = started.elapsed().as_millis() as u64,
+                "first video frame sent to the ingest"
+            );
+        }
+        every += 1;
+        if !every.is_multiple_of(200) {
+            continue;
+        }
+        let now = Instant::now();
+        let frames = p.frames.load(Ordering::Relaxed);
+        let compose = p.compose_us.load(Ordering::Relaxed);
+        let convert = p.convert_us.load(Ordering::Relaxed);
+        let encode = p.encode_us.load(Ordering::Relaxed);
+        let sent = o.bytes_sent.load(Ordering::Relaxed);
+        let secs = now.duration_since(last.0).as_secs_f64().max(1e-3);
+        let df = (frames - last.1).max(1) as f64;
+        let mut lat = p
+            .latencies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        lat.sort_unstable();
+        let pct = |q: f64| {
+            lat.get(((lat.len() as f64 * q) as usize).min(lat.len().saturating_sub(1)))
+                .map_or(0.0, |v| f64::from(*v) / 1000.0)
+        };
+        tracing::info!(
+            fps = format!("{:.1}", (frames - last.1) as f64 / secs),
+            compose_ms = format!("{:.2}", (compose - last.2) as f64 / df / 1000.0),
+            convert_ms = format!("{:.2}", (convert - last.3) as f64 / df / 1000.0),
+            encode_ms = format!("{:.2}", (encode - last.4) as f64 / df / 1000.0),
+            sent_kbps = format!("{:.0}", (sent - last.5) as f64 * 8.0 / secs / 1000.0),
+            late_frames = p.late_frames.load(Ordering::Relaxed),
+            connected = o.connected.load(Ordering::Relaxed),
+            reconnects = o.reconnects.load(Ordering::Relaxed),
+            encoder = %p.encoder.lock().unwrap_or_else(|e| e.into_inner()),
+            bid_to_frame_p50_ms = format!("{:.1}", pct(0.5)),
+            bid_to_frame_p99_ms = format!("{:.1}", pct(0.99)),
+            rss_mib = web::process::usage("self").map_or(0, |u| u.rss_bytes >> 20),
+            last_error = %o.last_error(),
+            "stream"
+        );
+        last = (now, frames, compose, convert, encode, sent);
+    }
+}
