@@ -126,6 +126,8 @@ fn flatten(config: &Config) -> Vec<(String, Value)> {
 fn settings_json(config: &Config, file: &std::path::Path) -> Value {
     let rows: Vec<Value> = flatten(config)
         .into_iter()
+        // Never kept in the data directory, so not offered here.
+        .filter(|(key, _)| key != "chain.keystore_passphrase")
         .map(|(key, value)| {
             if SECRET_KEYS.contains(&key.as_str()) {
                 let set = match &value {
@@ -356,6 +358,9 @@ impl Backend for Admin {
             let Some(now) = current.get(key) else {
                 return Err(format!("{key} is not a setting"));
             };
+            if key == "chain.keystore_passphrase" {
+                return Err("the keystore passphrase is never kept in the data directory (backups copy it): give it in SOTHEBAIS_CHAIN__KEYSTORE_PASSPHRASE or chain.keystore_passphrase_file".into());
+            }
             let secret = SECRET_KEYS.contains(&key.as_str());
             // Write-only secrets: an empty field means "keep what is set".
             if secret && (given.as_str() == Some("") || given.is_null()) {

@@ -25,12 +25,7 @@ pub async fn run(
     duration: Option<Duration>,
     config_file: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| {
-        format!(
-            "cannot create the data directory {}",
-            config.data_dir.display()
-        )
-    })?;
+    private_dir(&config.data_dir)?;
     let db_path = config.db_path();
     let store = Arc::new(
         Store::open(&db_path).with_context(|| format!("cannot open {}", db_path.display()))?,
@@ -378,4 +373,17 @@ fn log_batch(batch: &Committed, store: &Store) {
             ),
         }
     }
+}
+
+/// Creates the data directory (and its parents) if needed, readable by the appliance's user
+/// only: it holds bidders' handles, wallets and tweets, the admin accounts and the TLS key.
+fn private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot make {} private (0700)", dir.display()))
 }

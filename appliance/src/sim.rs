@@ -114,11 +114,7 @@ pub async fn enroll(
     clock: &SharedClock,
     config: &SimulationConfig,
 ) -> Result<Vec<SimBidder>, CommandError> {
-    let seed = if config.seed == 0 {
-        fastrand::u64(..)
-    } else {
-        config.seed
-    };
+    let seed = enrolment_seed(engine, store, config).await?;
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut out = Vec::with_capacity(config.bidders as usize);
     for i in 0..config.bidders {
@@ -185,6 +181,53 @@ pub async fn enroll(
     }
     tracing::info!(bidders = out.len(), seed, "simulated bidders enrolled");
     Ok(out)
+}
+
+/// The state key of the seed the bidders were first enrolled with.
+const SEED_KEY: &str = "simulation.seed";
+
+/// The seed of the bidders' deposits and valuations: the one they were first enrolled with (kept
+/// in the store), so that a restart on the same data finds the same bidders with the same
+/// deposits instead of enrolling different ones.
+async fn enrolment_seed(
+    engine: &EngineHandle,
+    store: &Store,
+    config: &SimulationConfig,
+) -> Result<u64, CommandError> {
+    let stored = store
+        .read()
+        .map_err(storage)?
+        .state(SEED_KEY)
+        .map_err(storage)?;
+    if let Some(bytes) = stored {
+        let seed = std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|t| t.parse::<u64>().ok())
+            .ok_or_else(|| {
+                CommandError::new("storage", "the stored simulation seed is unreadable")
+            })?;
+        if config.seed != 0 && config.seed != seed {
+            tracing::warn!(
+                configured = config.seed,
+                enrolled = seed,
+                "simulation.seed differs from the one the bidders were enrolled with; keeping theirs"
+            );
+        }
+        return Ok(seed);
+    }
+    let seed = if config.seed == 0 {
+        fastrand::u64(..)
+    } else {
+        config.seed
+    };
+    engine
+        .execute(Command::SwapState {
+            key: SEED_KEY.into(),
+            expected: None,
+            value: seed.to_string(),
+        })
+        .await?;
+    Ok(seed)
 }
 
 fn storage(e: store::Error) -> CommandError {

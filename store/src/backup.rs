@@ -53,6 +53,7 @@ pub fn backup(store: &Store, out: &Path) -> Result<BackupReport> {
     let snapshot = store.read()?;
     let rows = {
         let db = redb::Database::create(&tmp)?;
+        crate::private_file(&tmp)?;
         let txn = db.begin_write()?;
         let rows = {
             let mut t = WriteTables::open(&txn)?;

@@ -178,6 +178,14 @@ pub struct Store {
     path: Option<PathBuf>,
 }
 
+/// Makes a database file readable and writable by its owner only (0600): it holds bidders'
+/// handles, wallets and tweets and the admin accounts.
+pub(crate) fn private_file(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::io(format!("cannot make {} private (0600)", path.display()), e))
+}
+
 impl Store {
     /// Opens (creating if needed) the database file for writing. Recovers from a crash if needed
     /// and brings stored projections to the current record layouts.
@@ -189,6 +197,7 @@ impl Store {
                 redb::DatabaseError::DatabaseAlreadyOpen => Error::InUse(path.to_path_buf()),
                 other => other.into(),
             })?;
+        private_file(path)?;
         let store = Store {
             db: Db::Writer(db),
             path: Some(path.to_path_buf()),

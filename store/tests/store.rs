@@ -348,3 +348,21 @@ fn one_process_owns_the_file_and_reads_snapshots_while_writing() {
     assert_eq!(reader.read().unwrap().head().unwrap().unwrap().seq, 2);
     assert!(matches!(reader.write(|_| Ok(())), Err(Error::ReadOnly)));
 }
+
+#[test]
+fn database_and_backup_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("appliance.redb");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let store = Store::open(&path).unwrap();
+    assert_eq!(mode(&path), 0o600);
+    fill(&store, history());
+    drop(store);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = Store::open(&path).unwrap();
+    assert_eq!(mode(&path), 0o600, "reopening tightens what was loosened");
+    let out = dir.path().join("copy.redb");
+    backup::backup(&store, &out).unwrap();
+    assert_eq!(mode(&out), 0o600);
+}

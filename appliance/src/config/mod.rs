@@ -94,6 +94,18 @@ impl Config {
             }
             None => toml::Table::new(),
         };
+        let saved_passphrase = overlay
+            .and_then(|o| o.get("chain"))
+            .and_then(|c| c.get("keystore_passphrase"))
+            .is_some();
+        if saved_passphrase {
+            return Err(format!(
+                "chain.keystore_passphrase is in the data directory's {SETTINGS_FILE}, which backups \
+                 and copies of the data carry; remove it there and give it in \
+                 SOTHEBAIS_CHAIN__KEYSTORE_PASSPHRASE or chain.keystore_passphrase_file outside the \
+                 data directory"
+            ));
+        }
         for (section, values) in overlay.into_iter().flatten() {
             match values {
                 toml::Value::Table(values) => {
@@ -162,6 +174,7 @@ impl Config {
         if self.simulation.bidders > 1000 {
             return Err("simulation.bidders is at most 1000".into());
         }
+        self.refuse_simulation_when_live()?;
         if self.stream.enabled {
             self.stream_settings(None)?;
         }
@@ -180,6 +193,55 @@ impl Config {
         }
         self.chain.validate()?;
         self.web.validate()?;
+        self.refuse_passphrase_in_data_dir()?;
+        Ok(())
+    }
+
+    /// Simulated bidders would bid with invented escrow against real bidders, and could win a
+    /// real token: never next to X or the chain.
+    fn refuse_simulation_when_live(&self) -> Result<(), String> {
+        if !self.simulation.enabled || self.simulation.bidders == 0 {
+            return Ok(());
+        }
+        let live: Vec<&str> = [
+            ("x.enabled", self.x.enabled),
+            ("chain.enabled", self.chain.enabled),
+        ]
+        .into_iter()
+        .filter_map(|(key, on)| on.then_some(key))
+        .collect();
+        if live.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "simulation.enabled = true cannot run with {} = true: simulated bidders would bid \
+             against real bidders with invented escrow and could win a real token; set \
+             simulation.enabled = false (SOTHEBAIS_SIMULATION__ENABLED=false) to go live",
+            live.join(" = true and ")
+        ))
+    }
+
+    /// The data directory is copied by backups and moved between boxes: the keystore's
+    /// passphrase must not live there.
+    fn refuse_passphrase_in_data_dir(&self) -> Result<(), String> {
+        let file = &self.chain.keystore_passphrase_file;
+        if file.as_os_str().is_empty() {
+            return Ok(());
+        }
+        let (Ok(file), Ok(data)) = (
+            std::path::absolute(file),
+            std::path::absolute(&self.data_dir),
+        ) else {
+            return Err("chain.keystore_passphrase_file or data_dir is not a usable path".into());
+        };
+        if file.starts_with(&data) {
+            return Err(format!(
+                "chain.keystore_passphrase_file {} is inside data_dir {}, which backups copy; keep \
+                 the passphrase outside the data directory",
+                file.display(),
+                data.display()
+            ));
+        }
         Ok(())
     }
 

@@ -85,6 +85,94 @@ fn unknown_or_bad_keys_are_clear_errors() {
 }
 
 #[test]
+fn simulated_bidders_are_refused_next_to_x_or_the_chain() {
+    for (key, named) in [
+        ("SOTHEBAIS_X__ENABLED", "x.enabled"),
+        ("SOTHEBAIS_CHAIN__ENABLED", "chain.enabled"),
+    ] {
+        let e = Config::load(None, env(&[(key, "true")])).unwrap_err();
+        assert!(
+            e.contains("simulation.enabled") && e.contains(named) && e.contains("real token"),
+            "{e}"
+        );
+        // Turned off, the simulation is no longer what stops the start.
+        let e = Config::load(
+            None,
+            env(&[(key, "true"), ("SOTHEBAIS_SIMULATION__ENABLED", "false")]),
+        )
+        .unwrap_err();
+        assert!(!e.contains("simulation.enabled"), "{e}");
+    }
+    let both = Config::load(
+        None,
+        env(&[
+            ("SOTHEBAIS_X__ENABLED", "true"),
+            ("SOTHEBAIS_CHAIN__ENABLED", "true"),
+        ]),
+    )
+    .unwrap_err();
+    assert!(
+        both.contains("x.enabled = true and chain.enabled = true"),
+        "{both}"
+    );
+    // No bidders, nothing simulated: allowed as far as this rule goes.
+    let e = Config::load(
+        None,
+        env(&[
+            ("SOTHEBAIS_X__ENABLED", "true"),
+            ("SOTHEBAIS_SIMULATION__BIDDERS", "0"),
+        ]),
+    )
+    .unwrap_err();
+    assert!(!e.contains("simulation.enabled"), "{e}");
+    // The demo stays as it is.
+    assert!(Config::load(None, env(&[])).is_ok());
+}
+
+#[test]
+fn the_keystore_passphrase_never_lives_in_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let inside = data.join("passphrase");
+    let e = Config::load(
+        None,
+        env(&[
+            ("SOTHEBAIS_DATA_DIR", data.to_str().unwrap()),
+            (
+                "SOTHEBAIS_CHAIN__KEYSTORE_PASSPHRASE_FILE",
+                inside.to_str().unwrap(),
+            ),
+        ]),
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("chain.keystore_passphrase_file") && e.contains("inside data_dir"),
+        "{e}"
+    );
+    let outside = dir.path().join("passphrase");
+    Config::load(
+        None,
+        env(&[
+            ("SOTHEBAIS_DATA_DIR", data.to_str().unwrap()),
+            (
+                "SOTHEBAIS_CHAIN__KEYSTORE_PASSPHRASE_FILE",
+                outside.to_str().unwrap(),
+            ),
+        ]),
+    )
+    .unwrap();
+    // Saved from the admin page into the data directory's settings: refused at the next start.
+    let saved: toml::Table = "[chain]\nkeystore_passphrase = \"hunter2\"\n"
+        .parse()
+        .unwrap();
+    let e = Config::load_layers(None, Some(&saved), []).unwrap_err();
+    assert!(
+        e.contains("chain.keystore_passphrase") && !e.contains("hunter2"),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_campaign_can_be_configured() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");

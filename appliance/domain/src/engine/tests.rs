@@ -577,6 +577,37 @@ fn campaigns_are_validated_and_edited_within_limits() {
 }
 
 #[test]
+fn simulated_bidders_are_refused_when_the_campaign_is_on_chain() {
+    let policy = Policy {
+        onchain: true,
+        ..Policy::default()
+    };
+    let mut bed = Bed::with(spec(2, open_rules()), policy);
+    let head = |bed: &Bed| bed.store.read().unwrap().head().unwrap().map(|h| h.seq);
+    let before = head(&bed);
+    let e = bed
+        .exec(Command::SeeUser {
+            id: UserId(7),
+            handle: "sim_eager_1".into(),
+            account_created: bed.now.plus_secs(-400 * 86_400),
+            simulated: true,
+        })
+        .unwrap_err();
+    assert_eq!(e.code, "invalid_state", "{e:?}");
+    let e = bed
+        .exec(Command::PlaceBid {
+            bidder: UserId(7),
+            amount: eth(500),
+            source: BidSource::Simulated,
+            auction: None,
+        })
+        .unwrap_err();
+    assert_eq!(e.code, "invalid_state");
+    assert!(e.message.contains("on chain"), "{}", e.message);
+    assert_eq!(head(&bed), before, "nothing was written");
+}
+
+#[test]
 fn account_changes_are_compare_and_swap() {
     let mut bed = Bed::new(open_rules());
     let save = |expected: Option<&str>, value: &str| {

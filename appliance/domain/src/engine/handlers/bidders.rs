@@ -12,6 +12,11 @@ impl Core {
         simulated: bool,
         now: Timestamp,
     ) -> store::Result<Handled> {
+        if simulated && self.policy.onchain {
+            return Ok(Err(CommandError::state(
+                "simulated bidders cannot be enrolled while the campaign settles on chain",
+            )));
+        }
         if !valid_handle(handle) {
             return Ok(Err(CommandError::invalid(format!(
                 "{handle:?} is not an X handle"
@@ -157,6 +162,11 @@ impl Core {
         auction: Option<AuctionId>,
         now: Timestamp,
     ) -> store::Result<Handled> {
+        if self.policy.onchain && *source == BidSource::Simulated {
+            return Ok(Err(CommandError::state(
+                "simulated bids are refused while the campaign settles on chain: they would compete with real escrow",
+            )));
+        }
         let key = source.key();
         if let Some(key) = &key {
             if key.len() > 200 {
