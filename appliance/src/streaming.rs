@@ -89,6 +89,13 @@ impl StreamControl {
         let settings = self.config.stream_settings(self.duration_secs)?;
         if let Some(p) = &settings.publish {
             tracing::info!(target = %p.target, "publishing the stream");
+            if self.insecure_tls() {
+                tracing::warn!(
+                    target = %p.target,
+                    "stream.insecure_skip_verify is on: the ingest's certificate is not checked, so \
+                     anyone between the box and the ingest could take or alter the stream"
+                );
+            }
         }
         if let Some(r) = &settings.record {
             tracing::info!(dir = %r.dir.display(), "recording the stream");
@@ -154,11 +161,17 @@ impl StreamControl {
         })
     }
 
+    /// Whether the stream goes out over RTMPS without checking the ingest's certificate.
+    fn insecure_tls(&self) -> bool {
+        let s = &self.config.stream;
+        s.insecure_skip_verify && s.url.starts_with("rtmps://")
+    }
+
     /// The stream's health for the status: running, connection, rates, drops, encoder.
     pub fn stats(&self) -> Value {
         let active = self.active();
         let Some(a) = active.as_ref() else {
-            return json!({"running": false});
+            return json!({"running": false, "insecure_tls": self.insecure_tls()});
         };
         let (p, o): (&PipelineStats, &rtmp::StreamStats) = (&a.stream.pipeline, &a.stream.output);
         let frames = p.frames.load(Ordering::Relaxed);
@@ -188,6 +201,7 @@ impl StreamControl {
             "reconnects": o.reconnects.load(Ordering::Relaxed),
             "encoder": p.encoder.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             "last_error": o.last_error(),
+            "insecure_tls": self.insecure_tls(),
         })
     }
 }

@@ -417,13 +417,24 @@ async fn the_admin_page_refuses_what_it_must() {
         (r.status, r.json()["code"].clone()),
         (401, json!("bad_totp"))
     );
-    let code = web::accounts::totp_code(&secret, "admin", unix_now()).unwrap();
+    // The next step's code (accepted within the clock skew): the one that enabled two-factor
+    // is spent.
+    let code = web::accounts::totp_code(&secret, "admin", unix_now() + 30).unwrap();
     assert_eq!(
         second
             .login("admin", &app.admin_password, Some(&code))
             .await
             .status,
         200
+    );
+    // A code signs in once.
+    let r = app
+        .client()
+        .login("admin", &app.admin_password, Some(&code))
+        .await;
+    assert_eq!(
+        (r.status, r.json()["code"].clone()),
+        (401, json!("totp_reused"))
     );
 
     // The audit trail names who did what from where.
@@ -479,6 +490,33 @@ async fn the_admin_page_refuses_what_it_must() {
     assert_eq!(
         attacker.login("vera", &vera_password, None).await.status,
         429
+    );
+    // ...but only from there: someone failing on purpose cannot lock the account out for others.
+    let mut elsewhere = common::admin_page::Client::from_address(
+        &app.base,
+        &app.cert_pem,
+        Some("127.0.0.2".parse().unwrap()),
+    );
+    assert_eq!(
+        elsewhere.login("vera", &vera_password, None).await.status,
+        200
+    );
+    // Names that are no account are not logged (they may be passwords typed in the wrong field).
+    assert_eq!(
+        elsewhere
+            .login("hunter2-typed-as-a-name", "x", None)
+            .await
+            .status,
+        401
+    );
+    let log = std::fs::read_to_string(&app.running.log).unwrap();
+    assert!(
+        log.contains("unknown account name"),
+        "the failure is logged"
+    );
+    assert!(
+        !log.contains("hunter2-typed-as-a-name"),
+        "an unknown name reached the log"
     );
 
     // `appliance admin set-password` works while the appliance runs, at once.

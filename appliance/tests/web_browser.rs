@@ -251,7 +251,8 @@ async fn an_operator_runs_an_auction_from_the_browser() {
         |t| t.contains("authenticator"),
     )
     .await;
-    let code = web::accounts::totp_code(&secret, "admin", unix_now()).unwrap();
+    // The next step's code: the one that turned two-factor on is spent (a code signs in once).
+    let code = web::accounts::totp_code(&secret, "admin", unix_now() + 30).unwrap();
     b.type_into("input[name=totp]", &code).await;
     b.click("#login button").await;
     b.wait_text("h1", "the dashboard", Duration::from_secs(10), |t| {

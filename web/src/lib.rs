@@ -72,7 +72,13 @@ pub struct App {
     store: Arc<Store>,
     search: Arc<SearchIndex>,
     sessions: Sessions,
+    /// Failed logins per client address (5 in 15 minutes).
     throttle: Throttle,
+    /// Failed logins per account from all addresses together (50 in 15 minutes): high enough
+    /// that one address cannot lock an account out, low enough to slow a guessing campaign.
+    account_throttle: Throttle,
+    /// Two-factor codes already used.
+    used_codes: session::UsedCodes,
     live: live::Live,
     metrics: metrics::Metrics,
     config: WebConfig,
@@ -171,6 +177,8 @@ pub async fn start(
         search,
         sessions: Sessions::new(config.session_idle, config.session_max),
         throttle: Throttle::new(5, Duration::from_secs(15 * 60)),
+        account_throttle: Throttle::new(50, Duration::from_secs(15 * 60)),
+        used_codes: session::UsedCodes::default(),
         live: live::Live::new(tx),
         metrics,
         config: config.clone(),

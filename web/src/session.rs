@@ -203,6 +203,34 @@ impl Throttle {
     }
 }
 
+/// Two-factor codes already accepted, per account: a code signs in once, however long it
+/// stays valid (a code seen over someone's shoulder or in a proxy log cannot be replayed).
+#[derive(Default)]
+pub struct UsedCodes(Mutex<HashMap<String, VecDeque<(String, Instant)>>>);
+
+/// How long an accepted code is remembered: longer than any code is valid (±1 step of 30 s).
+const CODE_MEMORY: Duration = Duration::from_secs(120);
+
+impl UsedCodes {
+    /// Records `code` as used by `account`; false if it was used already.
+    pub fn first_use(&self, account: &str, code: &str) -> bool {
+        let now = Instant::now();
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = map.entry(account.to_string()).or_default();
+        while seen
+            .front()
+            .is_some_and(|(_, at)| now.duration_since(*at) > CODE_MEMORY)
+        {
+            seen.pop_front();
+        }
+        if seen.iter().any(|(c, _)| c == code) {
+            return false;
+        }
+        seen.push_back((code.to_string(), now));
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,5 +268,17 @@ mod tests {
         assert!(t.blocked(&["user:ana".to_string()]).is_none());
         assert!(t.blocked(&["ip:1".to_string()]).is_some());
         assert!(same_secret("abc", "abc") && !same_secret("abc", "abd") && !same_secret("a", "ab"));
+    }
+
+    #[test]
+    fn a_code_serves_once_per_account() {
+        let used = UsedCodes::default();
+        assert!(used.first_use("ana", "123456"));
+        assert!(!used.first_use("ana", "123456"));
+        assert!(
+            used.first_use("bo", "123456"),
+            "another account's code is its own"
+        );
+        assert!(used.first_use("ana", "654321"));
     }
 }

@@ -20,6 +20,16 @@ use domain::engine::Command;
 
 /// An HTTPS client that trusts only `cert_pem` and does not follow redirects.
 pub fn pinned_client(cert_pem: &str, timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    pinned_client_from(cert_pem, timeout, None)
+}
+
+/// [`pinned_client`], connecting from `local` (a loopback address other than 127.0.0.1 stands
+/// for another machine on the LAN in tests).
+pub fn pinned_client_from(
+    cert_pem: &str,
+    timeout: Duration,
+    local: Option<std::net::IpAddr>,
+) -> anyhow::Result<reqwest::Client> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -35,6 +45,7 @@ pub fn pinned_client(cert_pem: &str, timeout: Duration) -> anyhow::Result<reqwes
         .tls_backend_preconfigured(tls)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
+        .local_address(local)
         .no_proxy()
         .build()?)
 }

@@ -98,10 +98,49 @@ impl std::fmt::Debug for Rpc {
     }
 }
 
-/// The host part of a URL, for logs (provider URLs carry keys in their paths).
+/// The host part of a URL, for logs: provider URLs carry keys in their paths, queries and
+/// `user:password@` parts, none of which is shown.
 pub fn host_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    rest.split(['/', '?']).next().unwrap_or("").to_string()
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host)
+        .to_string()
+}
+
+/// Whether `host` (with or without its port) names this machine.
+fn is_loopback(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A provider URL the appliance accepts: `https://`, or plain `http://` only to this machine
+/// (a node on the box), since answers decide which deposits are credited.
+pub fn check_url(url: &str) -> Result<(), String> {
+    if url.starts_with("https://") {
+        return Ok(());
+    }
+    if url.starts_with("http://") {
+        let host = host_of(url);
+        if is_loopback(&host) {
+            return Ok(());
+        }
+        return Err(format!(
+            "chain.rpc_urls: http://{host} is plain HTTP, which anyone on the way can read and \
+             alter; use https:// (plain http:// only to a node on this machine)"
+        ));
+    }
+    Err(format!(
+        "chain.rpc_urls: {} is not an http(s) URL",
+        host_of(url)
+    ))
 }
 
 impl Rpc {
@@ -111,12 +150,7 @@ impl Rpc {
             return Err("chain.rpc_urls is empty: give at least one JSON-RPC URL".into());
         }
         for u in urls {
-            if !(u.starts_with("https://") || u.starts_with("http://")) {
-                return Err(format!(
-                    "chain.rpc_urls: {} is not an http(s) URL",
-                    host_of(u)
-                ));
-            }
+            check_url(u)?;
         }
         Ok(Rpc {
             http: egress::client(timeout)?,
@@ -290,5 +324,40 @@ mod tests {
         assert!(!format!("{rpc:?}").contains("SECRETKEY"));
         assert!(Rpc::new(&[], Duration::from_secs(1)).is_err());
         assert!(Rpc::new(&["ftp://x".to_string()], Duration::from_secs(1)).is_err());
+        assert_eq!(
+            host_of("https://ana:s3cret@rpc.example:8443/v1?key=K"),
+            "rpc.example:8443"
+        );
+        let e = Rpc::new(
+            &["https://ana:s3cret@rpc.example/".into()],
+            Duration::from_secs(1),
+        )
+        .map(|r| format!("{r:?}"))
+        .unwrap();
+        assert!(!e.contains("s3cret") && !e.contains("ana"), "{e}");
+    }
+
+    #[test]
+    fn plain_http_only_to_this_machine() {
+        for ok in [
+            "https://rpc.example/v2/KEY",
+            "http://127.0.0.1:8545",
+            "http://localhost:8545",
+            "http://[::1]:8545/",
+            "http://127.8.9.10",
+        ] {
+            assert!(check_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://rpc.example/v2/KEY",
+            "http://10.0.0.5:8545",
+            "http://user:pw@1.2.3.4/",
+        ] {
+            let e = check_url(bad).unwrap_err();
+            assert!(
+                e.contains("plain HTTP") && !e.contains("KEY") && !e.contains("pw"),
+                "{e}"
+            );
+        }
     }
 }

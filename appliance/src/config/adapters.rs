@@ -98,6 +98,9 @@ impl ChainConfig {
         if self.rpc_urls.is_empty() {
             return Err("chain.enabled needs chain.rpc_urls".into());
         }
+        for url in &self.rpc_urls {
+            chain::rpc::check_url(url.expose())?;
+        }
         if self.keystore.as_os_str().is_empty() {
             return Err("chain.enabled needs chain.keystore (the custody wallet)".into());
         }

@@ -112,7 +112,13 @@ impl Reply {
 
 impl Client {
     pub fn new(base: &str, cert_pem: &str) -> Client {
-        let http = bench::web::pinned_client(cert_pem, Duration::from_secs(30)).unwrap();
+        Client::from_address(base, cert_pem, None)
+    }
+
+    /// A client connecting from `local` (another loopback address stands for another machine).
+    pub fn from_address(base: &str, cert_pem: &str, local: Option<std::net::IpAddr>) -> Client {
+        let http =
+            bench::web::pinned_client_from(cert_pem, Duration::from_secs(30), local).unwrap();
         Client {
             base: base.to_string(),
             http,

@@ -22,8 +22,10 @@ pub(super) fn decoy_hash() -> &'static str {
     })
 }
 
-/// Logs in: sets the session cookie and returns the CSRF token. Five failures per address or per
-/// account in 15 minutes block further tries for a while.
+/// Logs in: sets the session cookie and returns the CSRF token. Five failures from one address in
+/// 15 minutes block that address for a while (not the account: someone else on the LAN cannot
+/// lock the admin out); fifty against one account from all addresses block the account. A
+/// two-factor code signs in once.
 #[endpoint(tags("account"))]
 pub(super) async fn login(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let app = app(depot);
@@ -32,11 +34,17 @@ pub(super) async fn login(req: &mut Request, depot: &mut Depot, res: &mut Respon
         Err(e) => return fail(res, e),
     };
     let ip = client_ip(req);
-    let keys = vec![
-        format!("ip:{ip}"),
-        format!("user:{}", l.username.to_lowercase()),
-    ];
-    if let Some(wait) = app.throttle.blocked(&keys) {
+    let by_address = [format!("ip:{ip}")];
+    let by_account = [format!("user:{}", l.username.to_lowercase())];
+    let blocked = app
+        .throttle
+        .blocked(&by_address)
+        .or_else(|| app.account_throttle.blocked(&by_account));
+    let failed = || {
+        app.throttle.fail(&by_address);
+        app.account_throttle.fail(&by_account);
+    };
+    if let Some(wait) = blocked {
         if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
             res.headers_mut().insert("retry-after", v);
         }
@@ -58,9 +66,14 @@ pub(super) async fn login(req: &mut Request, depot: &mut Depot, res: &mut Respon
     let ok = tokio::task::spawn_blocking(move || accounts::verify_password(&hash, &password))
         .await
         .unwrap_or(false);
+    // A name that is no account may be a password typed in the wrong field: never logged.
+    let known = account.as_ref().map(|a| a.name.clone());
     let Some(account) = account.filter(|a| ok && !a.disabled) else {
-        app.throttle.fail(&keys);
-        tracing::warn!(user = %l.username, %ip, "failed login");
+        failed();
+        match &known {
+            Some(name) => tracing::warn!(user = %name, %ip, "failed login"),
+            None => tracing::warn!(%ip, "failed login for an unknown account name (not logged)"),
+        }
         return refuse(
             res,
             StatusCode::UNAUTHORIZED,
@@ -79,8 +92,8 @@ pub(super) async fn login(req: &mut Request, depot: &mut Depot, res: &mut Respon
                 );
             }
             Some(code) if !accounts::check_totp(secret, &account.name, code, unix_now()) => {
-                app.throttle.fail(&keys);
-                tracing::warn!(user = %l.username, %ip, "failed login (two-factor code)");
+                failed();
+                tracing::warn!(user = %account.name, %ip, "failed login (two-factor code)");
                 return refuse(
                     res,
                     StatusCode::UNAUTHORIZED,
@@ -88,10 +101,20 @@ pub(super) async fn login(req: &mut Request, depot: &mut Depot, res: &mut Respon
                     "wrong two-factor code",
                 );
             }
+            Some(code) if !app.used_codes.first_use(&account.name, code) => {
+                failed();
+                tracing::warn!(user = %account.name, %ip, "two-factor code used a second time");
+                return refuse(
+                    res,
+                    StatusCode::UNAUTHORIZED,
+                    "totp_reused",
+                    "that code was used already; wait for the next one",
+                );
+            }
             Some(_) => {}
         }
     }
-    app.throttle.clear(&keys[1]);
+    app.account_throttle.clear(&by_account[0]);
     let (token, s) = app.sessions.create(&account.name, account.role, &ip);
     let mut cookie = Cookie::new(COOKIE, token);
     cookie.set_http_only(true);
@@ -244,7 +267,9 @@ pub(super) async fn totp_switch(
     let Some(secret) = secret else {
         return refuse(res, StatusCode::CONFLICT, "invalid_state", missing);
     };
-    if !accounts::check_totp(&secret, &s.user, &c.code, unix_now()) {
+    if !accounts::check_totp(&secret, &s.user, &c.code, unix_now())
+        || !app.used_codes.first_use(&s.user, c.code.trim())
+    {
         return refuse(
             res,
             StatusCode::BAD_REQUEST,

@@ -105,6 +105,14 @@ pub fn alerts(status: &Value) -> Vec<Alert> {
             ),
         );
     }
+    if stream["insecure_tls"] == true {
+        add(
+            "warning",
+            "The stream's RTMPS certificate is not checked (stream.insecure_skip_verify): anyone \
+             between the box and the ingest could take or alter the stream"
+                .into(),
+        );
+    }
     let c = &status["connections"];
     if let Some(chain) = c["chain"].as_object() {
         let last = chain["rpc_last_error"].as_str().unwrap_or("");
@@ -175,4 +183,24 @@ pub fn dashboard(r: &Reader, status: &Value, now_ms: i64) -> Result<Dashboard> {
         host: status["stream"]["host"].clone(),
         alerts: alerts(status),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unchecked_rtmps_certificate_is_an_alert() {
+        let quiet =
+            alerts(&serde_json::json!({"stream": {"running": false, "insecure_tls": false}}));
+        assert!(quiet.is_empty(), "{quiet:?}");
+        let loud = alerts(&serde_json::json!({"stream": {"running": true, "insecure_tls": true}}));
+        assert_eq!(loud.len(), 1);
+        assert_eq!(loud[0].level, "warning");
+        assert!(
+            loud[0].message.contains("insecure_skip_verify"),
+            "{}",
+            loud[0].message
+        );
+    }
 }
