@@ -366,3 +366,248 @@ fn database_and_backup_files_are_private() {
     backup::backup(&store, &out).unwrap();
     assert_eq!(mode(&out), 0o600);
 }
+
+/// One event of every kind, in log order (a new kind must be added here: see `position`).
+fn every_event() -> Vec<Event> {
+    let Event::CampaignCreated {
+        campaign,
+        items,
+        auctions,
+        audit: a,
+    } = campaign_events()
+    else {
+        unreachable!()
+    };
+    let address = Address([0xab; 20]);
+    let mut rejected = match accepted(2, 7, 1) {
+        Event::BidAccepted { bid, .. } => bid,
+        _ => unreachable!(),
+    };
+    rejected.rejection = Some(Rejection {
+        code: "below_min_increment".into(),
+        message: "1 ETH is below the minimum".into(),
+    });
+    rejected.source = BidSource::Tweet("1860000000000000001".into());
+    vec![
+        Event::CampaignCreated {
+            campaign: campaign.clone(),
+            items: items.clone(),
+            auctions: auctions.clone(),
+            audit: a.clone(),
+        },
+        Event::CampaignEdited {
+            campaign,
+            items,
+            auctions,
+            removed: vec![AuctionId(2)],
+            audit: a.clone(),
+        },
+        user(7),
+        Event::WalletLinked {
+            link: WalletLink {
+                user: UserId(7),
+                address,
+                verified: true,
+                linked_at: t(5),
+            },
+        },
+        deposit(1, 7, 3),
+        Event::DepositCredited {
+            deposit: DepositId(1),
+            user: UserId(7),
+        },
+        accepted(1, 7, 2),
+        Event::BidRejected { bid: rejected },
+        Event::AuctionStarted {
+            auction: AuctionId(1),
+            at: t(100),
+        },
+        Event::AuctionPaused {
+            auction: AuctionId(1),
+            remaining_micros: 900_000_000,
+            audit: a.clone(),
+        },
+        Event::AuctionResumed {
+            auction: AuctionId(1),
+            ends_at: t(1100),
+            audit: a.clone(),
+        },
+        Event::AuctionExtended {
+            auction: AuctionId(1),
+            ends_at: t(1400),
+            audit: a.clone(),
+        },
+        Event::AuctionClosed {
+            auction: AuctionId(1),
+            at: t(1400),
+            audit: None,
+        },
+        Event::AuctionSettled {
+            auction: AuctionId(1),
+            at: t(1500),
+            audit: Some(a.clone()),
+        },
+        Event::AuctionCancelled {
+            auction: AuctionId(2),
+            at: t(1600),
+            audit: a.clone(),
+        },
+        Event::AuctionOverridden {
+            auction: AuctionId(1),
+            ends_at: Some(t(1700)),
+            reserve: Some(Wei(123_456_789)),
+            reopened: true,
+            audit: a.clone(),
+        },
+        Event::TweetReceived {
+            tweet: TweetRecord {
+                id: "1860000000000000001".into(),
+                author: UserId(7),
+                text: "@SothebAIs bid 1 ETH".into(),
+                created_at: t(150),
+                in_reply_to: None,
+                kind: TweetKind::Bid,
+                reason: Some("below_min_increment".into()),
+                message: "Bid of 1 ETH.".into(),
+                received_at: t(151),
+            },
+        },
+        Event::DepositReverted {
+            deposit: DepositId(1),
+            reason: "block replaced".into(),
+        },
+        Event::BidVoided {
+            bid: BidId(1),
+            auction: AuctionId(1),
+            reason: "its deposit was reverted".into(),
+            restored: Some(BidId(3)),
+        },
+        Event::CustodyChecked {
+            auction: AuctionId(1),
+            check: CustodyCheck {
+                owner: address,
+                in_custody: true,
+                block: 19_000_000,
+                detail: "ownerOf".into(),
+                checked_at: t(90),
+            },
+        },
+        Event::WithdrawalRequested {
+            withdrawal: Withdrawal {
+                id: WithdrawalId(1),
+                user: UserId(7),
+                to: address,
+                amount: Wei::from_eth(1),
+                requested_at: t(1800),
+                requested_by: "@bidder7".into(),
+            },
+        },
+        Event::ReminderRequested {
+            auction: AuctionId(1),
+            user: UserId(7),
+            tweet: "1860000000000000002".into(),
+        },
+        Event::MilestoneReached {
+            auction: AuctionId(1),
+            milestone: Milestone::FinalMinutes,
+        },
+        Event::OutboxReviewed {
+            outbox: OutboxId(4),
+            approved: false,
+            audit: a.clone(),
+        },
+        Event::AdminAction {
+            action: "login".into(),
+            detail: String::new(),
+            audit: a,
+        },
+    ]
+}
+
+/// Each kind's place in the log's encoding. Exhaustive on purpose: a new kind does not compile
+/// until it is added here and to `every_event`.
+fn position(e: &Event) -> usize {
+    match e {
+        Event::CampaignCreated { .. } => 0,
+        Event::CampaignEdited { .. } => 1,
+        Event::UserSeen { .. } => 2,
+        Event::WalletLinked { .. } => 3,
+        Event::DepositRecorded { .. } => 4,
+        Event::DepositCredited { .. } => 5,
+        Event::BidAccepted { .. } => 6,
+        Event::BidRejected { .. } => 7,
+        Event::AuctionStarted { .. } => 8,
+        Event::AuctionPaused { .. } => 9,
+        Event::AuctionResumed { .. } => 10,
+        Event::AuctionExtended { .. } => 11,
+        Event::AuctionClosed { .. } => 12,
+        Event::AuctionSettled { .. } => 13,
+        Event::AuctionCancelled { .. } => 14,
+        Event::AuctionOverridden { .. } => 15,
+        Event::TweetReceived { .. } => 16,
+        Event::DepositReverted { .. } => 17,
+        Event::BidVoided { .. } => 18,
+        Event::CustodyChecked { .. } => 19,
+        Event::WithdrawalRequested { .. } => 20,
+        Event::ReminderRequested { .. } => 21,
+        Event::MilestoneReached { .. } => 22,
+        Event::OutboxReviewed { .. } => 23,
+        Event::AdminAction { .. } => 24,
+    }
+}
+
+/// The bytes of every kind of event and the hash chain over them, against the checked-in
+/// fixture: an encoding change that would make a running campaign's log read differently (or
+/// break its hash chain) fails here. Regenerate the fixture (`SOTHEBAIS_WRITE_FIXTURES=1`) only
+/// together with a layout version and a migration for the logs already written.
+#[test]
+fn every_event_encodes_as_the_fixture_says() {
+    let events = every_event();
+    let positions: Vec<usize> = events.iter().map(position).collect();
+    assert_eq!(
+        positions,
+        (0..25).collect::<Vec<_>>(),
+        "one of each kind, in order"
+    );
+    let mut prev: Hash = [0; 32];
+    let mut lines = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        let seq = i as u64 + 1;
+        let at = t(seq as i64);
+        let payload = encode(event);
+        let hash = chain_hash(&prev, seq, at, &payload);
+        // What was written decodes to the same event.
+        assert_eq!(
+            &decode::<Event>(&payload).unwrap(),
+            event,
+            "{}",
+            event.kind()
+        );
+        lines.push(format!(
+            "{seq} {} {} {}",
+            event.kind(),
+            hex::encode(&payload),
+            hex::encode(hash)
+        ));
+        prev = hash;
+    }
+    let text = lines.join("\n") + "\n";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/events.txt");
+    if std::env::var_os("SOTHEBAIS_WRITE_FIXTURES").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+    }
+    let fixture = std::fs::read_to_string(&path).expect("tests/fixtures/events.txt");
+    for (want, got) in fixture.lines().zip(text.lines()) {
+        assert_eq!(
+            got, want,
+            "an event's stored bytes changed: logs already written would read differently"
+        );
+    }
+    assert_eq!(fixture.lines().count(), text.lines().count());
+    // Reading the fixture's own bytes gives back the events (old logs stay readable).
+    for (line, event) in fixture.lines().zip(&events) {
+        let payload = hex::decode(line.split(' ').nth(2).unwrap()).unwrap();
+        assert_eq!(&decode::<Event>(&payload).unwrap(), event);
+    }
+}
