@@ -27,6 +27,8 @@ pub struct Health {
     pub rpc: Option<Arc<Rpc>>,
     /// The custody (escrow) wallet.
     pub custody: Option<String>,
+    /// Scheduled backups, when they are on.
+    pub backups: Option<Arc<crate::backups::BackupStatus>>,
 }
 
 impl Health {
@@ -87,6 +89,7 @@ impl Health {
             x_polls,
             tweets,
             chain,
+            backups: self.backups.as_ref().map(|b| b.report()),
         }
     }
 }

@@ -4,10 +4,12 @@
 //! adapters ([`x`], [`chain`], [`stream`]) that only this crate connects.
 
 pub mod admin;
+pub mod backups;
 pub mod cli;
 pub mod config;
 pub mod connect;
 pub mod demo;
+pub mod files;
 pub mod health;
 pub mod logging;
 pub mod metrics;

@@ -25,7 +25,7 @@ pub async fn run(
     duration: Option<Duration>,
     config_file: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
-    private_dir(&config.data_dir)?;
+    crate::files::private_dir(&config.data_dir)?;
     let db_path = config.db_path();
     let store = Arc::new(
         Store::open(&db_path).with_context(|| format!("cannot open {}", db_path.display()))?,
@@ -85,8 +85,20 @@ pub async fn run(
         );
     }
 
-    let (health, connection_tasks) =
+    let (mut health, mut connection_tasks) =
         crate::connect::start(&config, &h, &store, &clock, &stopped).await?;
+    if config.backup.every_secs > 0 {
+        let status = Arc::new(crate::backups::BackupStatus::default());
+        health.backups = Some(status.clone());
+        connection_tasks.push(tokio::spawn(crate::backups::run(
+            store.clone(),
+            config.backup_dir(),
+            config.backup.clone(),
+            clock.clone(),
+            status,
+            stopped.clone(),
+        )));
+    }
     let health = Arc::new(health);
     let control = control::serve(
         config.socket_path(),
@@ -373,17 +385,4 @@ fn log_batch(batch: &Committed, store: &Store) {
             ),
         }
     }
-}
-
-/// Creates the data directory (and its parents) if needed, readable by the appliance's user
-/// only: it holds bidders' handles, wallets and tweets, the admin accounts and the TLS key.
-fn private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("cannot make {} private (0700)", dir.display()))
 }

@@ -44,7 +44,7 @@ fn the_demo_restarts_on_its_own_data() {
     std::fs::write(
         &config,
         format!(
-            "data_dir = {:?}\n[simulation]\nthink_secs = 1\n",
+            "data_dir = {:?}\n[simulation]\nthink_secs = 1\n[backup]\nevery_secs = 2\n",
             data.display().to_string()
         ),
     )
@@ -81,7 +81,23 @@ fn the_demo_restarts_on_its_own_data() {
     app.kill();
     let app = start(&config, &data, &log);
     keeps_bidding(&app, &data, second);
+    // Scheduled backups run beside it and say so in the status.
+    let mut last_good = String::new();
+    app.wait_until(Duration::from_secs(30), "a scheduled backup", || {
+        let status = app.status();
+        last_good = status["connections"]["backups"]["last_good"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        !last_good.is_empty()
+    });
     assert!(app.terminate(Duration::from_secs(30)).success());
+    let backup = store::Store::open_read_only(Path::new(&last_good)).unwrap();
+    assert!(
+        store::check::run(&backup).unwrap().ok(),
+        "the backup checks out"
+    );
+    assert!(last_good.starts_with(data.join("backups").to_str().unwrap()));
 
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(

@@ -115,6 +115,9 @@ pub struct HealthReport {
     pub tweets: serde_json::Value,
     /// The chain: head, confirmed, pending deposits, transactions.
     pub chain: Option<serde_json::Value>,
+    /// Scheduled backups: the last good one, failures.
+    #[serde(default)]
+    pub backups: Option<serde_json::Value>,
 }
 
 /// Reads the connections' report when the status is asked for.

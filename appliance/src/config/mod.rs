@@ -35,6 +35,8 @@ pub struct Config {
     pub engine: EngineSection,
     /// The local control socket.
     pub control: ControlConfig,
+    /// Scheduled backups.
+    pub backup: BackupConfig,
     /// Simulated bidders.
     pub simulation: SimulationConfig,
     /// The live stream.
@@ -58,6 +60,7 @@ impl Default for Config {
             log: LogConfig::default(),
             engine: EngineSection::default(),
             control: ControlConfig::default(),
+            backup: BackupConfig::default(),
             simulation: SimulationConfig::default(),
             stream: StreamConfig::default(),
             x: XConfig::default(),
@@ -175,6 +178,11 @@ impl Config {
             return Err("simulation.bidders is at most 1000".into());
         }
         self.refuse_simulation_when_live()?;
+        if self.backup.every_secs != 0 && (self.backup.every_secs < 2 || self.backup.keep == 0) {
+            return Err(
+                "backup.every_secs is 0 (off) or at least 2, and backup.keep at least 1".into(),
+            );
+        }
         if self.stream.enabled {
             self.stream_settings(None)?;
         }
@@ -243,6 +251,15 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Where scheduled backups go.
+    pub fn backup_dir(&self) -> PathBuf {
+        if self.backup.dir.as_os_str().is_empty() {
+            self.data_dir.join("backups")
+        } else {
+            self.backup.dir.clone()
+        }
     }
 
     /// The database file.

@@ -329,6 +329,31 @@ pub const SECRET_KEYS: &[&str] = &[
 /// after the configuration file and before the environment, so the environment still wins.
 pub const SETTINGS_FILE: &str = "settings.toml";
 
+/// Scheduled backups.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Seconds between backups; 0 turns them off.
+    pub every_secs: u64,
+    /// Where they go; empty means `<data_dir>/backups`.
+    pub dir: PathBuf,
+    /// Regular backups kept.
+    pub keep: usize,
+    /// Daily backups kept (the first backup of each UTC day).
+    pub keep_daily: usize,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig {
+            every_secs: 3600,
+            dir: PathBuf::new(),
+            keep: 24,
+            keep_daily: 30,
+        }
+    }
+}
+
 /// The control socket.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -143,6 +143,19 @@ pub fn alerts(status: &Value) -> Vec<Alert> {
             add("warning", format!("Reading X failed: {last}"));
         }
     }
+    let backups = &c["backups"];
+    if backups["failures"].as_u64().unwrap_or(0) > 0
+        && !backups["last_error"].as_str().unwrap_or("").is_empty()
+    {
+        add(
+            "error",
+            format!(
+                "A scheduled backup failed: {} (last good: {})",
+                backups["last_error"].as_str().unwrap_or(""),
+                backups["last_good_at"].as_str().unwrap_or("none yet")
+            ),
+        );
+    }
     if c["tweets"]["failed"].as_u64().unwrap_or(0) > 0 {
         add(
             "warning",
