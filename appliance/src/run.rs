@@ -41,6 +41,17 @@ pub async fn run(
         },
     )?;
     let h = engine.handle();
+    // Crash-only: with the engine thread gone nothing can be decided or written, so the process
+    // exits non-zero for the service manager to start it afresh (the store is intact).
+    let mut died = h.died();
+    tokio::spawn(async move {
+        if let Ok(why) = died.wait_for(Option::is_some).await {
+            let why = why.clone().unwrap_or_default();
+            tracing::error!(reason = %why, "the engine thread died; exiting so the service manager restarts the appliance");
+            eprintln!("error: the engine thread died ({why}); exiting");
+            std::process::exit(70);
+        }
+    });
     let (stop, stopped) = watch::channel(false);
     let logger = tokio::spawn(log_committed(h.subscribe(), store.clone(), stopped.clone()));
 

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use store::{Event, EventRecord, Store, Timestamp};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 pub use command::{
     BidReceipt, CampaignSpec, Command, CommandError, IncomingTweet, ItemSpec, Reply,
@@ -106,6 +106,7 @@ pub struct EngineHandle {
     tx: mpsc::Sender<Envelope>,
     events: broadcast::Sender<Committed>,
     stats: Arc<EngineStats>,
+    died: watch::Receiver<Option<String>>,
 }
 
 impl EngineHandle {
@@ -127,6 +128,12 @@ impl EngineHandle {
     /// The engine's counters.
     pub fn stats(&self) -> &EngineStats {
         &self.stats
+    }
+
+    /// Turns to `Some(why)` if the engine thread dies (a panic): nothing is written any more,
+    /// so whoever runs the engine should stop and be restarted rather than limp on.
+    pub fn died(&self) -> watch::Receiver<Option<String>> {
+        self.died.clone()
     }
 }
 
@@ -151,10 +158,12 @@ impl Engine {
         let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
         let (events, _) = broadcast::channel(1024);
         let stats = Arc::new(EngineStats::default());
+        let (died_tx, died) = watch::channel(None);
         let handle = EngineHandle {
             tx,
             events: events.clone(),
             stats: stats.clone(),
+            died,
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -170,7 +179,18 @@ impl Engine {
         };
         let thread = std::thread::Builder::new()
             .name("engine".into())
-            .spawn(move || runtime.block_on(writer.run(rx)))?;
+            .spawn(move || {
+                let run = std::panic::AssertUnwindSafe(|| runtime.block_on(writer.run(rx)));
+                if let Err(panic) = std::panic::catch_unwind(run) {
+                    let why = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic without a message".into());
+                    tracing::error!(reason = %why, "the engine thread died");
+                    let _ = died_tx.send(Some(why));
+                }
+            })?;
         Ok(Engine {
             handle,
             thread: Some(thread),

@@ -607,6 +607,60 @@ fn simulated_bidders_are_refused_when_the_campaign_is_on_chain() {
     assert_eq!(head(&bed), before, "nothing was written");
 }
 
+/// A clock that panics once told to, standing for any bug in the engine thread.
+struct BrokenClock {
+    inner: ManualClock,
+    broken: std::sync::atomic::AtomicBool,
+}
+
+impl Clock for BrokenClock {
+    fn now(&self) -> Timestamp {
+        assert!(
+            !self.broken.load(std::sync::atomic::Ordering::Relaxed),
+            "the clock broke"
+        );
+        self.inner.now()
+    }
+
+    fn real_until(&self, t: Timestamp) -> Option<std::time::Duration> {
+        self.inner.real_until(t)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_engine_thread_is_reported_not_hidden() {
+    let clock = Arc::new(BrokenClock {
+        inner: ManualClock::new(opening()),
+        broken: std::sync::atomic::AtomicBool::new(false),
+    });
+    let engine = Engine::start(
+        Arc::new(Store::in_memory().unwrap()),
+        clock.clone(),
+        EngineConfig::default(),
+    )
+    .unwrap();
+    let h = engine.handle();
+    let mut died = h.died();
+    assert!(died.borrow().is_none());
+    h.execute(Command::Tick).await.unwrap();
+    clock
+        .broken
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = h.execute(Command::Tick).await;
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        died.wait_for(Option::is_some),
+    )
+    .await
+    .expect("the death is reported")
+    .unwrap();
+    assert_eq!(died.borrow().as_deref(), Some("the clock broke"));
+    assert_eq!(
+        h.execute(Command::Tick).await.unwrap_err().code,
+        "unavailable"
+    );
+}
+
 #[test]
 fn account_changes_are_compare_and_swap() {
     let mut bed = Bed::new(open_rules());
