@@ -233,3 +233,108 @@ impl Collector for ApplianceMetrics {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::clock::SystemClock;
+    use domain::engine::{Engine, EngineConfig};
+
+    fn clock_now() -> store::Timestamp {
+        store::Timestamp::from_datetime(chrono::Utc::now())
+    }
+
+    /// Every name the README's metrics table lists is served, under that name, when the chain
+    /// and X are connected; the table and the code cannot drift apart.
+    #[tokio::test]
+    async fn the_readme_lists_exactly_what_is_served() {
+        let store = Arc::new(store::Store::in_memory().unwrap());
+        let clock: domain::clock::SharedClock = Arc::new(SystemClock);
+        let engine = Engine::start(store.clone(), clock.clone(), EngineConfig::default()).unwrap();
+        let rpc = chain::rpc::Rpc::new(
+            &["https://rpc.example".to_string()],
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap();
+        let health = Health {
+            polls: vec![("mentions", Arc::default())],
+            deposits: Some(Arc::default()),
+            settle: Some(Arc::default()),
+            rpc: Some(Arc::new(rpc)),
+            ..Health::default()
+        };
+        let first = stream::initial_snapshot(&store, &clock, std::env::temp_dir());
+        let (_snapshots, snapshot_rx) = watch::channel(first);
+        let collector = ApplianceMetrics {
+            engine: engine.handle(),
+            head: watch::channel(0).1,
+            health: Arc::new(health),
+            stream: Arc::new(StreamControl::new(
+                crate::config::Config::default(),
+                None,
+                snapshot_rx,
+                clock,
+            )),
+        };
+        let metrics = web::metrics::Metrics::new(Box::new(collector));
+        // Labelled series appear with their first value: a refused bid and a tweet.
+        let mut committed = engine.handle().subscribe();
+        let now = clock_now();
+        engine
+            .handle()
+            .execute(domain::engine::Command::IngestTweet {
+                tweet: Box::new(domain::engine::IncomingTweet {
+                    id: "1".into(),
+                    author: store::UserId(7),
+                    handle: "ana".into(),
+                    author_created: now.plus_secs(-400 * 86_400),
+                    text: "@SothebAIs bid 1 ETH".into(),
+                    created_at: now,
+                    in_reply_to: None,
+                    retweet: false,
+                    edited: false,
+                }),
+            })
+            .await
+            .unwrap();
+        while let Ok(Ok(batch)) =
+            tokio::time::timeout(std::time::Duration::from_millis(200), committed.recv()).await
+        {
+            metrics.count(&batch);
+        }
+        let text = metrics.encode(0).unwrap();
+        let readme = include_str!("../../README.md");
+        let table = readme
+            .split("`/metrics` is OpenMetrics")
+            .nth(1)
+            .expect("the README's metrics table");
+        let mut listed = 0;
+        for line in table
+            .lines()
+            .skip_while(|l| !l.starts_with("| metric"))
+            .skip(2)
+        {
+            if !line.starts_with('|') {
+                break;
+            }
+            let first_cell = line.split('|').nth(1).unwrap();
+            for name in first_cell.split('`').skip(1).step_by(2) {
+                let name = name.split('{').next().unwrap();
+                listed += 1;
+                // A labelled family with no samples yet is served as its declaration.
+                let family = name.trim_end_matches("_total");
+                let served = text.lines().any(|l| {
+                    l.starts_with(&format!("{name} "))
+                        || l.starts_with(&format!("{name}{{"))
+                        || l.starts_with(&format!("# TYPE {family} "))
+                });
+                assert!(
+                    served,
+                    "the README lists {name}, which /metrics does not serve:\n{text}"
+                );
+            }
+        }
+        assert!(listed > 20, "only {listed} names read from the README");
+        engine.shutdown().await;
+    }
+}

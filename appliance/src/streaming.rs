@@ -152,6 +152,8 @@ impl StreamControl {
         let a = active.as_ref()?;
         let (p, o): (&PipelineStats, &rtmp::StreamStats) = (&a.stream.pipeline, &a.stream.output);
         Some(StreamFigures {
+            encoder: p.encoder.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            last_error: o.last_error(),
             connected: o.connected.load(Ordering::Relaxed),
             frames: p.frames.load(Ordering::Relaxed),
             late_frames: p.late_frames.load(Ordering::Relaxed),
@@ -169,46 +171,45 @@ impl StreamControl {
 
     /// The stream's health for the status: running, connection, rates, drops, encoder.
     pub fn stats(&self) -> Value {
-        let active = self.active();
-        let Some(a) = active.as_ref() else {
+        let Some(f) = self.figures() else {
             return json!({"running": false, "insecure_tls": self.insecure_tls()});
         };
-        let (p, o): (&PipelineStats, &rtmp::StreamStats) = (&a.stream.pipeline, &a.stream.output);
-        let frames = p.frames.load(Ordering::Relaxed);
-        let bytes = o.bytes_sent.load(Ordering::Relaxed);
         let mut r = self.rates.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         match r.at {
             Some(at) if now.duration_since(at).as_secs_f64() >= 1.0 => {
                 let secs = now.duration_since(at).as_secs_f64();
-                r.fps = (frames - r.frames) as f64 / secs;
-                r.kbps = (bytes - r.bytes) as f64 * 8.0 / secs / 1000.0;
-                (r.at, r.frames, r.bytes) = (Some(now), frames, bytes);
+                r.fps = (f.frames - r.frames) as f64 / secs;
+                r.kbps = (f.bytes_sent - r.bytes) as f64 * 8.0 / secs / 1000.0;
+                (r.at, r.frames, r.bytes) = (Some(now), f.frames, f.bytes_sent);
             }
             Some(_) => {}
-            None => (r.at, r.frames, r.bytes) = (Some(now), frames, bytes),
+            None => (r.at, r.frames, r.bytes) = (Some(now), f.frames, f.bytes_sent),
         }
-        let drops = a.stream.network_drops();
         json!({
             "running": true,
             "publishing": !self.config.stream.url.is_empty(),
-            "connected": o.connected.load(Ordering::Relaxed),
+            "connected": f.connected,
             "fps": (r.fps * 10.0).round() / 10.0,
             "bitrate_kbps": r.kbps.round(),
-            "frames": frames,
-            "late_frames": p.late_frames.load(Ordering::Relaxed),
-            "dropped_frames": drops.frames,
-            "reconnects": o.reconnects.load(Ordering::Relaxed),
-            "encoder": p.encoder.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-            "last_error": o.last_error(),
+            "frames": f.frames,
+            "late_frames": f.late_frames,
+            "dropped_frames": f.network_dropped_frames,
+            "reconnects": f.reconnects,
+            "encoder": f.encoder,
+            "last_error": f.last_error,
             "insecure_tls": self.insecure_tls(),
         })
     }
 }
 
 /// A running stream's counters.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct StreamFigures {
+    /// The encoder in use.
+    pub encoder: String,
+    /// The publisher's last error.
+    pub last_error: String,
     /// The publisher is connected to the ingest.
     pub connected: bool,
     /// Video frames encoded.

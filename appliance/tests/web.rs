@@ -501,6 +501,26 @@ async fn the_admin_page_refuses_what_it_must() {
         elsewhere.login("vera", &vera_password, None).await.status,
         200
     );
+    // Fifty failures against one account from many addresses block the account everywhere.
+    for host in 10..20u8 {
+        let mut from = common::admin_page::Client::from_address(
+            &app.base,
+            &app.cert_pem,
+            Some(std::net::IpAddr::from([127, 0, 0, host])),
+        );
+        for _ in 0..5 {
+            assert_eq!(
+                from.login("vera", "not her password", None).await.status,
+                401
+            );
+        }
+    }
+    let mut third = common::admin_page::Client::from_address(
+        &app.base,
+        &app.cert_pem,
+        Some("127.0.0.3".parse().unwrap()),
+    );
+    assert_eq!(third.login("vera", &vera_password, None).await.status, 429);
     // Names that are no account are not logged (they may be passwords typed in the wrong field).
     assert_eq!(
         elsewhere

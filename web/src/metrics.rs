@@ -40,47 +40,52 @@ impl Metrics {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(Process));
         let ours = registry.sub_registry_with_prefix("sothebais");
-        let m = Metrics {
-            events: Counter::default(),
-            bids_accepted: Counter::default(),
-            bids_rejected: Family::default(),
-            tweets: Family::default(),
-            admin_actions: Counter::default(),
-            sessions: Gauge::default(),
-            registry: Registry::default(),
-        };
+        let events = Counter::default();
+        let bids_accepted = Counter::default();
+        let bids_rejected = Family::<Reason, Counter>::default();
+        let tweets = Family::<Kind, Counter>::default();
+        let admin_actions = Counter::default();
+        let sessions = Gauge::default();
         ours.register(
             "events",
             "Events appended to the log since the appliance started",
-            m.events.clone(),
+            events.clone(),
         );
         ours.register(
             "bids_accepted",
             "Bids accepted since start",
-            m.bids_accepted.clone(),
+            bids_accepted.clone(),
         );
         ours.register(
             "bids_rejected",
             "Bids refused since start, by reason code",
-            m.bids_rejected.clone(),
+            bids_rejected.clone(),
         );
         ours.register(
             "tweets",
             "Tweets taken in since start, by what they meant (bid, link, withdraw, question, ...)",
-            m.tweets.clone(),
+            tweets.clone(),
         );
         ours.register(
             "admin_actions",
             "Administrative actions recorded since start (logins, users, settings, assets, ...)",
-            m.admin_actions.clone(),
+            admin_actions.clone(),
         );
         ours.register(
             "web_sessions",
             "Admin page sessions open now",
-            m.sessions.clone(),
+            sessions.clone(),
         );
         ours.register_collector(appliance);
-        Metrics { registry, ..m }
+        Metrics {
+            registry,
+            events,
+            bids_accepted,
+            bids_rejected,
+            tweets,
+            admin_actions,
+            sessions,
+        }
     }
 
     /// Counts committed events.

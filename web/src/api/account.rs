@@ -91,27 +91,23 @@ pub(super) async fn login(req: &mut Request, depot: &mut Depot, res: &mut Respon
                     "enter the code from your authenticator",
                 );
             }
-            Some(code) if !accounts::check_totp(secret, &account.name, code, unix_now()) => {
-                failed();
-                tracing::warn!(user = %account.name, %ip, "failed login (two-factor code)");
-                return refuse(
-                    res,
-                    StatusCode::UNAUTHORIZED,
-                    "bad_totp",
-                    "wrong two-factor code",
-                );
+            Some(code) => {
+                let refused = if !accounts::check_totp(secret, &account.name, code, unix_now()) {
+                    Some(("bad_totp", "wrong two-factor code"))
+                } else if !app.used_codes.first_use(&account.name, code) {
+                    Some((
+                        "totp_reused",
+                        "that code was used already; wait for the next one",
+                    ))
+                } else {
+                    None
+                };
+                if let Some((why, message)) = refused {
+                    failed();
+                    tracing::warn!(user = %account.name, %ip, why, "failed login (two-factor code)");
+                    return refuse(res, StatusCode::UNAUTHORIZED, why, message);
+                }
             }
-            Some(code) if !app.used_codes.first_use(&account.name, code) => {
-                failed();
-                tracing::warn!(user = %account.name, %ip, "two-factor code used a second time");
-                return refuse(
-                    res,
-                    StatusCode::UNAUTHORIZED,
-                    "totp_reused",
-                    "that code was used already; wait for the next one",
-                );
-            }
-            Some(_) => {}
         }
     }
     app.account_throttle.clear(&by_account[0]);

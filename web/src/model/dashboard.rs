@@ -203,7 +203,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_unchecked_rtmps_certificate_is_an_alert() {
+    fn an_unchecked_rtmps_certificate_and_a_failed_backup_are_alerts() {
         let quiet =
             alerts(&serde_json::json!({"stream": {"running": false, "insecure_tls": false}}));
         assert!(quiet.is_empty(), "{quiet:?}");
@@ -215,5 +215,10 @@ mod tests {
             "{}",
             loud[0].message
         );
+        let failed = alerts(&serde_json::json!({"connections": {"backups": {
+            "failures": 1, "last_error": "disk full", "last_good_at": null}}}));
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].level, "error");
+        assert!(failed[0].message.contains("disk full") && failed[0].message.contains("none yet"));
     }
 }
