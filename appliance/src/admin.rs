@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use web::{Backend, BoxFut};
 
 use crate::config::{self, Config, SECRET_KEYS};
-use crate::health::Health;
+use crate::health::Parts;
 use crate::streaming::StreamControl;
 use domain::clock::SharedClock;
 use domain::engine::{CommandError, EngineHandle, OperatorAction, Reply};
@@ -21,7 +21,7 @@ use stream::Snapshot;
 /// The appliance as the admin page sees it.
 pub struct Admin {
     engine: EngineHandle,
-    health: Arc<Health>,
+    parts: Arc<Parts>,
     config: Config,
     config_file: Option<PathBuf>,
     stream: Arc<StreamControl>,
@@ -36,7 +36,7 @@ impl Admin {
     pub fn new(
         engine: EngineHandle,
         store: Arc<Store>,
-        health: Arc<Health>,
+        parts: Arc<Parts>,
         config: Config,
         config_file: Option<PathBuf>,
         stream: Arc<StreamControl>,
@@ -76,7 +76,7 @@ impl Admin {
         };
         Ok(Admin {
             engine,
-            health,
+            parts,
             config,
             config_file,
             stream,
@@ -207,7 +207,7 @@ impl Backend for Admin {
         Box::new(crate::metrics::ApplianceMetrics {
             engine: self.engine.clone(),
             head: self.head.clone(),
-            health: self.health.clone(),
+            parts: self.parts.clone(),
             stream: self.stream.clone(),
         })
     }
@@ -220,15 +220,47 @@ impl Backend for Admin {
             "mood": format!("{:?}", vm.mood).to_lowercase(),
             "line": vm.caption,
         });
+        let mut connections = self.parts.health().report();
+        connections.parts = self.parts.latest().parts;
+        let tasks: Vec<Value> = self
+            .parts
+            .supervisor()
+            .records()
+            .iter()
+            .map(|t| {
+                let failure = t.last_failure();
+                json!({
+                    "task": t.name,
+                    "running": t.running(),
+                    "restarts": t.restarts(),
+                    "last_failure": failure.as_ref().map(|(_, w)| w.clone()),
+                    "last_failure_at": failure.map(|(at, _)| at.to_rfc3339()),
+                })
+            })
+            .collect();
+        let alerts = self.parts.alerts();
+        let a = &alerts.stats;
         json!({
             "engine": {
                 "events": *self.head.borrow(),
                 "commands": stats.commands.load(Ordering::Relaxed),
                 "batches": stats.batches.load(Ordering::Relaxed),
             },
-            "connections": self.health.report(),
+            "connections": connections,
             "stream": stream,
+            "tasks": tasks,
+            "alerts": {
+                "destinations": alerts.destinations,
+                "sent": a.sent.load(Ordering::Relaxed),
+                "suppressed": a.suppressed.load(Ordering::Relaxed),
+                "failed": a.failed.load(Ordering::Relaxed),
+                "last_error": a.last_error.get(),
+            },
         })
+    }
+
+    fn readiness(&self) -> BoxFut<'_, domain::report::Readiness> {
+        Box::pin(async move { self.parts.check().await.0 })
     }
 
     fn changes(&self) -> watch::Receiver<u64> {

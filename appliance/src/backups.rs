@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use domain::clock::SharedClock;
-use domain::report::LastError;
+use domain::report::{Heartbeat, LastError};
 use serde_json::{Value, json};
 use store::{Store, Timestamp};
 use tokio::sync::watch;
@@ -31,6 +31,8 @@ pub struct BackupStatus {
     pub failures: AtomicU64,
     /// The last failure.
     pub last_error: LastError,
+    /// When a backup last succeeded.
+    pub beat: Heartbeat,
 }
 
 impl BackupStatus {
@@ -74,12 +76,14 @@ pub async fn run(
         match done.map_err(|e| e.to_string()).and_then(|r| r) {
             Ok(path) => {
                 status.taken.fetch_add(1, Ordering::Relaxed);
+                status.beat.ok();
                 tracing::info!(backup = %path.display(), "backup written and checked");
                 *status.last_good.lock().unwrap_or_else(|p| p.into_inner()) = Some((path, now));
             }
             Err(e) => {
                 status.failures.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, "scheduled backup failed");
+                status.beat.failed(e.as_str());
                 status.last_error.set(e);
             }
         }

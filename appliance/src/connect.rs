@@ -1,6 +1,6 @@
 //! Starting the appliance's connections to the outside: X (polling for tweets, posting the
 //! outbox's tweets) and the chain (deposits, custody, settlement). Each runs as its own tasks
-//! that retry on their own; what they report is gathered in [`Health`] for the status answer.
+//! that retry on their own, under the supervisor; what they report is gathered in [`Health`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +8,10 @@ use std::time::Duration;
 use anyhow::Context;
 use store::{Store, View};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::health::Health;
+use crate::health::{ChainHealth, Health};
+use crate::supervisor::Supervisor;
 use chain::custody::CustodyWatcher;
 use chain::deposits::{DepositStats, DepositWatcher};
 use chain::eth::Signer;
@@ -19,9 +19,10 @@ use chain::rpc::Rpc;
 use chain::settle::{ChainDeliverer, SettleStats};
 use domain::clock::SharedClock;
 use domain::engine::EngineHandle;
+use domain::report::Heartbeat;
 use x::api::XClient;
 use x::deliver::{DeliveryStats, TweetDeliverer};
-use x::pace::Plan;
+use x::pace::{Pacer, Plan};
 use x::poll::{self, PollStats, Poller, Source};
 
 /// The host handle tweets are addressed to: the newest campaign's.
@@ -34,17 +35,16 @@ fn host_handle(store: &Store, config: &Config) -> String {
         .unwrap_or_else(|| config.policy().host_handle)
 }
 
-/// Starts X and chain tasks as configured. Fails only on what retrying cannot fix (bad
-/// credentials format, a keystore that does not unlock).
+/// Starts X and chain tasks as configured, each under the supervisor. Fails only on what
+/// retrying cannot fix (bad credentials format, a keystore that does not unlock).
 pub async fn start(
     config: &Config,
     engine: &EngineHandle,
     store: &Arc<Store>,
     clock: &SharedClock,
-    stop: &watch::Receiver<bool>,
-) -> anyhow::Result<(Health, Vec<JoinHandle<()>>)> {
+    sup: &Arc<Supervisor>,
+) -> anyhow::Result<Health> {
     let mut health = Health::default();
-    let mut tasks = Vec::new();
 
     // X.
     let plan = config.x.plan().map_err(anyhow::Error::msg)?;
@@ -68,8 +68,19 @@ pub async fn start(
             sources.push(("search", Arc::new(PollStats::default())));
         }
     }
-    health.polls = sources.clone();
-    let x = XStart {
+    health.polls = sources
+        .iter()
+        .map(|(name, stats)| {
+            let budget = if *name == "mentions" {
+                plan.mentions
+            } else {
+                plan.search
+            };
+            (*name, stats.clone(), Pacer::new(budget).interval())
+        })
+        .collect();
+    health.x_enabled = api.is_some();
+    let x = Arc::new(XStart {
         api,
         configured_host_id: config.x.host_user_id.trim().to_string(),
         handle: host_handle(store, config),
@@ -78,13 +89,12 @@ pub async fn start(
         plan,
         sources,
         tweets: health.tweets.clone(),
-    };
-    tasks.push(tokio::spawn(x.run(
-        engine.clone(),
-        store.clone(),
-        clock.clone(),
-        stop.clone(),
-    )));
+        engine: engine.clone(),
+        store: store.clone(),
+        clock: clock.clone(),
+    });
+    let s = sup.clone();
+    sup.spawn("x", move || x.clone().run(s.clone()));
 
     // The chain.
     if config.chain.enabled {
@@ -103,13 +113,19 @@ pub async fn start(
         let treasury = c.treasury_address().map_err(anyhow::Error::msg)?;
         let deposits = Arc::new(DepositStats::default());
         let settle = Arc::new(SettleStats::default());
-        health.deposits = Some(deposits.clone());
-        health.settle = Some(settle.clone());
-        health.rpc = Some(rpc.clone());
-        health.custody = Some(signer.address().to_string());
+        let custody_beat = Arc::new(Heartbeat::default());
+        health.chain = Some(ChainHealth {
+            deposits: deposits.clone(),
+            settle: settle.clone(),
+            rpc: rpc.clone(),
+            custody: signer.address().to_string(),
+            custody_beat: custody_beat.clone(),
+            poll: Duration::from_secs(c.poll_secs),
+            custody_every: Duration::from_secs(c.custody_check_secs),
+        });
         tracing::info!(custody_wallet = %signer.address(), providers = ?rpc, "chain connection configured");
         let start_block = (c.start_block > 0).then_some(c.start_block);
-        let chain = ChainStart {
+        let chain = Arc::new(ChainStart {
             rpc,
             signer,
             chain_id: c.chain_id,
@@ -120,15 +136,15 @@ pub async fn start(
             start_block,
             deposits,
             settle,
-        };
-        tasks.push(tokio::spawn(chain.run(
-            engine.clone(),
-            store.clone(),
-            clock.clone(),
-            stop.clone(),
-        )));
+            custody_beat,
+            engine: engine.clone(),
+            store: store.clone(),
+            clock: clock.clone(),
+        });
+        let s = sup.clone();
+        sup.spawn("chain", move || chain.clone().run(s.clone()));
     }
-    Ok((health, tasks))
+    Ok(health)
 }
 
 /// Waits `d` unless stopped first; `false` when stopped.
@@ -137,6 +153,11 @@ async fn pause(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
         () = tokio::time::sleep(d) => !*stop.borrow(),
         _ = stop.changed() => false,
     }
+}
+
+/// Waits for the stop: what a task that only starts others does once it has.
+async fn until_stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 struct XStart {
@@ -148,17 +169,16 @@ struct XStart {
     plan: Plan,
     sources: Vec<(&'static str, Arc<PollStats>)>,
     tweets: Arc<DeliveryStats>,
+    engine: EngineHandle,
+    store: Arc<Store>,
+    clock: SharedClock,
 }
 
 impl XStart {
-    async fn run(
-        self,
-        engine: EngineHandle,
-        store: Arc<Store>,
-        clock: SharedClock,
-        mut stop: watch::Receiver<bool>,
-    ) {
-        let committed = engine.subscribe();
+    /// Finds the host's X account, then starts the pollers and the tweet deliverer under the
+    /// supervisor and waits for the stop.
+    async fn run(self: Arc<Self>, sup: Arc<Supervisor>) {
+        let mut stop = sup.stop_signal();
         let mut host_id = None;
         if let Some(api) = &self.api {
             host_id = if self.configured_host_id.is_empty() {
@@ -167,6 +187,11 @@ impl XStart {
                         Ok(id) => break Some(id),
                         Err(e) => {
                             tracing::warn!(error = %e, "cannot look up the host's X account yet");
+                            for (_, stats) in &self.sources {
+                                stats
+                                    .beat
+                                    .failed(format!("cannot look up the host's X account: {e}"));
+                            }
                             if !pause(poll::STARTUP_RETRY, &mut stop).await {
                                 return;
                             }
@@ -177,7 +202,6 @@ impl XStart {
                 Some(self.configured_host_id.clone())
             };
         }
-        let mut tasks = Vec::new();
         if let (Some(api), Some(id)) = (&self.api, &host_id) {
             tracing::info!(host = %self.handle, host_id = %id, dry_run = self.dry_run, "connected to X");
             for (name, stats) in &self.sources {
@@ -197,30 +221,35 @@ impl XStart {
                 };
                 let poller = Poller {
                     api: api.clone(),
-                    engine: engine.clone(),
-                    store: store.clone(),
-                    clock: clock.clone(),
+                    engine: self.engine.clone(),
+                    store: self.store.clone(),
+                    clock: self.clock.clone(),
                     source,
                     budget,
                     stats: stats.clone(),
                 };
-                tasks.push(tokio::spawn(poller.run(stop.clone())));
+                let stop = stop.clone();
+                sup.spawn(format!("x.{name}"), move || {
+                    poller.clone().run(stop.clone())
+                });
             }
         }
         let deliverer = TweetDeliverer {
-            api: self.api,
+            api: self.api.clone(),
             dry_run: self.dry_run,
             host_id,
-            engine,
-            store,
-            clock,
+            engine: self.engine.clone(),
+            store: self.store.clone(),
+            clock: self.clock.clone(),
             budget: self.plan.posts,
-            stats: self.tweets,
+            stats: self.tweets.clone(),
         };
-        deliverer.run(committed, stop).await;
-        for t in tasks {
-            let _ = t.await;
-        }
+        let engine = self.engine.clone();
+        let s = stop.clone();
+        sup.spawn("x.tweets", move || {
+            deliverer.clone().run(engine.subscribe(), s.clone())
+        });
+        until_stopped(stop).await;
     }
 }
 
@@ -235,27 +264,30 @@ struct ChainStart {
     start_block: Option<u64>,
     deposits: Arc<DepositStats>,
     settle: Arc<SettleStats>,
+    custody_beat: Arc<Heartbeat>,
+    engine: EngineHandle,
+    store: Arc<Store>,
+    clock: SharedClock,
 }
 
 impl ChainStart {
-    async fn run(
-        self,
-        engine: EngineHandle,
-        store: Arc<Store>,
-        clock: SharedClock,
-        mut stop: watch::Receiver<bool>,
-    ) {
-        let committed = engine.subscribe();
+    /// Checks the providers serve the configured chain, then starts the deposit watcher, the
+    /// custody checks and the chain deliverer under the supervisor and waits for the stop.
+    async fn run(self: Arc<Self>, sup: Arc<Supervisor>) {
+        let mut stop = sup.stop_signal();
         loop {
             match self.rpc.verify_chain(self.chain_id).await {
                 Ok(()) => break,
-                Err(e) if e.contains("serves chain") => {
-                    tracing::error!(error = %e, "chain connection refused: fix chain.rpc_urls or chain.chain_id");
-                    return;
-                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "the chain is not reachable yet");
-                    if !pause(Duration::from_secs(5), &mut stop).await {
+                    let wrong = e.contains("serves chain");
+                    if wrong {
+                        tracing::error!(error = %e, "chain connection refused: fix chain.rpc_urls or chain.chain_id");
+                    } else {
+                        tracing::warn!(error = %e, "the chain is not reachable yet");
+                    }
+                    self.deposits.beat.failed(format!("cannot connect: {e}"));
+                    let wait = if wrong { 60 } else { 5 };
+                    if !pause(Duration::from_secs(wait), &mut stop).await {
                         return;
                     }
                 }
@@ -265,37 +297,42 @@ impl ChainStart {
         let escrow = self.signer.address();
         let deposits = DepositWatcher {
             rpc: self.rpc.clone(),
-            engine: engine.clone(),
-            store: store.clone(),
+            engine: self.engine.clone(),
+            store: self.store.clone(),
             escrow,
             confirmations: self.confirmations,
             start_block: self.start_block,
             poll: self.poll,
-            stats: self.deposits,
+            stats: self.deposits.clone(),
         };
         let custody = CustodyWatcher {
             rpc: self.rpc.clone(),
-            engine: engine.clone(),
-            store: store.clone(),
-            clock: clock.clone(),
+            engine: self.engine.clone(),
+            store: self.store.clone(),
+            clock: self.clock.clone(),
             custody: escrow,
             every: self.custody_every,
+            beat: self.custody_beat.clone(),
         };
         let deliverer = ChainDeliverer {
-            rpc: self.rpc,
-            engine,
-            store,
-            signer: self.signer,
+            rpc: self.rpc.clone(),
+            engine: self.engine.clone(),
+            store: self.store.clone(),
+            signer: self.signer.clone(),
             chain_id: self.chain_id,
             treasury: self.treasury,
             confirmations: self.confirmations,
-            clock,
-            stats: self.settle,
+            clock: self.clock.clone(),
+            stats: self.settle.clone(),
         };
-        let a = tokio::spawn(deposits.run(stop.clone()));
-        let b = tokio::spawn(custody.run(stop.clone()));
-        deliverer.run(committed, stop).await;
-        let _ = a.await;
-        let _ = b.await;
+        let s = stop.clone();
+        sup.spawn("chain.deposits", move || deposits.clone().run(s.clone()));
+        let s = stop.clone();
+        sup.spawn("chain.custody", move || custody.clone().run(s.clone()));
+        let (s, engine) = (stop.clone(), self.engine.clone());
+        sup.spawn("chain.settle", move || {
+            deliverer.clone().run(engine.subscribe(), s.clone())
+        });
+        until_stopped(stop).await;
     }
 }

@@ -122,14 +122,15 @@ pub async fn run(
     let bidders = sim::enroll(&h, &store, &clock, &sim_config).await?;
     let stats = Arc::new(SimStats::default());
     let (stop, stopped) = watch::channel(false);
-    let tasks = sim::spawn(
+    let sup = crate::supervisor::Supervisor::new(stopped);
+    sim::spawn(
         bidders,
         h.clone(),
         store.clone(),
         clock.clone(),
         0,
         stats.clone(),
-        stopped,
+        &sup,
     );
 
     // A day lasts at most a real day divided by the speed; allow that twice over, plus slack.
@@ -207,9 +208,7 @@ pub async fn run(
         }
     }
     let _ = stop.send(true);
-    for t in tasks {
-        let _ = t.await;
-    }
+    sup.join().await;
     engine.shutdown().await;
     let report = store::check::run(&store)?;
     writeln!(

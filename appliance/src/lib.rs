@@ -4,11 +4,13 @@
 //! adapters ([`x`], [`chain`], [`stream`]) that only this crate connects.
 
 pub mod admin;
+pub mod alerting;
 pub mod backups;
 pub mod cli;
 pub mod config;
 pub mod connect;
 pub mod demo;
+pub mod faults;
 pub mod files;
 pub mod health;
 pub mod logging;
@@ -17,3 +19,4 @@ pub mod ops;
 pub mod run;
 pub mod sim;
 pub mod streaming;
+pub mod supervisor;

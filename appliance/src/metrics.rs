@@ -14,7 +14,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Unit;
 use tokio::sync::watch;
 
-use crate::health::Health;
+use crate::health::Parts;
 use crate::streaming::StreamControl;
 
 /// Reads the appliance's parts when `/metrics` is scraped.
@@ -23,8 +23,8 @@ pub struct ApplianceMetrics {
     pub engine: EngineHandle,
     /// The head of the event log.
     pub head: watch::Receiver<u64>,
-    /// X and the chain.
-    pub health: Arc<Health>,
+    /// Each part's state, the tasks, X and the chain.
+    pub parts: Arc<Parts>,
     /// The stream.
     pub stream: Arc<StreamControl>,
 }
@@ -141,9 +141,33 @@ impl Collector for ApplianceMetrics {
             s.bytes_sent,
         )?;
 
-        let h = &self.health;
+        let latest = self.parts.latest();
+        let mut family: MetricEncoder = e.encode_descriptor(
+            "part_state",
+            "Each part's state at the last check: 0 ok, 1 degraded, 2 down",
+            None,
+            MetricType::Gauge,
+        )?;
+        for p in &latest.parts {
+            let labels = [("part", p.part.as_str())];
+            ConstGauge::new(p.state as i64).encode(family.encode_family(&labels)?)?;
+        }
+        let records = self.parts.supervisor().records();
+        let restarts: Vec<(&str, u64)> = records
+            .iter()
+            .map(|r| (r.name.as_str(), r.restarts()))
+            .collect();
+        counters(
+            &mut e,
+            "task_restarts",
+            "Restarts of each supervised task after it panicked or ended early",
+            "task",
+            &restarts,
+        )?;
+
+        let h = self.parts.health();
         let polls: Vec<(&str, &Arc<x::poll::PollStats>)> =
-            h.polls.iter().map(|(n, s)| (*n, s)).collect();
+            h.polls.iter().map(|(n, s, _)| (*n, s)).collect();
         let per_source = |f: fn(&x::poll::PollStats) -> u64| -> Vec<(&str, u64)> {
             polls.iter().map(|(n, s)| (*n, f(s))).collect()
         };
@@ -181,7 +205,8 @@ impl Collector for ApplianceMetrics {
             ],
         )?;
 
-        if let (Some(d), Some(s), Some(rpc)) = (&h.deposits, &h.settle, &h.rpc) {
+        if let Some(c) = &h.chain {
+            let (d, s, rpc) = (&c.deposits, &c.settle, &c.rpc);
             gauge(
                 &mut e,
                 "chain_head_block",
@@ -256,25 +281,57 @@ mod tests {
             std::time::Duration::from_secs(1),
         )
         .unwrap();
-        let health = Health {
-            polls: vec![("mentions", Arc::default())],
-            deposits: Some(Arc::default()),
-            settle: Some(Arc::default()),
-            rpc: Some(Arc::new(rpc)),
-            ..Health::default()
+        let health = crate::health::Health {
+            polls: vec![(
+                "mentions",
+                Arc::default(),
+                std::time::Duration::from_secs(10),
+            )],
+            chain: Some(crate::health::ChainHealth {
+                deposits: Arc::default(),
+                settle: Arc::default(),
+                rpc: Arc::new(rpc),
+                custody: String::new(),
+                custody_beat: Arc::default(),
+                poll: std::time::Duration::from_secs(2),
+                custody_every: std::time::Duration::from_secs(60),
+            }),
+            ..crate::health::Health::default()
         };
         let first = stream::initial_snapshot(&store, &clock, std::env::temp_dir());
         let (_snapshots, snapshot_rx) = watch::channel(first);
+        let stream = Arc::new(StreamControl::new(
+            crate::config::Config::default(),
+            None,
+            snapshot_rx,
+            clock,
+        ));
+        let (_stop, stopped) = watch::channel(false);
+        let sup = crate::supervisor::Supervisor::new(stopped);
+        sup.spawn("log", std::future::pending::<()>);
+        let health = Arc::new(health);
+        let alerts = crate::alerting::start(
+            &crate::config::Config::default(),
+            tokio::sync::mpsc::channel(1).1,
+            &sup,
+            &engine.handle(),
+            &store,
+            &health,
+        )
+        .unwrap();
+        let parts = Parts::new(
+            engine.handle(),
+            health,
+            stream.clone(),
+            sup,
+            Arc::new(alerts),
+        );
+        parts.check().await;
         let collector = ApplianceMetrics {
             engine: engine.handle(),
             head: watch::channel(0).1,
-            health: Arc::new(health),
-            stream: Arc::new(StreamControl::new(
-                crate::config::Config::default(),
-                None,
-                snapshot_rx,
-                clock,
-            )),
+            parts,
+            stream,
         };
         let metrics = web::metrics::Metrics::new(Box::new(collector));
         // Labelled series appear with their first value: a refused bid and a tweet.

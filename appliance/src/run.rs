@@ -11,8 +11,10 @@ use tokio::sync::{broadcast, watch};
 
 use crate::admin::Admin;
 use crate::config::Config;
+use crate::health::Parts;
 use crate::sim::{self, SimStats};
 use crate::streaming::StreamControl;
+use crate::supervisor::Supervisor;
 use domain::clock::{SharedClock, SystemClock};
 use domain::engine::{Command, Committed, Engine, EngineConfig, Reply};
 
@@ -31,9 +33,10 @@ pub async fn run(
         Store::open(&db_path).with_context(|| format!("cannot open {}", db_path.display()))?,
     );
     let clock: SharedClock = Arc::new(SystemClock);
+    let faults = crate::faults::Faults::from_env(&config)?;
     let engine = Engine::start(
         store.clone(),
-        clock.clone(),
+        faults.engine_clock(clock.clone()),
         EngineConfig {
             max_batch: config.engine.max_batch,
             queue_capacity: config.engine.queue_capacity,
@@ -53,7 +56,14 @@ pub async fn run(
         }
     });
     let (stop, stopped) = watch::channel(false);
-    let logger = tokio::spawn(log_committed(h.subscribe(), store.clone(), stopped.clone()));
+    let sup = Supervisor::new(stopped.clone());
+    faults.arm(&sup);
+    {
+        let (h, store, stopped) = (h.clone(), store.clone(), stopped.clone());
+        sup.spawn("log", move || {
+            log_committed(h.subscribe(), store.clone(), stopped.clone())
+        });
+    }
 
     let demo = config.simulation.demo_campaign || config.campaign.is_some();
     if demo && store.read()?.campaigns()?.is_empty() {
@@ -82,42 +92,89 @@ pub async fn run(
         tracing::info!("no campaign yet: create one on the admin page");
     }
 
-    let mut sim_tasks = Vec::new();
     if config.simulation.enabled && config.simulation.bidders > 0 {
         let bidders = sim::enroll(&h, &store, &clock, &config.simulation).await?;
-        sim_tasks = sim::spawn(
+        sim::spawn(
             bidders,
             h.clone(),
             store.clone(),
             clock.clone(),
             config.simulation.think_secs,
             Arc::new(SimStats::default()),
-            stopped.clone(),
+            &sup,
         );
     }
 
-    let (mut health, mut connection_tasks) =
-        crate::connect::start(&config, &h, &store, &clock, &stopped).await?;
+    let mut health = crate::connect::start(&config, &h, &store, &clock, &sup).await?;
     if config.backup.every_secs > 0 {
         let status = Arc::new(crate::backups::BackupStatus::default());
-        health.backups = Some(status.clone());
-        connection_tasks.push(tokio::spawn(crate::backups::run(
+        health.backups = Some((
+            status.clone(),
+            Duration::from_secs(config.backup.every_secs),
+        ));
+        let (store, dir, backup, clock, stopped) = (
             store.clone(),
             config.backup_dir(),
             config.backup.clone(),
             clock.clone(),
-            status,
             stopped.clone(),
-        )));
+        );
+        sup.spawn("backups", move || {
+            crate::backups::run(
+                store.clone(),
+                dir.clone(),
+                backup.clone(),
+                clock.clone(),
+                status.clone(),
+                stopped.clone(),
+            )
+        });
     }
     let health = Arc::new(health);
+    // The stream's view of the state: drawn by the stream, and by the admin page's previews.
+    let assets = config.assets_dir();
+    let first = stream::initial_snapshot(&store, &clock, assets.clone());
+    let (snap_tx, snap_rx) = watch::channel(first);
+    let snap_tx = Arc::new(snap_tx);
+    {
+        let (h, store, clock, stopped) = (h.clone(), store.clone(), clock.clone(), stopped.clone());
+        sup.spawn("stream.view", move || {
+            stream::update_view(
+                store.clone(),
+                h.subscribe(),
+                snap_tx.clone(),
+                clock.clone(),
+                assets.clone(),
+                stopped.clone(),
+            )
+        });
+    }
+    let stream = Arc::new(StreamControl::new(
+        config.clone(),
+        duration.map(|d| d.as_secs().max(1)),
+        snap_rx.clone(),
+        clock.clone(),
+    ));
+    let (changes_tx, changes) = tokio::sync::mpsc::channel(256);
+    let alerts = crate::alerting::start(&config, changes, &sup, &h, &store, &health)?;
+    let parts = Parts::new(
+        h.clone(),
+        health.clone(),
+        stream.clone(),
+        sup.clone(),
+        Arc::new(alerts),
+    );
     let control = control::serve(
         config.socket_path(),
         h.clone(),
         store.clone(),
         {
-            let health = health.clone();
-            Arc::new(move || health.report())
+            let parts = parts.clone();
+            Arc::new(move || {
+                let mut report = parts.health().report();
+                report.parts = parts.latest().parts;
+                report
+            })
         },
         stopped.clone(),
     )
@@ -128,24 +185,17 @@ pub async fn run(
             config.socket_path().display()
         )
     })?;
-    // The stream's view of the state: drawn by the stream, and by the admin page's previews.
-    let assets = config.assets_dir();
-    let first = stream::initial_snapshot(&store, &clock, assets.clone());
-    let (snap_tx, snap_rx) = watch::channel(first);
-    let stream_tasks = vec![tokio::spawn(stream::update_view(
-        store.clone(),
-        h.subscribe(),
-        snap_tx,
-        clock.clone(),
-        assets,
-        stopped.clone(),
-    ))];
-    let stream = Arc::new(StreamControl::new(
-        config.clone(),
-        duration.map(|d| d.as_secs().max(1)),
-        snap_rx.clone(),
-        clock.clone(),
-    ));
+    {
+        let (parts, stopped) = (parts.clone(), stopped.clone());
+        sup.spawn("health", move || {
+            crate::health::watch(
+                parts.clone(),
+                Duration::from_secs(5),
+                changes_tx.clone(),
+                stopped.clone(),
+            )
+        });
+    }
     if config.stream.enabled {
         stream.start().await.map_err(anyhow::Error::msg)?;
     }
@@ -153,7 +203,7 @@ pub async fn run(
         let admin = Admin::new(
             h.clone(),
             store.clone(),
-            health.clone(),
+            parts.clone(),
             config.clone(),
             config_file,
             stream.clone(),
@@ -174,9 +224,6 @@ pub async fn run(
     .await;
     tracing::info!("stopping");
     let _ = stop.send(true);
-    for t in sim_tasks {
-        let _ = t.await;
-    }
     if let Some(web) = web {
         web.stop().await;
     }
@@ -185,15 +232,9 @@ pub async fn run(
     {
         tracing::error!(error = %e, "the stream failed");
     }
-    for t in stream_tasks {
-        let _ = t.await;
-    }
-    for t in connection_tasks {
-        let _ = t.await;
-    }
+    sup.join().await;
     let _ = control.await;
     engine.shutdown().await;
-    let _ = logger.await;
     drop(h);
     match Arc::try_unwrap(store) {
         Ok(store) => drop(store),

@@ -234,7 +234,7 @@ fn storage(e: store::Error) -> CommandError {
     CommandError::new("storage", e.to_string())
 }
 
-/// Starts every bidder as a task; they stop when `stop` turns true.
+/// Starts every bidder as a supervised task; they stop with the supervisor's stop signal.
 pub fn spawn(
     bidders: Vec<SimBidder>,
     engine: EngineHandle,
@@ -242,23 +242,24 @@ pub fn spawn(
     clock: SharedClock,
     think_secs: u32,
     stats: Arc<SimStats>,
-    stop: watch::Receiver<bool>,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    bidders
-        .into_iter()
-        .map(|b| {
-            let ctx = Ctx {
-                engine: engine.clone(),
-                store: store.clone(),
-                clock: clock.clone(),
-                think_secs,
-                stats: stats.clone(),
-            };
-            tokio::spawn(run_bidder(b, ctx, stop.clone()))
-        })
-        .collect()
+    sup: &Arc<crate::supervisor::Supervisor>,
+) {
+    for b in bidders {
+        let ctx = Ctx {
+            engine: engine.clone(),
+            store: store.clone(),
+            clock: clock.clone(),
+            think_secs,
+            stats: stats.clone(),
+        };
+        let stop = sup.stop_signal();
+        sup.spawn(format!("sim.{}", b.handle), move || {
+            run_bidder(b.clone(), ctx.clone(), stop.clone())
+        });
+    }
 }
 
+#[derive(Clone)]
 struct Ctx {
     engine: EngineHandle,
     store: Arc<Store>,

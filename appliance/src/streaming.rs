@@ -75,6 +75,11 @@ impl StreamControl {
         self.active().is_some()
     }
 
+    /// Whether the stream goes to an ingest (else it is only recorded).
+    pub fn publishing(&self) -> bool {
+        !self.config.stream.url.is_empty()
+    }
+
     /// Whether the running stream reached its duration (or failed).
     pub fn finished(&self) -> bool {
         self.active().as_ref().is_some_and(|a| a.stream.finished())

@@ -52,8 +52,11 @@ pub trait Backend: Send + Sync + 'static {
     /// The appliance's metrics (engine, stream, X, chain), read at each scrape of `/metrics`
     /// under the names the README lists.
     fn metrics(&self) -> Box<dyn prometheus_client::collector::Collector>;
-    /// Engine counters, X/chain health and stream statistics, as the control socket's status.
+    /// Engine counters, X/chain health and stream statistics, as the control socket's status,
+    /// with each part's state (`connections.parts`), the supervised tasks and the alerts.
     fn status(&self) -> Value;
+    /// Each part judged now (the engine proven by a write): what `/readyz` answers.
+    fn readiness(&self) -> BoxFut<'_, domain::report::Readiness>;
     /// The head of the event log, updated after every commit.
     fn changes(&self) -> watch::Receiver<u64>;
     /// The latest composed frame as JPEG (a fresh render when the stream is off).

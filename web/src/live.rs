@@ -159,17 +159,29 @@ pub async fn healthz(res: &mut Response) {
     res.render(Text::Plain("ok\n"));
 }
 
-/// Readiness: the database reads and the dashboard builds.
+/// Readiness: the engine takes a durable write, the store reads, and every enabled part is alive
+/// and recent. `200` with `{"state":"ok"}` only when every part is ok; `503` otherwise, the body
+/// naming each part's state, since when and why.
 #[handler]
 pub async fn readyz(depot: &mut Depot, res: &mut Response) {
     let app = app(depot);
-    match app.live.current(&app) {
-        Ok(_) => res.render(Text::Plain("ready\n")),
-        Err(e) => {
-            res.status_code(StatusCode::SERVICE_UNAVAILABLE);
-            res.render(Text::Plain(format!("not ready: {e}\n")));
-        }
+    let mut readiness = app.backend.readiness().await;
+    if let Err(e) = app.live.current(&app) {
+        readiness.parts.push(domain::report::PartStatus {
+            part: "store".into(),
+            state: domain::report::PartState::Down,
+            since: chrono::Utc::now(),
+            why: format!("the database cannot be read: {e}"),
+            action: "Check the disk and the log; `appliance check` verifies the database.".into(),
+            restarts: 0,
+            last_failure: String::new(),
+        });
+        readiness = domain::report::Readiness::of(readiness.parts);
     }
+    if readiness.state != domain::report::PartState::Ok {
+        res.status_code(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    res.render(Json(readiness));
 }
 
 /// CPU seconds, resident memory and threads of this process (Linux `/proc`).

@@ -264,7 +264,7 @@ pub async fn latency(seconds: f64) -> anyhow::Result<String> {
     let updater = tokio::spawn(stream::update_view(
         store.clone(),
         h.subscribe(),
-        tx,
+        std::sync::Arc::new(tx),
         clock.clone(),
         dir.path().into(),
         stopped,

@@ -13,11 +13,13 @@ use tokio::sync::watch;
 use super::rpc::{Rpc, RpcError};
 use domain::clock::SharedClock;
 use domain::engine::{Command, EngineHandle};
+use domain::report::Heartbeat;
 
 /// How far ahead of its start an auction's token is checked.
 const LOOKAHEAD_SECS: i64 = 24 * 3600;
 
 /// Checks the custody of upcoming and running auctions' tokens.
+#[derive(Clone)]
 pub struct CustodyWatcher {
     /// The providers.
     pub rpc: Arc<Rpc>,
@@ -31,14 +33,20 @@ pub struct CustodyWatcher {
     pub custody: EthAddress,
     /// Time between checks.
     pub every: Duration,
+    /// When a check last succeeded.
+    pub beat: Arc<Heartbeat>,
 }
 
 impl CustodyWatcher {
     /// Runs until `stop`.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         loop {
-            if let Err(e) = self.check_all().await {
-                tracing::warn!(error = %e, "custody check failed; retrying");
+            match self.check_all().await {
+                Ok(_) => self.beat.ok(),
+                Err(e) => {
+                    self.beat.failed(e.as_str());
+                    tracing::warn!(error = %e, "custody check failed; retrying");
+                }
             }
             tokio::select! {
                 () = tokio::time::sleep(self.every) => {}

@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use super::eth::Block;
 use super::rpc::{Rpc, RpcError};
 use domain::engine::{Command, EngineHandle};
-use domain::report::LastError;
+use domain::report::{Heartbeat, LastError};
 use domain::retry::Backoff;
 
 /// Confirmed blocks whose hashes are kept to notice a deeper reorganisation.
@@ -84,9 +84,12 @@ pub struct DepositStats {
     pub reverted: AtomicU64,
     /// The last failure.
     pub last_error: LastError,
+    /// When a round of work last succeeded, and whether the latest failed.
+    pub beat: Heartbeat,
 }
 
 /// Follows the chain for deposits into `escrow`.
+#[derive(Clone)]
 pub struct DepositWatcher {
     /// The providers.
     pub rpc: Arc<Rpc>,
@@ -172,11 +175,13 @@ impl DepositWatcher {
             let wait = match result {
                 Ok(()) => {
                     failures = 0;
+                    self.stats.beat.ok();
                     self.poll
                 }
                 Err(e) => {
                     failures = (failures + 1).min(8);
                     self.stats.last_error.set(e.to_string());
+                    self.stats.beat.failed(e.to_string());
                     tracing::warn!(error = %e, "deposit watch failed; retrying");
                     // The in-memory view may be stale after a failure: read it again.
                     unconfirmed.clear();

@@ -93,54 +93,9 @@ pub struct Rpc {
 impl std::fmt::Debug for Rpc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Provider URLs often carry an API key: show only their hosts.
-        let hosts: Vec<String> = self.urls.iter().map(|u| host_of(u)).collect();
+        let hosts: Vec<String> = self.urls.iter().map(|u| egress::host_of(u)).collect();
         f.debug_struct("Rpc").field("providers", &hosts).finish()
     }
-}
-
-/// The host part of a URL, for logs: provider URLs carry keys in their paths, queries and
-/// `user:password@` parts, none of which is shown.
-pub fn host_of(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host)
-        .to_string()
-}
-
-/// Whether `host` (with or without its port) names this machine.
-fn is_loopback(host: &str) -> bool {
-    let name = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
-    };
-    name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// A provider URL the appliance accepts: `https://`, or plain `http://` only to this machine
-/// (a node on the box), since answers decide which deposits are credited.
-pub fn check_url(url: &str) -> Result<(), String> {
-    if url.starts_with("https://") {
-        return Ok(());
-    }
-    if url.starts_with("http://") {
-        let host = host_of(url);
-        if is_loopback(&host) {
-            return Ok(());
-        }
-        return Err(format!(
-            "chain.rpc_urls: http://{host} is plain HTTP, which anyone on the way can read and \
-             alter; use https:// (plain http:// only to a node on this machine)"
-        ));
-    }
-    Err(format!(
-        "chain.rpc_urls: {} is not an http(s) URL",
-        host_of(url)
-    ))
 }
 
 impl Rpc {
@@ -150,7 +105,7 @@ impl Rpc {
             return Err("chain.rpc_urls is empty: give at least one JSON-RPC URL".into());
         }
         for u in urls {
-            check_url(u)?;
+            egress::check_url("chain.rpc_urls", u)?;
         }
         Ok(Rpc {
             http: egress::client(timeout)?,
@@ -174,11 +129,13 @@ impl Rpc {
                 Ok(Ok(value)) => {
                     let chain = serde_json::from_value::<alloy_primitives::U64>(value)
                         .map(|v| v.to::<u64>())
-                        .map_err(|e| format!("{}: unreadable chain id: {e}", host_of(url)))?;
+                        .map_err(|e| {
+                            format!("{}: unreadable chain id: {e}", egress::host_of(url))
+                        })?;
                     if chain != expected {
                         return Err(format!(
                             "the RPC provider {} serves chain {chain}, but chain.chain_id is {expected}",
-                            host_of(url)
+                            egress::host_of(url)
                         ));
                     }
                     if answered == 0 {
@@ -198,7 +155,7 @@ impl Rpc {
 
     /// The provider calls go to first.
     pub fn current_provider(&self) -> String {
-        host_of(&self.urls[self.current.load(Ordering::Relaxed) % self.urls.len()])
+        egress::host_of(&self.urls[self.current.load(Ordering::Relaxed) % self.urls.len()])
     }
 
     /// Calls `method` and decodes its result as `T`.
@@ -239,7 +196,7 @@ impl Rpc {
                 Err(why) => last = why,
             }
             self.note_failure(&self.urls[index], method, &last);
-            last = format!("{}: {last}", host_of(&self.urls[index]));
+            last = format!("{}: {last}", egress::host_of(&self.urls[index]));
         }
         Err(RpcError::Unavailable {
             method: method.to_string(),
@@ -248,10 +205,10 @@ impl Rpc {
     }
 
     fn note_failure(&self, url: &str, method: &str, why: &str) {
-        let line = format!("{}: {why}", host_of(url));
+        let line = format!("{}: {why}", egress::host_of(url));
         self.stats.failovers.fetch_add(1, Ordering::Relaxed);
         self.stats.last_error.set(line);
-        tracing::warn!(provider = %host_of(url), method, error = %why, "RPC provider failed; trying the next");
+        tracing::warn!(provider = %egress::host_of(url), method, error = %why, "RPC provider failed; trying the next");
     }
 
     /// One attempt at one provider: a result, the node's error, or why the provider failed.
@@ -312,10 +269,10 @@ mod tests {
     #[test]
     fn provider_keys_stay_out_of_logs() {
         assert_eq!(
-            host_of("https://shape-mainnet.g.alchemy.com/v2/SECRETKEY"),
+            egress::host_of("https://shape-mainnet.g.alchemy.com/v2/SECRETKEY"),
             "shape-mainnet.g.alchemy.com"
         );
-        assert_eq!(host_of("http://127.0.0.1:8545"), "127.0.0.1:8545");
+        assert_eq!(egress::host_of("http://127.0.0.1:8545"), "127.0.0.1:8545");
         let rpc = Rpc::new(
             &["https://rpc.example/v3/SECRETKEY".to_string()],
             Duration::from_secs(1),
@@ -325,7 +282,7 @@ mod tests {
         assert!(Rpc::new(&[], Duration::from_secs(1)).is_err());
         assert!(Rpc::new(&["ftp://x".to_string()], Duration::from_secs(1)).is_err());
         assert_eq!(
-            host_of("https://ana:s3cret@rpc.example:8443/v1?key=K"),
+            egress::host_of("https://ana:s3cret@rpc.example:8443/v1?key=K"),
             "rpc.example:8443"
         );
         let e = Rpc::new(
@@ -335,29 +292,5 @@ mod tests {
         .map(|r| format!("{r:?}"))
         .unwrap();
         assert!(!e.contains("s3cret") && !e.contains("ana"), "{e}");
-    }
-
-    #[test]
-    fn plain_http_only_to_this_machine() {
-        for ok in [
-            "https://rpc.example/v2/KEY",
-            "http://127.0.0.1:8545",
-            "http://localhost:8545",
-            "http://[::1]:8545/",
-            "http://127.8.9.10",
-        ] {
-            assert!(check_url(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "http://rpc.example/v2/KEY",
-            "http://10.0.0.5:8545",
-            "http://user:pw@1.2.3.4/",
-        ] {
-            let e = check_url(bad).unwrap_err();
-            assert!(
-                e.contains("plain HTTP") && !e.contains("KEY") && !e.contains("pw"),
-                "{e}"
-            );
-        }
     }
 }

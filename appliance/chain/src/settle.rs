@@ -24,7 +24,7 @@ use super::eth::{Signer, safe_transfer_from, transaction};
 use super::rpc::{Rpc, RpcError};
 use domain::clock::SharedClock;
 use domain::engine::{Command, Committed, EngineHandle};
-use domain::report::LastError;
+use domain::report::{Heartbeat, LastError};
 
 /// Re-broadcast a signed transaction that has no receipt this often.
 const REBROADCAST: Duration = Duration::from_secs(15);
@@ -42,9 +42,12 @@ pub struct SettleStats {
     pub failed: AtomicU64,
     /// The last failure.
     pub last_error: LastError,
+    /// When a round of work last succeeded, and whether the latest failed.
+    pub beat: Heartbeat,
 }
 
 /// Delivers the chain rows of the outbox.
+#[derive(Clone)]
 pub struct ChainDeliverer {
     /// The providers.
     pub rpc: Arc<Rpc>,
@@ -99,9 +102,12 @@ impl ChainDeliverer {
                 .await
             {
                 self.note_error(&e);
+                self.stats.beat.failed(e.as_str());
                 tracing::warn!(error = %e, "chain delivery paused");
                 // The pending count is read again: a failed step may have left it unknown.
                 next_nonce = None;
+            } else {
+                self.stats.beat.ok();
             }
             tokio::select! {
                 r = committed.recv() => {

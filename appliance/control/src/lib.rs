@@ -118,6 +118,9 @@ pub struct HealthReport {
     /// Scheduled backups: the last good one, failures.
     #[serde(default)]
     pub backups: Option<serde_json::Value>,
+    /// Each part of the appliance: ok, degraded or down, since when, why.
+    #[serde(default)]
+    pub parts: Vec<domain::report::PartStatus>,
 }
 
 /// Reads the connections' report when the status is asked for.

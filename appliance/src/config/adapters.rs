@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use domain::secret::Secret;
 
-use super::{ChainConfig, Config, XConfig};
+use super::{AlertsConfig, ChainConfig, Config, XConfig};
 
 impl XConfig {
     /// The rate plan: the tier's, with any per-endpoint overrides.
@@ -99,7 +99,7 @@ impl ChainConfig {
             return Err("chain.enabled needs chain.rpc_urls".into());
         }
         for url in &self.rpc_urls {
-            chain::rpc::check_url(url.expose())?;
+            egress::check_url("chain.rpc_urls", url.expose())?;
         }
         if self.keystore.as_os_str().is_empty() {
             return Err("chain.enabled needs chain.keystore (the custody wallet)".into());
@@ -115,6 +115,87 @@ impl ChainConfig {
             return Err("chain.custody_check_secs must be 1 to 86400".into());
         }
         Ok(())
+    }
+}
+
+impl AlertsConfig {
+    /// The destinations configured, checked: webhooks over https (http only to this machine),
+    /// e-mail only with a server, a sender and TLS.
+    pub fn sinks(&self) -> Result<Vec<alert::Sink>, String> {
+        let mut out = Vec::new();
+        for hook in &self.webhooks {
+            let text = hook.expose().trim();
+            let (format, url) = match text.split_once('+') {
+                Some((f, rest)) if !f.contains(':') => (f.parse::<alert::Format>()?, rest),
+                _ => (alert::Format::Json, text),
+            };
+            egress::check_url("alerts.webhooks", url)?;
+            let url = url.parse().map_err(|e| {
+                format!(
+                    "alerts.webhooks: {} is not a URL: {e}",
+                    egress::host_of(url)
+                )
+            })?;
+            out.push(alert::Sink::Webhook(alert::Webhook { url, format }));
+        }
+        if !self.email_to.is_empty() {
+            if self.smtp_host.trim().is_empty() || self.email_from.trim().is_empty() {
+                return Err("alerts.email_to needs alerts.smtp_host and alerts.email_from".into());
+            }
+            let tls = match self.smtp_tls.as_str() {
+                "starttls" => alert::SmtpTls::StartTls,
+                "tls" => alert::SmtpTls::Implicit,
+                other => {
+                    return Err(format!(
+                        "alerts.smtp_tls {other:?}: expected starttls or tls (plain text is not offered)"
+                    ));
+                }
+            };
+            let extra_roots_pem = if self.smtp_ca_file.as_os_str().is_empty() {
+                None
+            } else {
+                Some(std::fs::read(&self.smtp_ca_file).map_err(|e| {
+                    format!(
+                        "cannot read alerts.smtp_ca_file {}: {e}",
+                        self.smtp_ca_file.display()
+                    )
+                })?)
+            };
+            let smtp = alert::Smtp {
+                host: self.smtp_host.trim().to_string(),
+                port: self.smtp_port,
+                tls,
+                credentials: (!self.smtp_user.is_empty()).then(|| {
+                    (
+                        self.smtp_user.clone(),
+                        self.smtp_password.expose().to_string(),
+                    )
+                }),
+                from: self.email_from.trim().to_string(),
+                to: self.email_to.clone(),
+                extra_roots_pem,
+            };
+            // The addresses are checked now, not at the first alert.
+            smtp.message(
+                &alert::Alert {
+                    key: "check".into(),
+                    level: alert::Level::Info,
+                    title: "check".into(),
+                    text: String::new(),
+                    at: chrono::Utc::now(),
+                },
+                "check",
+            )?;
+            out.push(alert::Sink::Email(smtp));
+        }
+        if !(10..=86_400).contains(&self.min_interval_secs)
+            || !(1..=3600).contains(&self.max_per_hour)
+        {
+            return Err(
+                "alerts.min_interval_secs is 10 to 86400 and alerts.max_per_hour 1 to 3600".into(),
+            );
+        }
+        Ok(out)
     }
 }
 

@@ -51,6 +51,8 @@ pub struct Config {
     pub campaign: Option<CampaignSpec>,
     /// The LAN admin page.
     pub web: WebSection,
+    /// Alerts to the operator.
+    pub alerts: AlertsConfig,
 }
 
 impl Default for Config {
@@ -68,6 +70,7 @@ impl Default for Config {
             chain: ChainConfig::default(),
             campaign: None,
             web: WebSection::default(),
+            alerts: AlertsConfig::default(),
         }
     }
 }
@@ -178,6 +181,7 @@ impl Config {
             return Err("simulation.bidders is at most 1000".into());
         }
         self.refuse_simulation_when_live()?;
+        self.alerts.sinks()?;
         if self.backup.every_secs != 0 && (self.backup.every_secs < 2 || self.backup.keep == 0) {
             return Err(
                 "backup.every_secs is 0 (off) or at least 2, and backup.keep at least 1".into(),

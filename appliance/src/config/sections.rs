@@ -68,6 +68,56 @@ impl Default for XConfig {
     }
 }
 
+/// Alerts to the operator: webhooks and e-mail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Webhook URLs, each optionally prefixed by its format: `slack+https://…`,
+    /// `discord+https://…`, `ntfy+https://ntfy.sh/topic`, or plain `https://…` for JSON.
+    pub webhooks: Vec<Secret>,
+    /// E-mail recipients; empty sends no e-mail.
+    pub email_to: Vec<String>,
+    /// The sender address.
+    pub email_from: String,
+    /// The SMTP server.
+    pub smtp_host: String,
+    /// Its port: 587 for STARTTLS, 465 for implicit TLS.
+    pub smtp_port: u16,
+    /// `starttls` or `tls` (implicit); plain text is not offered.
+    pub smtp_tls: String,
+    /// SMTP user name (empty: no authentication).
+    pub smtp_user: String,
+    /// SMTP password.
+    pub smtp_password: Secret,
+    /// A PEM file of extra root certificates, for a server with a private CA.
+    pub smtp_ca_file: PathBuf,
+    /// At most one alert about the same thing in this many seconds.
+    pub min_interval_secs: u64,
+    /// At most this many alerts per hour.
+    pub max_per_hour: u32,
+    /// Send a report of each auction when it is settled.
+    pub daily_report: bool,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            webhooks: Vec::new(),
+            email_to: Vec::new(),
+            email_from: String::new(),
+            smtp_host: String::new(),
+            smtp_port: 587,
+            smtp_tls: "starttls".into(),
+            smtp_user: String::new(),
+            smtp_password: Secret::default(),
+            smtp_ca_file: PathBuf::new(),
+            min_interval_secs: 900,
+            max_per_hour: 20,
+            daily_report: true,
+        }
+    }
+}
+
 /// Announcements and reminders.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -323,6 +373,8 @@ pub const SECRET_KEYS: &[&str] = &[
     "x.bearer_token",
     "chain.rpc_urls",
     "chain.keystore_passphrase",
+    "alerts.webhooks",
+    "alerts.smtp_password",
 ];
 
 /// The file in the data directory that holds settings saved from the admin page. It is read

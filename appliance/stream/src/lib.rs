@@ -235,7 +235,7 @@ impl Stream {
 pub async fn update_view(
     store: Arc<Store>,
     mut events: broadcast::Receiver<Committed>,
-    snapshots: watch::Sender<Snapshot>,
+    snapshots: Arc<watch::Sender<Snapshot>>,
     clock: SharedClock,
     assets_dir: PathBuf,
     mut stop: watch::Receiver<bool>,

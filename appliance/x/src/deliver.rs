@@ -16,7 +16,7 @@ use tokio::sync::{broadcast, watch};
 
 use domain::clock::SharedClock;
 use domain::engine::{Command, Committed, EngineHandle};
-use domain::report::LastError;
+use domain::report::{Heartbeat, LastError};
 use domain::words::{NotPosted, render, unlike};
 
 use crate::api::{XClient, XError};
@@ -36,9 +36,12 @@ pub struct DeliveryStats {
     pub failed: AtomicU64,
     /// The last failure.
     pub last_error: LastError,
+    /// When a round of work last succeeded, and whether the latest failed.
+    pub beat: Heartbeat,
 }
 
 /// Delivers the X rows of the outbox.
+#[derive(Clone)]
 pub struct TweetDeliverer {
     /// The X client; `None` when X is not configured (rows are logged and skipped).
     pub api: Option<XClient>,
@@ -81,11 +84,18 @@ impl TweetDeliverer {
                 return;
             }
             let wait = match self.pass(&mut floor, &mut pacer, &mut last_text).await {
-                Ok(()) => Duration::from_secs(1),
-                Err(Pause::Budget) => pacer
-                    .wait()
-                    .clamp(Duration::from_millis(50), Duration::from_secs(1)),
+                Ok(()) => {
+                    self.stats.beat.ok();
+                    Duration::from_secs(1)
+                }
+                Err(Pause::Budget) => {
+                    self.stats.beat.waiting();
+                    pacer
+                        .wait()
+                        .clamp(Duration::from_millis(50), Duration::from_secs(1))
+                }
                 Err(Pause::Trouble(e)) => {
+                    self.stats.beat.failed(e.as_str());
                     tracing::warn!(error = %e, "tweet delivery paused");
                     Duration::from_secs(2)
                 }
@@ -261,6 +271,7 @@ impl TweetDeliverer {
                 // It may or may not have been posted: the row stays `Sending`, and the next try
                 // looks for it first.
                 pacer.failed(&e);
+                self.stats.beat.failed(format!("posting failed: {e}"));
                 tracing::warn!(row = %row.id, error = %e, "posting failed; will check and retry");
                 Err(Pause::Budget)
             }

@@ -16,7 +16,7 @@ use super::api::{ApiTweet, ApiUser, Page, RateInfo, XClient, XError};
 use super::pace::{Budget, Pacer};
 use domain::clock::SharedClock;
 use domain::engine::{Command, CommandError, EngineHandle, IncomingTweet, Reply};
-use domain::report::LastError;
+use domain::report::{Heartbeat, LastError};
 
 /// Most pages read in one poll (100 tweets each). X keeps 800 mentions; a busy search beyond
 /// this many new tweets since the last poll loses its oldest ones, and says so in the log.
@@ -75,6 +75,8 @@ pub struct PollStats {
     pub errors: AtomicU64,
     /// The last failure.
     pub last_error: LastError,
+    /// When a round of work last succeeded, and whether the latest failed.
+    pub beat: Heartbeat,
 }
 
 /// Why a poll did not complete.
@@ -129,6 +131,7 @@ pub fn incoming(
 }
 
 /// Polls one source until `stop`.
+#[derive(Clone)]
 pub struct Poller {
     /// The API client.
     pub api: XClient,
@@ -175,6 +178,7 @@ impl Poller {
                 Ok(taken) => {
                     pacer.succeeded();
                     self.stats.polls.fetch_add(1, Ordering::Relaxed);
+                    self.stats.beat.ok();
                     if taken > 0 {
                         tracing::debug!(
                             source = self.source.name(),
@@ -190,6 +194,7 @@ impl Poller {
                     }
                     self.stats.errors.fetch_add(1, Ordering::Relaxed);
                     self.stats.last_error.set(e.to_string());
+                    self.stats.beat.failed(e.to_string());
                     tracing::warn!(source = self.source.name(), error = %e, retry_in_secs = pacer.wait().as_secs(), "polling X failed");
                 }
             }

@@ -95,16 +95,29 @@ pub fn alerts(status: &Value) -> Vec<Alert> {
             message,
         })
     };
-    let stream = &status["stream"];
-    if stream["running"] == true && stream["publishing"] == true && stream["connected"] == false {
+    // Every part that is down or degraded, with why and since when.
+    for p in status["connections"]["parts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let level = match p["state"].as_str() {
+            Some("down") => "error",
+            Some("degraded") => "warning",
+            _ => continue,
+        };
         add(
-            "error",
+            level,
             format!(
-                "The stream is not reaching the ingest: {}",
-                stream["last_error"].as_str().unwrap_or("disconnected")
+                "{} is {}: {} (since {})",
+                p["part"].as_str().unwrap_or("?"),
+                p["state"].as_str().unwrap_or("?"),
+                p["why"].as_str().unwrap_or(""),
+                p["since"].as_str().unwrap_or("?")
             ),
         );
     }
+    let stream = &status["stream"];
     if stream["insecure_tls"] == true {
         add(
             "warning",

@@ -74,11 +74,93 @@ pub(super) async fn system(depot: &mut Depot, res: &mut Response) {
             }
             p { a href="/metrics" { "Prometheus metrics" } " · " a href="/api/v1/openapi.json" { "API description" } }
             h2 { "Health of each part" }
-            pre { (serde_json::to_string_pretty(&status).unwrap_or_default()) }
+            (part_cards(&status))
+            h2 { "Tasks" }
+            (task_table(&status))
+            h2 { "Alerts to the operator" }
+            (alert_summary(&status))
+            details {
+                summary { "Every counter (the status as JSON)" }
+                pre { (serde_json::to_string_pretty(&status).unwrap_or_default()) }
+            }
             h2 { "Recent log" }
             pre.log { (log.join("\n")) }
         })
     });
+}
+
+/// One card per part: its state, since when, why and what to do.
+fn part_cards(status: &Value) -> Markup {
+    let parts: Vec<&Value> = status["connections"]["parts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
+    html! {
+        @if parts.is_empty() {
+            p.muted { "Not judged yet (the first check runs within five seconds of start)." }
+        }
+        div.cards {
+            @for p in parts {
+                @let state = p["state"].as_str().unwrap_or("?");
+                section class=(format!("card part {state}")) data-part=(p["part"].as_str().unwrap_or("")) {
+                    h3 { (p["part"].as_str().unwrap_or("?")) " " span.state { (state) } }
+                    p.muted { "since " (p["since"].as_str().unwrap_or("?")) }
+                    @if let Some(why) = p["why"].as_str().filter(|w| !w.is_empty()) {
+                        p { (why) }
+                    }
+                    @if let Some(action) = p["action"].as_str().filter(|w| !w.is_empty()) {
+                        p { strong { "What to do: " } (action) }
+                    }
+                    @if p["restarts"].as_u64().unwrap_or(0) > 0 {
+                        p.muted { "restarted " (p["restarts"]) " times; last failure: " (p["last_failure"].as_str().unwrap_or("")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The supervised tasks: running, restarts, last failure.
+fn task_table(status: &Value) -> Markup {
+    let tasks: Vec<&Value> = status["tasks"].as_array().into_iter().flatten().collect();
+    html! {
+        table.tasks {
+            thead { tr { th { "task" } th { "running" } th { "restarts" } th { "last failure" } } }
+            tbody {
+                @for t in tasks {
+                    tr {
+                        td { code { (t["task"].as_str().unwrap_or("?")) } }
+                        td { @if t["running"] == true { "yes" } @else { strong.error { "restarting" } } }
+                        td { (t["restarts"].as_u64().unwrap_or(0)) }
+                        td {
+                            @if let Some(f) = t["last_failure"].as_str() {
+                                (f) " (" (t["last_failure_at"].as_str().unwrap_or("")) ")"
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where alerts go and what was sent.
+fn alert_summary(status: &Value) -> Markup {
+    let a = &status["alerts"];
+    html! {
+        @if a["destinations"].as_u64().unwrap_or(0) == 0 {
+            p.alert.warning { "No alert destination is configured: nobody hears about trouble unless they look at this page. Set alerts.webhooks or alerts.email_to on the Settings page." }
+        } @else {
+            p {
+                (a["destinations"]) " destination(s) · sent " (a["sent"]) " · held back by the rate limit "
+                (a["suppressed"]) " · failed " (a["failed"])
+            }
+            @if let Some(e) = a["last_error"].as_str().filter(|e| !e.is_empty()) {
+                p.alert.error { "Last delivery failure: " (e) }
+            }
+        }
+    }
 }
 
 /// Settings (admin): secrets are write-only.
