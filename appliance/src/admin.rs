@@ -260,7 +260,7 @@ impl Backend for Admin {
     }
 
     fn readiness(&self) -> BoxFut<'_, domain::report::Readiness> {
-        Box::pin(async move { self.parts.check().await.0 })
+        Box::pin(async move { self.parts.check().await })
     }
 
     fn changes(&self) -> watch::Receiver<u64> {

@@ -1,6 +1,7 @@
-//! Fault injection for the crash tests: `SOTHEBAIS_FAULT=engine` makes the engine thread panic
-//! about three seconds after start; `SOTHEBAIS_FAULT=panic:<task>` makes the first run of that
+//! Fault injection for the crash tests: `APPLIANCE_FAULT=engine` makes the engine thread panic
+//! about three seconds after start; `APPLIANCE_FAULT=panic:<task>` makes the first run of that
 //! supervised task panic. Refused next to X or the chain, so it can never touch a real auction.
+//! (Not `SOTHEBAIS_…`: that prefix is the configuration's.)
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use crate::config::Config;
 use crate::supervisor::Supervisor;
 
 /// The environment variable that asks for a fault.
-pub const VAR: &str = "SOTHEBAIS_FAULT";
+pub const VAR: &str = "APPLIANCE_FAULT";
 
 /// The faults asked for.
 #[derive(Debug, Default)]

@@ -219,8 +219,8 @@ impl Parts {
     }
 
     /// Judges every part now (writing through the engine first), remembering since when each
-    /// is in its state; returns the readiness and the parts whose state changed.
-    pub async fn check(&self) -> (Readiness, Vec<Change>) {
+    /// is in its state.
+    pub async fn check(&self) -> Readiness {
         let probe = self.probe().await;
         let mut parts = vec![part(
             "engine",
@@ -262,22 +262,14 @@ impl Parts {
                 parts.push(p);
             }
         }
-        let mut changes = Vec::new();
         let now = Utc::now();
         let mut m = self.memory();
         for p in &mut parts {
             match m.since.get(&p.part) {
                 Some((state, since)) if *state == p.state => p.since = *since,
-                previous => {
-                    let was = previous.map_or(PartState::Ok, |(s, _)| *s);
+                _ => {
                     p.since = now;
                     m.since.insert(p.part.clone(), (p.state, now));
-                    if was != p.state {
-                        changes.push(Change {
-                            now: p.clone(),
-                            was,
-                        });
-                    }
                 }
             }
             if p.state == PartState::Ok {
@@ -286,7 +278,7 @@ impl Parts {
         }
         let readiness = Readiness::of(parts);
         m.latest = Some(readiness.clone());
-        (readiness, changes)
+        readiness
     }
 
     /// The last judgement (empty before the first).
@@ -421,8 +413,19 @@ pub async fn watch(
     changes: tokio::sync::mpsc::Sender<Change>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    // The states last announced: a part first seen ok is not news.
+    let mut announced: HashMap<String, PartState> = HashMap::new();
     loop {
-        let (_, changed) = parts.check().await;
+        let readiness = parts.check().await;
+        let mut changed = Vec::new();
+        for p in readiness.parts {
+            let was = announced
+                .insert(p.part.clone(), p.state)
+                .unwrap_or(PartState::Ok);
+            if was != p.state {
+                changed.push(Change { now: p, was });
+            }
+        }
         for c in changed {
             let p = &c.now;
             match p.state {

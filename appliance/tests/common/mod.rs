@@ -5,6 +5,7 @@
 pub mod admin_page;
 pub mod chain;
 pub mod nginx;
+pub mod webhook;
 pub mod xapi;
 
 use std::io::{BufRead, BufReader, Write};

@@ -60,7 +60,7 @@ stream {{
 }
 
 /// A test CA and a server certificate for localhost / 127.0.0.1 signed by it.
-fn make_certificate(dir: &Path) {
+pub fn make_certificate(dir: &Path) {
     let run = |args: &[&str]| {
         let status = Command::new("openssl")
             .args(args)
