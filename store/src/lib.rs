@@ -229,6 +229,22 @@ impl Store {
         })
     }
 
+    /// A database on a storage backend of the caller's: the durability tests use a disk that
+    /// loses what was not synced at a simulated power cut. Recovers and prepares as [`open`].
+    ///
+    /// [`open`]: Store::open
+    pub fn with_backend(backend: impl redb::StorageBackend) -> Result<Store> {
+        let db = redb::Builder::new()
+            .set_concurrency_mode(ConcurrencyMode::ExclusiveWriter)
+            .create_with_backend(backend)?;
+        let store = Store {
+            db: Db::Writer(db),
+            path: None,
+        };
+        store.prepare()?;
+        Ok(store)
+    }
+
     /// A database in memory, for tests, benchmarks and replays.
     pub fn in_memory() -> Result<Store> {
         let db = redb::Builder::new().create_with_backend(redb::backends::InMemoryBackend::new())?;

@@ -779,4 +779,5 @@ fn missed_windows_are_caught_up_on_start() {
 }
 
 mod intake;
+mod power_cut;
 mod properties;
