@@ -1,5 +1,5 @@
 //! What the operator is told when nobody watches the page: a part going down, degraded or
-//! recovering, a chain transaction that failed for good, and a report of each auction when it is
+//! recovering, a chain transaction that failed for good or is held over the cost caps, and a report of each auction when it is
 //! settled, handed to the [`alert`] crate's destinations (webhooks, e-mail) within its limits.
 
 use std::sync::Arc;
@@ -104,7 +104,13 @@ impl Ctx {
                 .as_ref()
                 .map_or(0, |c| c.settle.failed.load(Ordering::Relaxed))
         };
+        let held_tx = |h: &Health| {
+            h.chain
+                .as_ref()
+                .map_or(0, |c| c.settle.held.load(Ordering::Relaxed))
+        };
         let mut failed_seen = failed_tx(&self.health);
+        let mut held_seen = held_tx(&self.health);
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         let mut stop = self.stop.clone();
         loop {
@@ -120,9 +126,20 @@ impl Ctx {
                 },
                 _ = tick.tick() => {
                     let failed = failed_tx(&self.health);
-                    if failed > failed_seen {
+                    let held = held_tx(&self.health);
+                    let why = || self.health.chain.as_ref().map(|c| c.settle.last_error.get()).unwrap_or_default();
+                    if held > held_seen {
+                        held_seen = held;
+                        Some(Alert {
+                            key: "chain.held".into(),
+                            level: Level::Critical,
+                            title: "A chain transaction is held: it would cost more than the caps".into(),
+                            text: format!("{}\n\nWhat to do: nothing was sent. Approve it on the Outbox page once fees fall, or raise chain.max_gas / chain.max_fee_per_gas_wei if the cost is right.", why()),
+                            at: Utc::now(),
+                        })
+                    } else if failed > failed_seen {
                         failed_seen = failed;
-                        let why = self.health.chain.as_ref().map(|c| c.settle.last_error.get()).unwrap_or_default();
+                        let why = why();
                         Some(Alert {
                             key: "chain.transaction".into(),
                             level: Level::Critical,

@@ -15,8 +15,9 @@ use crate::supervisor::Supervisor;
 use chain::custody::CustodyWatcher;
 use chain::deposits::{DepositStats, DepositWatcher};
 use chain::eth::Signer;
+use chain::reconcile::{EscrowStats, Reconciler};
 use chain::rpc::Rpc;
-use chain::settle::{ChainDeliverer, SettleStats};
+use chain::settle::{Caps, ChainDeliverer, SettleStats};
 use domain::clock::SharedClock;
 use domain::engine::EngineHandle;
 use domain::report::Heartbeat;
@@ -114,7 +115,10 @@ pub async fn start(
         let deposits = Arc::new(DepositStats::default());
         let settle = Arc::new(SettleStats::default());
         let custody_beat = Arc::new(Heartbeat::default());
+        let escrow = Arc::new(EscrowStats::default());
         health.chain = Some(ChainHealth {
+            escrow: escrow.clone(),
+            reconcile_every: Duration::from_secs(c.reconcile_secs),
             deposits: deposits.clone(),
             settle: settle.clone(),
             rpc: rpc.clone(),
@@ -137,6 +141,12 @@ pub async fn start(
             deposits,
             settle,
             custody_beat,
+            escrow,
+            reconcile_every: Duration::from_secs(c.reconcile_secs),
+            caps: Caps {
+                max_gas: c.max_gas,
+                max_fee_per_gas: u128::from(c.max_fee_per_gas_wei),
+            },
             engine: engine.clone(),
             store: store.clone(),
             clock: clock.clone(),
@@ -265,6 +275,9 @@ struct ChainStart {
     deposits: Arc<DepositStats>,
     settle: Arc<SettleStats>,
     custody_beat: Arc<Heartbeat>,
+    escrow: Arc<EscrowStats>,
+    reconcile_every: Duration,
+    caps: Caps,
     engine: EngineHandle,
     store: Arc<Store>,
     clock: SharedClock,
@@ -324,7 +337,17 @@ impl ChainStart {
             confirmations: self.confirmations,
             clock: self.clock.clone(),
             stats: self.settle.clone(),
+            caps: self.caps,
         };
+        let reconciler = Reconciler {
+            rpc: self.rpc.clone(),
+            store: self.store.clone(),
+            custody: escrow,
+            every: self.reconcile_every,
+            stats: self.escrow.clone(),
+        };
+        let s = stop.clone();
+        sup.spawn("chain.escrow", move || reconciler.clone().run(s.clone()));
         let s = stop.clone();
         sup.spawn("chain.deposits", move || deposits.clone().run(s.clone()));
         let s = stop.clone();

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use control::HealthReport;
 
 use chain::deposits::DepositStats;
+use chain::reconcile::EscrowStats;
 use chain::rpc::Rpc;
 use chain::settle::SettleStats;
 use domain::engine::{Command, EngineHandle};
@@ -40,6 +41,10 @@ pub struct ChainHealth {
     pub poll: Duration,
     /// How often custody is checked.
     pub custody_every: Duration,
+    /// The escrow reconciliation.
+    pub escrow: Arc<EscrowStats>,
+    /// How often it runs.
+    pub reconcile_every: Duration,
 }
 
 /// What the connections report.
@@ -107,6 +112,15 @@ impl Health {
                 "tx_confirmed": s.confirmed.load(Ordering::Relaxed),
                 "tx_failed": s.failed.load(Ordering::Relaxed),
                 "tx_last_error": s.last_error.get(),
+                "tx_held": s.held.load(Ordering::Relaxed),
+                "escrow": c.escrow.reading().map(|r| serde_json::json!({
+                    "balance_wei": r.balance.0.to_string(),
+                    "owed_wei": r.liability.owed().0.to_string(),
+                    "deposits_wei": r.liability.deposits.0.to_string(),
+                    "paid_out_wei": r.liability.paid_out.0.to_string(),
+                    "in_flight_wei": r.liability.in_flight.0.to_string(),
+                    "shortfall_wei": r.shortfall().0.to_string(),
+                })),
             })
         });
         HealthReport {
@@ -380,6 +394,32 @@ impl Parts {
                 ),
                 "Settlements and refunds are waiting. Check the providers and the custody \
                  wallet's ETH for gas; the Outbox page shows each transaction.",
+            ));
+            let mut escrow = judge(
+                &c.escrow.beat.pulse(),
+                c.reconcile_every,
+                down_after(c.reconcile_every),
+            );
+            if let Some(r) = c.escrow.reading()
+                && r.shortfall() > store::Wei::ZERO
+                && escrow.0 == PartState::Ok
+            {
+                escrow = (
+                    PartState::Degraded,
+                    format!(
+                        "the custody wallet holds {} but the ledger owes {}: {} short",
+                        r.balance,
+                        r.liability.owed(),
+                        r.shortfall()
+                    ),
+                );
+            }
+            out.push(part(
+                "chain.escrow",
+                escrow,
+                "The custody wallet must hold every bidder's escrow. Send ETH to it to cover the \
+                 shortfall (and gas), then find out where it went: the Outbox page lists every \
+                 payout, and a key used elsewhere would explain it.",
             ));
         }
         if let Some((b, every)) = &h.backups {

@@ -295,6 +295,8 @@ mod tests {
                 custody_beat: Arc::default(),
                 poll: std::time::Duration::from_secs(2),
                 custody_every: std::time::Duration::from_secs(60),
+                escrow: Arc::default(),
+                reconcile_every: std::time::Duration::from_secs(60),
             }),
             ..crate::health::Health::default()
         };

@@ -441,3 +441,117 @@ fn a_settlement_signed_before_a_crash_happens_exactly_once() {
     assert!(app.terminate(Duration::from_secs(20)).success());
     common::assert_check(&dir.path().join("data"));
 }
+
+fn part(app: &Running, name: &str) -> Value {
+    app.status()["connections"]["parts"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["part"] == name).cloned())
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn costly_transactions_are_held_and_the_escrow_is_reconciled() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let hh = Hardhat::start(&dir.path().join("hardhat.log"));
+    let nft = hh.deploy_nft();
+    let mut s = setup(dir.path(), &hh, Some(&nft), None, 1);
+    s.env
+        .push(("SOTHEBAIS_CHAIN__RECONCILE_SECS".into(), "1".into()));
+    hh.set_balance(&s.custody, 10 * ETH);
+    hh.mint(&nft, &s.custody, 1);
+    let bob = ACCOUNTS[2].0;
+    // Fees above a cap of 1 wei per gas: nothing may be sent.
+    let mut capped = Setup {
+        config: s.config.clone(),
+        env: s.env.clone(),
+        custody: s.custody.clone(),
+    };
+    capped
+        .env
+        .push(("SOTHEBAIS_CHAIN__MAX_FEE_PER_GAS_WEI".into(), "1".into()));
+    let app = start(dir.path(), &capped, "run1.log");
+    {
+        let mut ctl = app.ctl();
+        ctl.execute_ok(json!({"command": "see_user", "id": "8", "handle": "bob",
+            "account_created": "2020-01-01T00:00:00Z"}));
+        ctl.execute_ok(
+            json!({"command": "link_wallet", "user": "8", "address": bob, "verified": true}),
+        );
+    }
+    hh.send(bob, &s.custody, 5 * ETH, "0x");
+    hh.mine(2);
+    app.wait_until(
+        Duration::from_secs(30),
+        "the deposit and the open auction",
+        || chain_status(&app)["deposits_recorded"] == 1 && !app.status()["live_auction"].is_null(),
+    );
+    let r = app
+        .ctl()
+        .execute_ok(json!({"command": "place_bid", "bidder": "8",
+        "amount": "2 ETH", "source": {"operator": "phone-1"}}));
+    assert_eq!(r["accepted"], true, "{r}");
+    let nonce_before = hh.nonce(&s.custody);
+    end_auction_in(&app, 1);
+    let held = |app: &Running| -> Vec<u64> {
+        app.outbox()
+            .iter()
+            .filter(|r| r["status"] == "held")
+            .filter_map(|r| r["id"].as_u64())
+            .collect()
+    };
+    app.wait_until(Duration::from_secs(30), "both transactions held", || {
+        held(&app).len() == 2
+    });
+    let chain = chain_status(&app);
+    assert_eq!(chain["tx_held"], 2, "{chain}");
+    assert!(
+        chain["tx_last_error"]
+            .as_str()
+            .unwrap()
+            .contains("chain.max_fee_per_gas_wei"),
+        "{chain}"
+    );
+    assert_eq!(hh.nonce(&s.custody), nonce_before, "nothing was sent");
+
+    // The wallet owes bob's 5 ETH: covered, then short when ETH leaves it behind the ledger's
+    // back, then covered again.
+    app.wait_until(Duration::from_secs(30), "the escrow covered", || {
+        part(&app, "chain.escrow")["state"] == "ok"
+            && chain_status(&app)["escrow"]["owed_wei"] == (5 * ETH).to_string()
+    });
+    hh.set_balance(&s.custody, 3 * ETH);
+    app.wait_until(Duration::from_secs(30), "the shortfall seen", || {
+        part(&app, "chain.escrow")["state"] == "degraded"
+    });
+    let p = part(&app, "chain.escrow");
+    assert!(p["why"].as_str().unwrap().contains("2 ETH short"), "{p}");
+    assert_eq!(
+        chain_status(&app)["escrow"]["shortfall_wei"],
+        (2 * ETH).to_string()
+    );
+    hh.set_balance(&s.custody, 10 * ETH);
+    app.wait_until(Duration::from_secs(30), "the escrow covered again", || {
+        part(&app, "chain.escrow")["state"] == "ok"
+    });
+    assert!(app.terminate(Duration::from_secs(20)).success());
+
+    // Under the normal caps, the operator approves them and the sale settles.
+    let app = start(dir.path(), &s, "run2.log");
+    for id in held(&app) {
+        app.ctl().execute_ok(
+            json!({"command": "review_outbox", "id": id, "approve": true,
+            "audit": {"actor": "test", "origin": "", "reason": "fees are fine now"}}),
+        );
+    }
+    app.wait_until(Duration::from_secs(60), "the sale settled", || {
+        app.status()["live_auction"].is_null()
+            && hh.owner_of(&nft, 1) == bob
+            && hh.balance(TREASURY) == 2 * ETH
+    });
+    app.wait_until(Duration::from_secs(30), "the payout counted", || {
+        chain_status(&app)["escrow"]["owed_wei"] == (3 * ETH).to_string()
+    });
+    assert!(app.terminate(Duration::from_secs(20)).success());
+    common::assert_check(&dir.path().join("data"));
+}

@@ -5,5 +5,6 @@
 pub mod custody;
 pub mod deposits;
 pub mod eth;
+pub mod reconcile;
 pub mod rpc;
 pub mod settle;

@@ -42,8 +42,19 @@ pub struct SettleStats {
     pub failed: AtomicU64,
     /// The last failure.
     pub last_error: LastError,
+    /// Transactions held for the operator because they would cost more than the caps allow.
+    pub held: AtomicU64,
     /// When a round of work last succeeded, and whether the latest failed.
     pub beat: Heartbeat,
+}
+
+/// What one transaction may cost at most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caps {
+    /// Gas (the estimate with its headroom).
+    pub max_gas: u64,
+    /// Fee per gas, wei.
+    pub max_fee_per_gas: u128,
 }
 
 /// Delivers the chain rows of the outbox.
@@ -67,6 +78,8 @@ pub struct ChainDeliverer {
     pub clock: SharedClock,
     /// Counters.
     pub stats: Arc<SettleStats>,
+    /// The most a transaction may cost.
+    pub caps: Caps,
 }
 
 /// What a row asks for on chain.
@@ -338,6 +351,9 @@ impl ChainDeliverer {
         let base = self.rpc.base_fee().await.map_err(|e| e.to_string())?;
         let priority = self.rpc.priority_fee().await.unwrap_or(1_000_000);
         let max_fee = base.saturating_mul(2).saturating_add(priority);
+        if let Some(why) = self.over_caps(gas_limit, max_fee) {
+            return self.hold(row, why).await;
+        }
         let tx = transaction(
             self.chain_id,
             nonce,
@@ -365,6 +381,35 @@ impl ChainDeliverer {
         tracing::info!(row = %row.id, kind = row.notice.kind(), tx = %signed.hash, nonce, "chain transaction signed");
         self.broadcast(row, &signed.raw, broadcast_at).await;
         Ok(Outcome::Progress)
+    }
+
+    /// Why a transaction needing `gas_limit` at `max_fee` per gas may not be sent, if so.
+    fn over_caps(&self, gas_limit: u64, max_fee: u128) -> Option<String> {
+        if gas_limit > self.caps.max_gas {
+            return Some(format!(
+                "it needs {gas_limit} gas, over chain.max_gas ({})",
+                self.caps.max_gas
+            ));
+        }
+        if max_fee > self.caps.max_fee_per_gas {
+            return Some(format!(
+                "it would offer {max_fee} wei per gas, over chain.max_fee_per_gas_wei ({}); the \
+                 network's fees are high",
+                self.caps.max_fee_per_gas
+            ));
+        }
+        None
+    }
+
+    /// Holds a row for the operator (nothing is signed or sent); approving it on the Outbox
+    /// page tries again under the caps then in force.
+    async fn hold(&self, row: &OutboxEntry, why: String) -> Result<Outcome, String> {
+        let line = format!("transaction held: {why}");
+        tracing::error!(row = %row.id, kind = row.notice.kind(), reason = %why, "chain transaction held: over the caps");
+        self.stats.held.fetch_add(1, Ordering::Relaxed);
+        self.note_error(&line);
+        self.set(row, OutboxStatus::Held, true).await?;
+        Ok(Outcome::Waiting)
     }
 
     /// Broadcasts signed bytes; `true` when the node says their nonce is already used.

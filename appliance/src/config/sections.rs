@@ -165,6 +165,12 @@ pub struct ChainConfig {
     pub start_block: u64,
     /// Seconds between custody checks.
     pub custody_check_secs: u64,
+    /// Seconds between comparisons of the custody wallet's balance with the ledger's escrow.
+    pub reconcile_secs: u64,
+    /// The most gas one transaction may use; one that needs more is held for the operator.
+    pub max_gas: u64,
+    /// The highest fee per gas (wei) a transaction may offer; above it, it is held.
+    pub max_fee_per_gas_wei: u64,
 }
 
 impl Default for ChainConfig {
@@ -182,6 +188,9 @@ impl Default for ChainConfig {
             treasury: String::new(),
             start_block: 0,
             custody_check_secs: 60,
+            reconcile_secs: 60,
+            max_gas: 1_000_000,
+            max_fee_per_gas_wei: 10_000_000_000,
         }
     }
 }

@@ -440,7 +440,10 @@ impl Core {
                 "there is no outbox row {id}"
             ))));
         };
-        if matches!(status, OutboxStatus::Pending | OutboxStatus::Held) {
+        // A deliverer may hold a row it will not send (over the chain's cost caps) for the
+        // operator; only an operator sends a row back to pending (review).
+        let holding = *status == OutboxStatus::Held && row.status == OutboxStatus::Pending;
+        if *status == OutboxStatus::Pending || (*status == OutboxStatus::Held && !holding) {
             return Ok(Err(CommandError::invalid(
                 "deliverers report progress; only an operator sends a row back (review)",
             )));

@@ -344,6 +344,41 @@ fn a_sale_on_chain_completes_when_its_transactions_are_confirmed() {
             }
         ]
     );
+    // A transaction over the cost caps is held by the deliverer, waits for the operator, and
+    // goes back to pending only by review; a signed one cannot be held.
+    let rows = bed.store.read().unwrap().outbox_after(0, 100).unwrap();
+    let transfer = rows
+        .iter()
+        .find(|r| matches!(r.notice, Notice::TransferNft { .. }))
+        .unwrap()
+        .id;
+    let pay = rows
+        .iter()
+        .find(|r| matches!(r.notice, Notice::PayTreasury { .. }))
+        .unwrap()
+        .id;
+    let held = |id| Command::UpdateOutbox {
+        id,
+        status: OutboxStatus::Held,
+        attempted: true,
+    };
+    bed.ok(held(transfer));
+    bed.ok(Command::ReviewOutbox {
+        id: transfer,
+        approve: true,
+        audit: audit("fees fell"),
+    });
+    bed.ok(Command::UpdateOutbox {
+        id: pay,
+        status: OutboxStatus::Signed {
+            at: bed.now,
+            nonce: 0,
+            tx_hash: "0x01".into(),
+            raw: vec![1],
+        },
+        attempted: true,
+    });
+    assert_eq!(bed.exec(held(pay)).unwrap_err().code, "invalid_request");
     // Ticks do not settle it behind the chain's back.
     bed.at(opening().plus_secs(3 * 3600));
     assert_eq!(bed.auction(1).state, AuctionState::Processing);
