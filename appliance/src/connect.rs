@@ -127,7 +127,20 @@ pub async fn start(
             poll: Duration::from_secs(c.poll_secs),
             custody_every: Duration::from_secs(c.custody_check_secs),
         });
-        tracing::info!(custody_wallet = %signer.address(), providers = ?rpc, "chain connection configured");
+        let quorum = c.quorum.min(rpc.providers());
+        if quorum < 2 {
+            tracing::warn!(
+                "one RPC provider's word credits deposits: configure two or more in chain.rpc_urls \
+                 (chain.quorum of them must agree)"
+            );
+        } else if quorum < c.quorum {
+            tracing::warn!(
+                quorum,
+                configured = c.quorum,
+                "chain.quorum is larger than the providers configured; all must agree"
+            );
+        }
+        tracing::info!(custody_wallet = %signer.address(), providers = ?rpc, quorum, "chain connection configured");
         let start_block = (c.start_block > 0).then_some(c.start_block);
         let chain = Arc::new(ChainStart {
             rpc,
@@ -147,6 +160,7 @@ pub async fn start(
                 max_gas: c.max_gas,
                 max_fee_per_gas: u128::from(c.max_fee_per_gas_wei),
             },
+            quorum,
             engine: engine.clone(),
             store: store.clone(),
             clock: clock.clone(),
@@ -278,6 +292,7 @@ struct ChainStart {
     escrow: Arc<EscrowStats>,
     reconcile_every: Duration,
     caps: Caps,
+    quorum: usize,
     engine: EngineHandle,
     store: Arc<Store>,
     clock: SharedClock,
@@ -316,6 +331,7 @@ impl ChainStart {
             confirmations: self.confirmations,
             start_block: self.start_block,
             poll: self.poll,
+            quorum: self.quorum,
             stats: self.deposits.clone(),
         };
         let custody = CustodyWatcher {

@@ -63,6 +63,8 @@ fn setup(
     config.chain.keystore_passphrase_file = passphrase;
     config.chain.treasury = TREASURY.into();
     config.chain.custody_check_secs = 1;
+    // The dead first provider stands for failover; the quorum test asks for agreement itself.
+    config.chain.quorum = 1;
     config.notify.final_minutes = 0;
     let mut env = vec![(
         "SOTHEBAIS_CHAIN__RPC_URLS".to_string(),
@@ -551,6 +553,81 @@ fn costly_transactions_are_held_and_the_escrow_is_reconciled() {
     });
     app.wait_until(Duration::from_secs(30), "the payout counted", || {
         chain_status(&app)["escrow"]["owed_wei"] == (3 * ETH).to_string()
+    });
+    assert!(app.terminate(Duration::from_secs(20)).success());
+    common::assert_check(&dir.path().join("data"));
+}
+
+#[test]
+fn deposits_wait_for_a_quorum_of_providers() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let hh = Hardhat::start(&dir.path().join("hardhat.log"));
+    // Another node with the same chain id and its own blocks: a provider that disagrees.
+    let other = Hardhat::start(&dir.path().join("other.log"));
+    let mut s = setup(dir.path(), &hh, None, None, 1);
+    hh.set_balance(&s.custody, ETH);
+    let urls = |second: &str| {
+        (
+            "SOTHEBAIS_CHAIN__RPC_URLS".to_string(),
+            format!("[\"{}\", \"{second}\"]", hh.url),
+        )
+    };
+    s.env.retain(|(k, _)| k != "SOTHEBAIS_CHAIN__RPC_URLS");
+    s.env.push(("SOTHEBAIS_CHAIN__QUORUM".into(), "2".into()));
+    let mut disputed = Setup {
+        config: s.config.clone(),
+        env: s.env.clone(),
+        custody: s.custody.clone(),
+    };
+    disputed.env.push(urls(&other.url));
+    let app = start(dir.path(), &disputed, "run1.log");
+    let alice = ACCOUNTS[1].0;
+    {
+        let mut ctl = app.ctl();
+        ctl.execute_ok(json!({"command": "see_user", "id": "7", "handle": "alice",
+            "account_created": "2020-01-01T00:00:00Z"}));
+        ctl.execute_ok(
+            json!({"command": "link_wallet", "user": "7", "address": alice, "verified": true}),
+        );
+    }
+    hh.mine(1);
+    app.wait_until(Duration::from_secs(30), "the watcher", || {
+        chain_status(&app)["head"].as_u64().unwrap_or(0) > 0
+    });
+    hh.send(alice, &s.custody, ETH, "0x");
+    hh.mine(3);
+    app.wait_until(Duration::from_secs(30), "the deposit held", || {
+        let p = part(&app, "chain.deposits");
+        p["state"] == "degraded" && p["why"].as_str().unwrap_or("").contains("held")
+    });
+    let chain = chain_status(&app);
+    assert_eq!(chain["deposits_recorded"], 0, "{chain}");
+    assert_eq!(
+        chain["pending_deposits"].as_array().map(Vec::len),
+        Some(1),
+        "{chain}"
+    );
+    let why = part(&app, "chain.deposits")["why"].clone();
+    assert!(
+        why.as_str().unwrap().contains("1 of the 2 providers"),
+        "{why}"
+    );
+    assert!(app.terminate(Duration::from_secs(20)).success());
+
+    // Two providers that agree (the same node twice): credited.
+    let mut agreed = Setup {
+        config: s.config.clone(),
+        env: s.env.clone(),
+        custody: s.custody.clone(),
+    };
+    agreed.env.push(urls(&format!("{}/", hh.url)));
+    let app = start(dir.path(), &agreed, "run2.log");
+    app.wait_until(Duration::from_secs(30), "the deposit credited", || {
+        chain_status(&app)["deposits_recorded"] == 1
+    });
+    app.wait_until(Duration::from_secs(30), "deposits ok again", || {
+        part(&app, "chain.deposits")["state"] == "ok"
     });
     assert!(app.terminate(Duration::from_secs(20)).success());
     common::assert_check(&dir.path().join("data"));

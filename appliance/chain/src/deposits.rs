@@ -6,6 +6,10 @@
 //! when the chain reorganises, unconfirmed blocks are simply read again, and a confirmed block
 //! that is replaced (a reorganisation deeper than the confirmations) has its deposits reverted.
 //!
+//! With several providers, a block holding deposits is confirmed only when a quorum of them
+//! report it by the same hash; until then its deposits are held (pending, not credited) and the
+//! watcher reports the disagreement.
+//!
 //! Only top-level transfers are seen (a transfer made inside a contract call leaves no trace in
 //! the block's transactions): bidders deposit from the wallet they linked, as the README says.
 
@@ -105,6 +109,8 @@ pub struct DepositWatcher {
     pub start_block: Option<u64>,
     /// Time between passes.
     pub poll: Duration,
+    /// Providers that must report a deposit's block (by hash) before it is credited.
+    pub quorum: usize,
     /// Counters.
     pub stats: Arc<DepositStats>,
 }
@@ -121,6 +127,9 @@ pub enum WatchError {
     /// The stored scan state is unreadable.
     #[error("{0}")]
     State(String),
+    /// Too few providers agree on a deposit's block: it is held, not credited.
+    #[error("{0}")]
+    Disputed(String),
 }
 
 fn to_store(a: EthAddress) -> Address {
@@ -265,6 +274,28 @@ impl DepositWatcher {
             .front()
             .is_some_and(|b| b.number <= confirmed_through)
         {
+            let b = unconfirmed.front().expect("checked");
+            if !b.deposits.is_empty() && self.quorum > 1 {
+                let (agree, said) = self.rpc.agreeing_on(b.number, b.hash).await;
+                if agree < self.quorum {
+                    if changed {
+                        self.save(state).await?;
+                    }
+                    *self.stats.pending.lock().unwrap_or_else(|p| p.into_inner()) = unconfirmed
+                        .iter()
+                        .flat_map(|b| b.deposits.clone())
+                        .collect();
+                    return Err(WatchError::Disputed(format!(
+                        "deposits in block {} held: {agree} of the {} providers report its hash {} \
+                         and {} must ({})",
+                        b.number,
+                        self.rpc.providers(),
+                        b.hash,
+                        self.quorum,
+                        said.join("; ")
+                    )));
+                }
+            }
             let b = unconfirmed.pop_front().expect("checked");
             let mut recorded = Vec::new();
             for d in &b.deposits {

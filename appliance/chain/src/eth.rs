@@ -139,6 +139,31 @@ impl Rpc {
         Ok(header)
     }
 
+    /// How many providers say block `n` has hash `hash`, and what each said (for the log).
+    pub async fn agreeing_on(&self, n: u64, hash: B256) -> (usize, Vec<String>) {
+        let mut agree = 0;
+        let mut said = Vec::new();
+        for (host, answer) in self
+            .ask_each("eth_getBlockByNumber", json!([quantity(n), false]))
+            .await
+        {
+            let view = match answer.map(serde_json::from_value::<Option<Header>>) {
+                Ok(Ok(Some(h))) if h.number.to::<u64>() == n => {
+                    if h.hash == hash {
+                        agree += 1;
+                    }
+                    h.hash.to_string()
+                }
+                Ok(Ok(Some(h))) => format!("block {} instead", h.number),
+                Ok(Ok(None)) => "no such block yet".to_string(),
+                Ok(Err(e)) => format!("unreadable answer: {e}"),
+                Err(why) => format!("no answer: {why}"),
+            };
+            said.push(format!("{host}: {view}"));
+        }
+        (agree, said)
+    }
+
     /// The latest block's base fee.
     pub async fn base_fee(&self) -> Result<u128, RpcError> {
         #[derive(Deserialize)]

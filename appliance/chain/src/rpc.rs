@@ -153,6 +153,31 @@ impl Rpc {
         Ok(())
     }
 
+    /// How many providers are configured.
+    pub fn providers(&self) -> usize {
+        self.urls.len()
+    }
+
+    /// Asks every provider for `method` (no failover): each provider's host and its answer, or
+    /// why it gave none. For the checks that need several providers to agree.
+    pub async fn ask_each(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> Vec<(String, Result<Value, String>)> {
+        let mut out = Vec::with_capacity(self.urls.len());
+        for url in &self.urls {
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let answer = match self.once(url, id, method, &params).await {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(node)) => Err(format!("{} (code {})", node.message, node.code)),
+                Err(why) => Err(why),
+            };
+            out.push((egress::host_of(url), answer));
+        }
+        out
+    }
+
     /// The provider calls go to first.
     pub fn current_provider(&self) -> String {
         egress::host_of(&self.urls[self.current.load(Ordering::Relaxed) % self.urls.len()])

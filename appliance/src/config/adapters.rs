@@ -117,6 +117,9 @@ impl ChainConfig {
         if !(1..=86_400).contains(&self.reconcile_secs) {
             return Err("chain.reconcile_secs must be 1 to 86400".into());
         }
+        if self.quorum == 0 {
+            return Err("chain.quorum must be at least 1".into());
+        }
         if !(21_000..=30_000_000).contains(&self.max_gas) || self.max_fee_per_gas_wei == 0 {
             return Err(
                 "chain.max_gas is 21000 to 30000000 and chain.max_fee_per_gas_wei above 0".into(),

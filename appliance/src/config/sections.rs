@@ -171,6 +171,9 @@ pub struct ChainConfig {
     pub max_gas: u64,
     /// The highest fee per gas (wei) a transaction may offer; above it, it is held.
     pub max_fee_per_gas_wei: u64,
+    /// Providers that must agree on a deposit's block before it is credited (at most the
+    /// number of providers configured).
+    pub quorum: usize,
 }
 
 impl Default for ChainConfig {
@@ -191,6 +194,7 @@ impl Default for ChainConfig {
             reconcile_secs: 60,
             max_gas: 1_000_000,
             max_fee_per_gas_wei: 10_000_000_000,
+            quorum: 2,
         }
     }
 }
