@@ -154,6 +154,20 @@ pub enum Cmd {
         #[command(subcommand)]
         what: ExportWhat,
     },
+    /// Checks an exported event log against the anchor a settlement carried on chain: recomputes
+    /// the hash chain, reads the token transfer, and says whether the record it seals matches
+    /// (exit 0) or where the export stops matching (exit 1).
+    Verify {
+        /// The export (`appliance export log`).
+        #[arg(long)]
+        log: PathBuf,
+        /// The settlement's token transfer transaction.
+        #[arg(long)]
+        tx: String,
+        /// A JSON-RPC provider of the chain (https, or http to this machine).
+        #[arg(long, default_value = "https://mainnet.shape.network")]
+        rpc: String,
+    },
     /// Benchmarks.
     Bench {
         /// Which.
@@ -203,6 +217,16 @@ pub enum Cmd {
 /// Export targets.
 #[derive(Debug, Subcommand)]
 pub enum ExportWhat {
+    /// The whole event log with its stored bytes and hashes, for `appliance verify` (anyone
+    /// given it can check it against the chain).
+    Log {
+        /// Data directory.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Control socket of a running appliance (default: <data>/control.sock).
+        #[arg(long)]
+        socket: Option<PathBuf>,
+    },
     /// Every bid: id, auction, bidder, amount in wei (string), time, status, reason.
     Bids {
         /// Data directory.

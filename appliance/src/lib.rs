@@ -20,3 +20,4 @@ pub mod run;
 pub mod sim;
 pub mod streaming;
 pub mod supervisor;
+pub mod verify;

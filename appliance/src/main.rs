@@ -177,6 +177,25 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             ops::restore(&input, &data, &mut stdout)?;
         }
         Cmd::Export {
+            what: ExportWhat::Log { data, socket },
+        } => {
+            init_logs(LogFormat::Human, "warn", cli.log_json)?;
+            let socket = socket.unwrap_or_else(|| ops::default_socket(&data));
+            let snapshot = ops::snapshot(&data, &socket)?;
+            let mut out = std::io::BufWriter::new(stdout);
+            store::export::export(snapshot.store(), &mut out)?;
+            out.flush()?;
+        }
+        Cmd::Verify { log, tx, rpc } => {
+            init_logs(LogFormat::Human, "warn", cli.log_json)?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            if !runtime.block_on(appliance::verify::run(&log, &tx, &rpc, &mut stdout))? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Cmd::Export {
             what: ExportWhat::Bids { data, socket },
         } => {
             init_logs(LogFormat::Human, "warn", cli.log_json)?;

@@ -270,9 +270,94 @@ fn link_deposit_bid_win_and_receive_the_token() {
         .unwrap();
     let event = &r.events_after(seq.parse::<u64>().unwrap() - 1, 1).unwrap()[0];
     assert_eq!(alloy_primitives::hex::encode(event.hash), hash.trim());
+    let transfer_tx = r
+        .outbox_after(0, 1000)
+        .unwrap()
+        .into_iter()
+        .find_map(|row| match (row.notice, row.status) {
+            (store::Notice::TransferNft { .. }, store::OutboxStatus::Sent { external_id, .. }) => {
+                Some(external_id)
+            }
+            _ => None,
+        })
+        .expect("the token transfer");
     drop(r);
     drop(db);
     common::assert_check(&dir.path().join("data"));
+    the_log_verifies_against_its_anchor(dir.path(), &hh, &transfer_tx);
+}
+
+/// The export of the whole log matches the anchor the token transfer carried; an export with one
+/// bid changed does not, whether the change is naive or every hash after it is recomputed.
+fn the_log_verifies_against_its_anchor(dir: &Path, hh: &Hardhat, tx: &str) {
+    let data = dir.join("data");
+    let (ok, export, err) = common::appliance(&["export", "log", "--data", data.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let log = dir.join("log.jsonl");
+    std::fs::write(&log, &export).unwrap();
+    let verify = |file: &Path| {
+        common::appliance(&[
+            "verify",
+            "--log",
+            file.to_str().unwrap(),
+            "--tx",
+            tx,
+            "--rpc",
+            &hh.url,
+        ])
+    };
+    let (ok, out, err) = verify(&log);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("MATCH: events #1 to #"), "{out}");
+    assert!(out.contains("day 1"), "{out}");
+
+    let mut lines: Vec<store::export::Line> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let bid = lines
+        .iter()
+        .position(|l| matches!(l.event, store::Event::BidAccepted { .. }))
+        .unwrap();
+    let write = |lines: &[store::export::Line], name: &str| {
+        let path = dir.join(name);
+        let text: Vec<String> = lines
+            .iter()
+            .map(|l| serde_json::to_string(l).unwrap())
+            .collect();
+        std::fs::write(&path, text.join("\n") + "\n").unwrap();
+        path
+    };
+    // Naive: the readable amount changed.
+    let mut naive = lines.clone();
+    if let store::Event::BidAccepted { bid: b, .. } = &mut naive[bid].event {
+        b.amount = store::Wei(b.amount.0 * 10);
+    }
+    let (ok, out, _) = verify(&write(&naive, "naive.jsonl"));
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!("stops matching at event #{}", bid + 1)) && out.contains("NO MATCH"),
+        "{out}"
+    );
+    // Thorough: the bytes changed and every hash after them recomputed.
+    if let store::Event::BidAccepted { bid: b, .. } = &mut lines[bid].event {
+        b.amount = store::Wei(b.amount.0 * 10);
+    }
+    let mut prev = [0u8; 32];
+    for l in &mut lines {
+        let payload = store::encode(&l.event);
+        let hash = store::chain_hash(&prev, l.seq, store::Timestamp(l.at), &payload);
+        l.prev_hash = alloy_primitives::hex::encode(prev);
+        l.payload = alloy_primitives::hex::encode(&payload);
+        l.hash = alloy_primitives::hex::encode(hash);
+        prev = hash;
+    }
+    let (ok, out, _) = verify(&write(&lines, "rewritten.jsonl"));
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("export: ") && out.contains("NO MATCH: the export's event #"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -17,6 +17,7 @@
 pub mod backup;
 pub mod check;
 mod event;
+pub mod export;
 mod model;
 mod outbox;
 mod projection;

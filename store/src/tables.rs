@@ -315,6 +315,9 @@ pub trait View {
     fn head(&self) -> Result<Option<Head>>;
     /// Up to `limit` events after position `after`.
     fn events_after(&self, after: u64, limit: usize) -> Result<Vec<EventRecord>>;
+    /// Up to `limit` events after position `after`, as stored (header and payload bytes), for
+    /// an export that must hash exactly what was hashed.
+    fn stored_events_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>>;
     /// Up to `limit` events before position `before`, newest first.
     fn events_before(&self, before: u64, limit: usize) -> Result<Vec<EventRecord>>;
     /// Up to `limit` outbox rows after id `after`.
@@ -518,6 +521,17 @@ macro_rules! impl_view {
                             source,
                         }
                     })?);
+                }
+                Ok(out)
+            }
+            fn stored_events_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
+                let mut out = Vec::new();
+                let Some(start) = after.checked_add(1) else {
+                    return Ok(out);
+                };
+                for entry in self.t.events.range(start..)?.take(limit) {
+                    let (k, v) = entry?;
+                    out.push((k.value(), v.value().to_vec()));
                 }
                 Ok(out)
             }

@@ -21,7 +21,7 @@ sol! {
     /// The ERC-721 calls the appliance makes.
     interface IERC721 {
         function ownerOf(uint256 tokenId) external view returns (address owner);
-        function safeTransferFrom(address from, address to, uint256 tokenId) external;
+        function safeTransferFrom(address from, address to, uint256 tokenId, bytes data) external;
     }
 }
 
@@ -266,14 +266,74 @@ impl Rpc {
     }
 }
 
-/// The calldata of `safeTransferFrom(from, to, token)`.
-pub fn safe_transfer_from(from: EthAddress, to: EthAddress, token: U256) -> Vec<u8> {
+/// The calldata of `safeTransferFrom(from, to, token, data)`: `data` carries the event log's
+/// anchor ([`store::export::anchor`]) to the chain with the sale.
+pub fn safe_transfer_from(from: EthAddress, to: EthAddress, token: U256, data: Vec<u8>) -> Vec<u8> {
     IERC721::safeTransferFromCall {
         from,
         to,
         tokenId: token,
+        data: data.into(),
     }
     .abi_encode()
+}
+
+/// A token transfer as a settlement made it, read back from the chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    /// The token contract.
+    pub contract: EthAddress,
+    /// From (the custody wallet).
+    pub from: EthAddress,
+    /// To (the winner).
+    pub to: EthAddress,
+    /// The token.
+    pub token: U256,
+    /// The `data` it carried.
+    pub data: Vec<u8>,
+    /// The block it was mined in.
+    pub block: u64,
+}
+
+impl Rpc {
+    /// The token transfer made by transaction `hash`: an error when the transaction is unknown,
+    /// not mined, reverted, or not a `safeTransferFrom` with data.
+    pub async fn transfer(&self, hash: B256) -> Result<Transfer, String> {
+        #[derive(Deserialize)]
+        struct Tx {
+            to: Option<EthAddress>,
+            input: Bytes,
+        }
+        let tx: Option<Tx> = self
+            .call("eth_getTransactionByHash", json!([hash]))
+            .await
+            .map_err(|e| e.to_string())?;
+        let tx = tx.ok_or_else(|| format!("the chain does not know transaction {hash}"))?;
+        let receipt = self
+            .receipt(hash)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("transaction {hash} is not mined"))?;
+        if receipt.status.to::<u64>() != 1 {
+            return Err(format!(
+                "transaction {hash} reverted: it transferred nothing"
+            ));
+        }
+        let contract = tx
+            .to
+            .ok_or_else(|| format!("transaction {hash} created a contract"))?;
+        let call = IERC721::safeTransferFromCall::abi_decode(&tx.input).map_err(|_| {
+            format!("transaction {hash} is not a safeTransferFrom(from, to, tokenId, data)")
+        })?;
+        Ok(Transfer {
+            contract,
+            from: call.from,
+            to: call.to,
+            token: call.tokenId,
+            data: call.data.to_vec(),
+            block: receipt.block_number.to(),
+        })
+    }
 }
 
 /// The custody key: owns the escrow wallet and the tokens on sale.
@@ -409,8 +469,12 @@ mod tests {
 
     #[test]
     fn erc721_calldata_has_the_standard_selectors() {
-        let data = safe_transfer_from(EthAddress::ZERO, EthAddress::ZERO, U256::from(1));
-        assert_eq!(&data[..4], &[0x42, 0x84, 0x2e, 0x0e]);
+        let anchor = store::export::anchor(9, &[3; 32]);
+        let data = safe_transfer_from(EthAddress::ZERO, EthAddress::ZERO, U256::from(1), anchor);
+        // safeTransferFrom(address,address,uint256,bytes)
+        assert_eq!(&data[..4], &[0xb8, 0x8d, 0x4f, 0xde]);
+        let call = IERC721::safeTransferFromCall::abi_decode(&data).unwrap();
+        assert_eq!(store::export::parse_anchor(&call.data), Some((9, [3; 32])));
         let owner = IERC721::ownerOfCall {
             tokenId: U256::from(1),
         }

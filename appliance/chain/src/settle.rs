@@ -258,10 +258,20 @@ impl ChainDeliverer {
                     .ok_or_else(|| format!("the item of auction {id} is not a token"))?;
                 let token_id = U256::from_str(&token.token_id)
                     .map_err(|e| format!("token id {}: {e}", token.token_id))?;
+                // The log's head goes with the token: the whole record, sealed with the sale.
+                let head = r
+                    .head()
+                    .map_err(|e| e.to_string())?
+                    .ok_or("the event log is empty")?;
                 Ok(Call {
                     to: EthAddress::from(token.contract.0),
                     value: U256::ZERO,
-                    data: safe_transfer_from(self.signer.address(), winner_wallet(&a)?, token_id),
+                    data: safe_transfer_from(
+                        self.signer.address(),
+                        winner_wallet(&a)?,
+                        token_id,
+                        store::export::anchor(head.seq, &head.hash),
+                    ),
                 })
             }
             Notice::PayTreasury { auction: id } => {
