@@ -161,6 +161,8 @@ pub async fn start(
                 max_fee_per_gas: u128::from(c.max_fee_per_gas_wei),
             },
             quorum,
+            replace_after_blocks: c.replace_after_blocks,
+            fee_bump_pct: c.fee_bump_pct,
             engine: engine.clone(),
             store: store.clone(),
             clock: clock.clone(),
@@ -293,6 +295,8 @@ struct ChainStart {
     reconcile_every: Duration,
     caps: Caps,
     quorum: usize,
+    replace_after_blocks: u64,
+    fee_bump_pct: u64,
     engine: EngineHandle,
     store: Arc<Store>,
     clock: SharedClock,
@@ -354,6 +358,8 @@ impl ChainStart {
             clock: self.clock.clone(),
             stats: self.settle.clone(),
             caps: self.caps,
+            replace_after_blocks: self.replace_after_blocks,
+            fee_bump_pct: self.fee_bump_pct,
         };
         let reconciler = Reconciler {
             rpc: self.rpc.clone(),

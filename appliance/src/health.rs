@@ -113,6 +113,7 @@ impl Health {
                 "tx_failed": s.failed.load(Ordering::Relaxed),
                 "tx_last_error": s.last_error.get(),
                 "tx_held": s.held.load(Ordering::Relaxed),
+                "tx_replaced": s.replaced.load(Ordering::Relaxed),
                 "escrow": c.escrow.reading().map(|r| serde_json::json!({
                     "balance_wei": r.balance.0.to_string(),
                     "owed_wei": r.liability.owed().0.to_string(),

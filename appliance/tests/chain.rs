@@ -717,3 +717,133 @@ fn deposits_wait_for_a_quorum_of_providers() {
     assert!(app.terminate(Duration::from_secs(20)).success());
     common::assert_check(&dir.path().join("data"));
 }
+
+#[test]
+fn a_stuck_underpriced_transaction_is_replaced_and_mined() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let hh = Hardhat::start(&dir.path().join("hardhat.log"));
+    let nft = hh.deploy_nft();
+    let mut s = setup(dir.path(), &hh, Some(&nft), None, 1);
+    for (k, v) in [
+        ("SOTHEBAIS_CHAIN__REPLACE_AFTER_BLOCKS", "2"),
+        ("SOTHEBAIS_CHAIN__MAX_FEE_PER_GAS_WEI", "1000000000000"),
+    ] {
+        s.env.push((k.into(), v.into()));
+    }
+    hh.set_balance(&s.custody, 10 * ETH);
+    hh.mint(&nft, &s.custody, 1);
+    let bob = ACCOUNTS[2].0;
+    let app = start(dir.path(), &s, "run.log");
+    {
+        let mut ctl = app.ctl();
+        ctl.execute_ok(json!({"command": "see_user", "id": "8", "handle": "bob",
+            "account_created": "2020-01-01T00:00:00Z"}));
+        ctl.execute_ok(
+            json!({"command": "link_wallet", "user": "8", "address": bob, "verified": true}),
+        );
+    }
+    hh.send(bob, &s.custody, 5 * ETH, "0x");
+    hh.mine(2);
+    app.wait_until(
+        Duration::from_secs(30),
+        "the deposit and the open auction",
+        || chain_status(&app)["deposits_recorded"] == 1 && !app.status()["live_auction"].is_null(),
+    );
+    let r = app
+        .ctl()
+        .execute_ok(json!({"command": "place_bid", "bidder": "8",
+        "amount": "2 ETH", "source": {"operator": "phone-1"}}));
+    assert_eq!(r["accepted"], true, "{r}");
+    hh.call("evm_setAutomine", json!([false]));
+    let nonce_before = hh.nonce(&s.custody);
+    end_auction_in(&app, 1);
+    let signed = |app: &Running| -> Vec<String> {
+        app.outbox()
+            .iter()
+            .filter_map(|r| {
+                r["status"]["signed"]["tx_hash"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .collect()
+    };
+    app.wait_until(Duration::from_secs(30), "both transactions signed", || {
+        signed(&app).len() == 2
+    });
+    let first = signed(&app);
+    let offered = first
+        .iter()
+        .map(|h| {
+            let tx = hh.call("eth_getTransactionByHash", json!([h]));
+            u128::from_str_radix(
+                tx["maxFeePerGas"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("0x"),
+                16,
+            )
+            .unwrap()
+        })
+        .max()
+        .unwrap();
+    // Blocks whose base fee is above what they offer: they cannot be mined.
+    let high = format!("{:#x}", offered * 4);
+    let start = std::time::Instant::now();
+    loop {
+        hh.call("hardhat_setNextBlockBaseFeePerGas", json!([high]));
+        hh.mine(1);
+        let now = signed(&app);
+        if now.len() == 2 && now.iter().all(|h| !first.contains(h)) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "never replaced: {:?}",
+            app.outbox()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let replacements = signed(&app);
+    hh.call("evm_setAutomine", json!([true]));
+    hh.mine(3);
+    app.wait_until(Duration::from_secs(60), "the sale settled", || {
+        app.status()["live_auction"].is_null()
+            && hh.owner_of(&nft, 1) == bob
+            && hh.balance(TREASURY) == 2 * ETH
+    });
+    hh.mine(2);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        hh.nonce(&s.custody),
+        nonce_before + 2,
+        "one transfer and one payment, each once"
+    );
+    let rows = app.outbox();
+    for h in &replacements {
+        assert!(
+            rows.iter()
+                .any(|r| r["status"]["sent"]["external_id"] == h.as_str()),
+            "{h}: {rows:?}"
+        );
+    }
+    assert!(chain_status(&app)["tx_replaced"].as_u64().unwrap() >= 2);
+    assert!(app.terminate(Duration::from_secs(20)).success());
+    let db = store::Store::open_read_only(&dir.path().join("data").join(store::DB_FILE)).unwrap();
+    let r = db.read().unwrap();
+    let replaced: Vec<(String, String)> = r
+        .events_after(0, 10_000)
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.event {
+            store::Event::TransactionReplaced { replaced, by, .. } => Some((replaced, by)),
+            _ => None,
+        })
+        .collect();
+    for h in &first {
+        assert!(replaced.iter().any(|(old, _)| old == h), "{replaced:?}");
+    }
+    drop(r);
+    drop(db);
+    common::assert_check(&dir.path().join("data"));
+}

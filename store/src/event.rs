@@ -232,6 +232,20 @@ pub enum Event {
         /// Who, from where, and why.
         audit: Audit,
     },
+    /// A chain transaction that was not mined in time was replaced by the same transaction
+    /// (same nonce, same effect) offering a higher fee.
+    TransactionReplaced {
+        /// The outbox row it delivers.
+        outbox: OutboxId,
+        /// The nonce both share.
+        nonce: u64,
+        /// The transaction replaced (`0x…`).
+        replaced: String,
+        /// The replacement (`0x…`).
+        by: String,
+        /// The replacement's highest fee per gas.
+        max_fee_per_gas: Wei,
+    },
 }
 
 impl Event {
@@ -262,6 +276,7 @@ impl Event {
             Event::ReminderRequested { .. } => "reminder_requested",
             Event::MilestoneReached { .. } => "milestone_reached",
             Event::OutboxReviewed { .. } => "outbox_reviewed",
+            Event::TransactionReplaced { .. } => "transaction_replaced",
             Event::AdminAction { .. } => "admin_action",
         }
     }

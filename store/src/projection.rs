@@ -340,7 +340,9 @@ pub(crate) fn apply(t: &mut WriteTables<'_>, event: &Event) -> Result<()> {
             }
         }
         // The outbox is not a projection: the row itself is updated by the engine beside this.
-        Event::OutboxReviewed { .. } | Event::AdminAction { .. } => {}
+        Event::OutboxReviewed { .. }
+        | Event::AdminAction { .. }
+        | Event::TransactionReplaced { .. } => {}
     }
     Ok(())
 }

@@ -521,6 +521,13 @@ fn every_event() -> Vec<Event> {
             detail: String::new(),
             audit: a,
         },
+        Event::TransactionReplaced {
+            outbox: OutboxId(5),
+            nonce: 3,
+            replaced: "0x01".into(),
+            by: "0x02".into(),
+            max_fee_per_gas: Wei(2_500_000_000),
+        },
     ]
 }
 
@@ -553,6 +560,7 @@ fn position(e: &Event) -> usize {
         Event::MilestoneReached { .. } => 22,
         Event::OutboxReviewed { .. } => 23,
         Event::AdminAction { .. } => 24,
+        Event::TransactionReplaced { .. } => 25,
     }
 }
 
@@ -566,7 +574,7 @@ fn every_event_encodes_as_the_fixture_says() {
     let positions: Vec<usize> = events.iter().map(position).collect();
     assert_eq!(
         positions,
-        (0..25).collect::<Vec<_>>(),
+        (0..26).collect::<Vec<_>>(),
         "one of each kind, in order"
     );
     let mut prev: Hash = [0; 32];

@@ -3,7 +3,8 @@
 //!
 //! A transaction is built, signed and stored with the engine (`Signed`: nonce, hash, raw bytes)
 //! before it is broadcast, then broadcast again, unchanged, until its receipt has the configured
-//! confirmations; a restart re-broadcasts the stored bytes, so a crash at any point leads to
+//! confirmations (or, not mined after `replace_after_blocks`, replaced by the same transaction
+//! with a higher fee, recorded as an event); a restart re-broadcasts the stored bytes, so a crash at any point leads to
 //! exactly one transaction. Nonces are allocated in order from the larger of the chain's pending
 //! count and the stored ones. When every transaction of a sale is confirmed, the engine settles
 //! the auction.
@@ -44,6 +45,8 @@ pub struct SettleStats {
     pub last_error: LastError,
     /// Transactions held for the operator because they would cost more than the caps allow.
     pub held: AtomicU64,
+    /// Transactions replaced with a higher fee after not being mined in time.
+    pub replaced: AtomicU64,
     /// When a round of work last succeeded, and whether the latest failed.
     pub beat: Heartbeat,
 }
@@ -80,6 +83,20 @@ pub struct ChainDeliverer {
     pub stats: Arc<SettleStats>,
     /// The most a transaction may cost.
     pub caps: Caps,
+    /// A transaction not mined this many blocks after it was first seen unmined is replaced by
+    /// the same one offering a higher fee (0: never).
+    pub replace_after_blocks: u64,
+    /// How much higher, percent (nodes want at least 10).
+    pub fee_bump_pct: u64,
+}
+
+/// Signed transactions on their way, as this run has seen them.
+#[derive(Debug, Default)]
+struct InFlight {
+    /// When each row's transaction was last broadcast.
+    broadcast_at: HashMap<u64, Instant>,
+    /// The head when this run first saw each row's current transaction unmined.
+    since_block: HashMap<u64, u64>,
 }
 
 /// What a row asks for on chain.
@@ -104,16 +121,13 @@ impl ChainDeliverer {
         mut stop: watch::Receiver<bool>,
     ) {
         let mut next_nonce: Option<u64> = None;
-        let mut broadcast_at: HashMap<u64, Instant> = HashMap::new();
+        let mut flight = InFlight::default();
         let mut floor = 0u64;
         loop {
             if *stop.borrow() {
                 return;
             }
-            if let Err(e) = self
-                .pass(&mut floor, &mut next_nonce, &mut broadcast_at)
-                .await
-            {
+            if let Err(e) = self.pass(&mut floor, &mut next_nonce, &mut flight).await {
                 self.note_error(&e);
                 self.stats.beat.failed(e.as_str());
                 tracing::warn!(error = %e, "chain delivery paused");
@@ -187,7 +201,7 @@ impl ChainDeliverer {
         &self,
         floor: &mut u64,
         next_nonce: &mut Option<u64>,
-        broadcast_at: &mut HashMap<u64, Instant>,
+        flight: &mut InFlight,
     ) -> Result<(), String> {
         let rows = self.rows(floor, &self.unsettled()?)?;
         for row in rows.iter() {
@@ -198,7 +212,7 @@ impl ChainDeliverer {
                 ..
             } = &row.status
             {
-                self.follow(row, tx_hash, raw, *nonce, broadcast_at).await?;
+                self.follow(row, tx_hash, raw, *nonce, flight).await?;
             }
         }
         for row in rows.iter().filter(|r| r.status == OutboxStatus::Pending) {
@@ -222,7 +236,7 @@ impl ChainDeliverer {
                     chain.max(stored)
                 }
             };
-            if let Outcome::Progress = self.sign_and_send(row, nonce, broadcast_at).await? {
+            if let Outcome::Progress = self.sign_and_send(row, nonce, flight).await? {
                 *next_nonce = Some(nonce + 1);
             }
         }
@@ -334,7 +348,7 @@ impl ChainDeliverer {
         &self,
         row: &OutboxEntry,
         nonce: u64,
-        broadcast_at: &mut HashMap<u64, Instant>,
+        flight: &mut InFlight,
     ) -> Result<Outcome, String> {
         let call = match self.call_of(row) {
             Ok(c) => c,
@@ -389,7 +403,7 @@ impl ChainDeliverer {
         .await?;
         self.stats.signed.fetch_add(1, Ordering::Relaxed);
         tracing::info!(row = %row.id, kind = row.notice.kind(), tx = %signed.hash, nonce, "chain transaction signed");
-        self.broadcast(row, &signed.raw, broadcast_at).await;
+        self.broadcast(row, &signed.raw, flight).await;
         Ok(Outcome::Progress)
     }
 
@@ -423,13 +437,8 @@ impl ChainDeliverer {
     }
 
     /// Broadcasts signed bytes; `true` when the node says their nonce is already used.
-    async fn broadcast(
-        &self,
-        row: &OutboxEntry,
-        raw: &[u8],
-        broadcast_at: &mut HashMap<u64, Instant>,
-    ) -> bool {
-        broadcast_at.insert(row.id.0, Instant::now());
+    async fn broadcast(&self, row: &OutboxEntry, raw: &[u8], flight: &mut InFlight) -> bool {
+        flight.broadcast_at.insert(row.id.0, Instant::now());
         let Err(e) = self.rpc.send_raw(raw).await else {
             return false;
         };
@@ -453,17 +462,25 @@ impl ChainDeliverer {
         tx_hash: &str,
         raw: &[u8],
         nonce: u64,
-        broadcast_at: &mut HashMap<u64, Instant>,
+        flight: &mut InFlight,
     ) -> Result<(), String> {
         let hash = B256::from_str(tx_hash).map_err(|e| format!("stored hash {tx_hash}: {e}"))?;
         let receipt = self.rpc.receipt(hash).await.map_err(|e| e.to_string())?;
         let Some(receipt) = receipt else {
-            let due = broadcast_at
+            if self.replace_after_blocks > 0 {
+                let head = self.rpc.block_number().await.map_err(|e| e.to_string())?;
+                let since = *flight.since_block.entry(row.id.0).or_insert(head);
+                if head >= since + self.replace_after_blocks {
+                    return self.replace(row, hash, raw, nonce, head, flight).await;
+                }
+            }
+            let due = flight
+                .broadcast_at
                 .get(&row.id.0)
                 .is_none_or(|t| t.elapsed() >= REBROADCAST);
             if due {
                 tracing::debug!(row = %row.id, tx = %hash, nonce, "broadcasting (again)");
-                if self.broadcast(row, raw, broadcast_at).await {
+                if self.broadcast(row, raw, flight).await {
                     // Its nonce is taken: either it was just mined (look once more) or another
                     // transaction from this key used it, and this one can never be mined.
                     if self
@@ -472,6 +489,7 @@ impl ChainDeliverer {
                         .await
                         .map_err(|e| e.to_string())?
                         .is_none()
+                        && !self.mined_earlier(row).await?
                     {
                         self.fail(
                             row,
@@ -488,7 +506,8 @@ impl ChainDeliverer {
         if head + 1 < mined + self.confirmations {
             return Ok(());
         }
-        broadcast_at.remove(&row.id.0);
+        flight.broadcast_at.remove(&row.id.0);
+        flight.since_block.remove(&row.id.0);
         if receipt.status.to::<u64>() == 1 {
             self.stats.confirmed.fetch_add(1, Ordering::Relaxed);
             tracing::info!(row = %row.id, kind = row.notice.kind(), tx = %hash, block = mined, "chain transaction confirmed");
@@ -506,6 +525,124 @@ impl ChainDeliverer {
                 .await
                 .map(|_| ())
         }
+    }
+
+    /// Replaces the row's transaction `hash`, not mined in time, by the same one (same nonce,
+    /// recipient, value and data) offering `fee_bump_pct` more, or the network's going rate if
+    /// higher; recorded with the engine before it is broadcast. Over the caps it is left as it
+    /// is, with an alert, and tried again after as many blocks.
+    async fn replace(
+        &self,
+        row: &OutboxEntry,
+        hash: B256,
+        raw: &[u8],
+        nonce: u64,
+        head: u64,
+        flight: &mut InFlight,
+    ) -> Result<(), String> {
+        use alloy_eips::eip2718::Decodable2718;
+        let envelope = alloy_consensus::TxEnvelope::decode_2718(&mut &raw[..])
+            .map_err(|e| format!("the stored transaction {hash} does not decode: {e}"))?;
+        let alloy_consensus::TxEnvelope::Eip1559(signed) = envelope else {
+            return Err(format!("the stored transaction {hash} is not EIP-1559"));
+        };
+        let mut tx = signed.tx().clone();
+        let pct = u128::from(self.fee_bump_pct);
+        let bump = |v: u128| v.saturating_mul(100 + pct) / 100 + 1;
+        let base = self.rpc.base_fee().await.map_err(|e| e.to_string())?;
+        let going = self.rpc.priority_fee().await.unwrap_or(1_000_000);
+        let priority = bump(tx.max_priority_fee_per_gas).max(going);
+        let max_fee = bump(tx.max_fee_per_gas).max(base.saturating_mul(2).saturating_add(priority));
+        flight.since_block.insert(row.id.0, head);
+        if let Some(why) = self.over_caps(tx.gas_limit, max_fee) {
+            let line = format!(
+                "transaction {hash} (nonce {nonce}) is not mined after {} blocks, and a higher fee \
+                 would be over the caps: {why}",
+                self.replace_after_blocks
+            );
+            tracing::error!(row = %row.id, "{line}");
+            self.stats.held.fetch_add(1, Ordering::Relaxed);
+            self.note_error(&line);
+            return Ok(());
+        }
+        tx.max_fee_per_gas = max_fee;
+        tx.max_priority_fee_per_gas = priority.min(max_fee);
+        let replacement = self.signer.sign(tx)?;
+        self.engine
+            .execute(Command::ReplaceTransaction {
+                id: row.id,
+                replaced: hash.to_string(),
+                nonce,
+                tx_hash: replacement.hash.to_string(),
+                raw: replacement.raw.clone(),
+                max_fee_per_gas: store::Wei(max_fee),
+            })
+            .await
+            .map_err(|e| format!("outbox row {}: {e}", row.id))?;
+        self.stats.replaced.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(row = %row.id, nonce, replaced = %hash, by = %replacement.hash, max_fee_per_gas = max_fee, "chain transaction not mined in time; replaced with a higher fee");
+        self.broadcast(row, &replacement.raw, flight).await;
+        Ok(())
+    }
+
+    /// Whether a transaction this row replaced was mined after all (its nonce is taken and the
+    /// current one has no receipt): the row is then delivered by that one.
+    async fn mined_earlier(&self, row: &OutboxEntry) -> Result<bool, String> {
+        let earlier: Vec<String> = {
+            let r = self.store.read().map_err(|e| e.to_string())?;
+            let mut out = Vec::new();
+            let mut before = u64::MAX;
+            loop {
+                let page = r.events_before(before, 4096).map_err(|e| e.to_string())?;
+                let Some(last) = page.last() else { break };
+                before = last.seq;
+                for e in page {
+                    if let store::Event::TransactionReplaced {
+                        outbox, replaced, ..
+                    } = e.event
+                        && outbox == row.id
+                    {
+                        out.push(replaced);
+                    }
+                }
+            }
+            out
+        };
+        for h in earlier {
+            let Ok(hash) = B256::from_str(&h) else {
+                continue;
+            };
+            if let Some(receipt) = self.rpc.receipt(hash).await.map_err(|e| e.to_string())? {
+                if receipt.status.to::<u64>() != 1 {
+                    self.fail(
+                        row,
+                        format!(
+                            "transaction {hash} reverted in block {}",
+                            receipt.block_number
+                        ),
+                    )
+                    .await?;
+                    return Ok(true);
+                }
+                let head = self.rpc.block_number().await.map_err(|e| e.to_string())?;
+                if head + 1 < receipt.block_number.to::<u64>() + self.confirmations {
+                    return Ok(true); // mined; confirmed in a later pass
+                }
+                tracing::info!(row = %row.id, tx = %hash, "an earlier transaction of this row was mined; recorded as sent");
+                self.stats.confirmed.fetch_add(1, Ordering::Relaxed);
+                self.set(
+                    row,
+                    OutboxStatus::Sent {
+                        at: self.clock.now(),
+                        external_id: h,
+                    },
+                    false,
+                )
+                .await?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Settles every auction whose chain rows are all confirmed.

@@ -117,6 +117,9 @@ impl ChainConfig {
         if !(1..=86_400).contains(&self.reconcile_secs) {
             return Err("chain.reconcile_secs must be 1 to 86400".into());
         }
+        if !(10..=500).contains(&self.fee_bump_pct) {
+            return Err("chain.fee_bump_pct must be 10 to 500".into());
+        }
         if self.quorum == 0 {
             return Err("chain.quorum must be at least 1".into());
         }

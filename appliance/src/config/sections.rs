@@ -174,6 +174,11 @@ pub struct ChainConfig {
     /// Providers that must agree on a deposit's block before it is credited (at most the
     /// number of providers configured).
     pub quorum: usize,
+    /// A transaction not mined this many blocks after it was broadcast is replaced by the same
+    /// one with a higher fee (0: never).
+    pub replace_after_blocks: u64,
+    /// How much higher the replacement's fees are, percent (at least 10).
+    pub fee_bump_pct: u64,
 }
 
 impl Default for ChainConfig {
@@ -195,6 +200,8 @@ impl Default for ChainConfig {
             max_gas: 1_000_000,
             max_fee_per_gas_wei: 10_000_000_000,
             quorum: 2,
+            replace_after_blocks: 30,
+            fee_bump_pct: 25,
         }
     }
 }

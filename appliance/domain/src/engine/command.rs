@@ -234,6 +234,22 @@ pub enum Command {
         /// Its value (JSON text).
         value: String,
     },
+    /// Records that the chain deliverer replaced a signed transaction that was not mined in time
+    /// by the same one (same nonce) offering a higher fee; the row follows the replacement.
+    ReplaceTransaction {
+        /// The row.
+        id: OutboxId,
+        /// The transaction replaced: the row's current hash.
+        replaced: String,
+        /// The nonce both share.
+        nonce: u64,
+        /// The replacement's hash.
+        tx_hash: String,
+        /// The replacement, signed, as broadcast.
+        raw: Vec<u8>,
+        /// Its highest fee per gas.
+        max_fee_per_gas: Wei,
+    },
     /// Replaces a state value only if it is still `expected` (`None`: only if there is none);
     /// otherwise refuses with `conflict` and writes nothing.
     SwapState {
@@ -295,6 +311,7 @@ impl Command {
             Command::Withdraw { .. } => "withdraw",
             Command::ConfirmSettlement { .. } => "confirm_settlement",
             Command::UpdateOutbox { .. } => "update_outbox",
+            Command::ReplaceTransaction { .. } => "replace_transaction",
             Command::ReviewOutbox { .. } => "review_outbox",
             Command::SaveState { .. } => "save_state",
             Command::SwapState { .. } => "swap_state",

@@ -465,6 +465,69 @@ impl Core {
         Ok(Ok(Reply::Done))
     }
 
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn replace_transaction(
+        &mut self,
+        w: &mut Writer<'_>,
+        id: OutboxId,
+        replaced: &str,
+        nonce: u64,
+        tx_hash: &str,
+        raw: &[u8],
+        max_fee_per_gas: store::Wei,
+        now: Timestamp,
+    ) -> store::Result<Handled> {
+        let Some(row) = w.outbox_row(id)? else {
+            return Ok(Err(CommandError::not_found(format!(
+                "there is no outbox row {id}"
+            ))));
+        };
+        let OutboxStatus::Signed {
+            nonce: signed_nonce,
+            tx_hash: current,
+            ..
+        } = &row.status
+        else {
+            return Ok(Err(CommandError::state(format!(
+                "outbox row {id} holds no signed transaction to replace"
+            ))));
+        };
+        if current == tx_hash {
+            return Ok(Ok(Reply::Done));
+        }
+        if current != replaced || *signed_nonce != nonce {
+            return Ok(Err(CommandError::conflict(format!(
+                "outbox row {id} now holds {current} (nonce {signed_nonce}), not {replaced} (nonce {nonce})"
+            ))));
+        }
+        if raw.is_empty() || !tx_hash.starts_with("0x") {
+            return Ok(Err(CommandError::invalid(
+                "a replacement needs its signed bytes and its 0x hash",
+            )));
+        }
+        w.append(
+            now,
+            Event::TransactionReplaced {
+                outbox: id,
+                nonce,
+                replaced: replaced.to_string(),
+                by: tx_hash.to_string(),
+                max_fee_per_gas,
+            },
+        )?;
+        w.set_outbox_status(
+            id,
+            OutboxStatus::Signed {
+                at: now,
+                nonce,
+                tx_hash: tx_hash.to_string(),
+                raw: raw.to_vec(),
+            },
+            true,
+        )?;
+        Ok(Ok(Reply::Done))
+    }
+
     pub(super) fn review_outbox(
         &mut self,
         w: &mut Writer<'_>,

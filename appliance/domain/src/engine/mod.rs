@@ -446,6 +446,7 @@ fn changes_schedule(event: &Event) -> bool {
         | Event::BidVoided { .. }
         | Event::WithdrawalRequested { .. }
         | Event::OutboxReviewed { .. }
+        | Event::TransactionReplaced { .. }
         | Event::AdminAction { .. } => false,
         _ => true,
     }

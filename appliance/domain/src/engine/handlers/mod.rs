@@ -173,6 +173,7 @@ impl Core {
                 | Command::RecordDeposit { .. }
                 | Command::IngestTweet { .. }
                 | Command::UpdateOutbox { .. }
+                | Command::ReplaceTransaction { .. }
                 | Command::SaveState { .. }
                 | Command::SwapState { .. }
                 | Command::RecordAdminAction { .. }
@@ -258,6 +259,23 @@ impl Core {
                 status,
                 attempted,
             } => self.update_outbox(w, *id, status, *attempted),
+            Command::ReplaceTransaction {
+                id,
+                replaced,
+                nonce,
+                tx_hash,
+                raw,
+                max_fee_per_gas,
+            } => self.replace_transaction(
+                w,
+                *id,
+                replaced,
+                *nonce,
+                tx_hash,
+                raw,
+                *max_fee_per_gas,
+                now,
+            ),
             Command::ReviewOutbox { id, approve, audit } => {
                 self.review_outbox(w, *id, *approve, audit, now)
             }
