@@ -203,3 +203,59 @@ fn unsafe_destinations_are_refused_naming_the_key() {
             .contains("alerts.smtp_host")
     );
 }
+
+/// The appliance itself reports each settled auction to the operator's webhook: the day, the
+/// item, the winner and the price, once.
+#[test]
+fn each_settled_auction_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("appliance.toml");
+    let (port, hooks) = common::webhook::receiver();
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n[simulation]\nthink_secs = 1\n[alerts]\nwebhooks = [\"http://127.0.0.1:{port}/hook\"]\n",
+            data.display().to_string()
+        ),
+    )
+    .unwrap();
+    let app = common::Running::start(
+        &config,
+        &data,
+        dir.path().join("appliance.log"),
+        &[("SOTHEBAIS_STREAM__ENABLED", "false")],
+    );
+    app.wait_until(Duration::from_secs(60), "a leading bid", || {
+        app.status()["live_auction"]["leader"].is_string()
+            || app.status()["live_auction"]["leader"].is_number()
+    });
+    app.ctl()
+        .execute_ok(serde_json::json!({"command": "force_settle", "auction": 1,
+        "audit": {"actor": "test", "origin": "", "reason": "end the day"}}));
+    let reports = || -> Vec<serde_json::Value> {
+        hooks
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|h| h.json())
+            .filter(|h| h["key"] == "report.1")
+            .collect()
+    };
+    app.wait_until(Duration::from_secs(60), "the day's report", || {
+        !reports().is_empty()
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let r = reports();
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0]["level"], "info");
+    assert!(
+        r[0]["title"].as_str().unwrap().starts_with("Day 1 of "),
+        "{r:?}"
+    );
+    let text = r[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("Sold to @") && text.contains(" ETH") && text.contains("Bids accepted"),
+        "{text}"
+    );
+}

@@ -92,7 +92,7 @@ fn forbid(crate_name: &str, forbidden: &[&str]) {
     );
 }
 
-const ADAPTERS: &[&str] = &["x", "chain", "stream", "control", "egress"];
+const ADAPTERS: &[&str] = &["x", "chain", "stream", "control", "alert", "egress"];
 const NETWORK: &[&str] = &[
     "reqwest",
     "hyper",
@@ -143,8 +143,8 @@ fn the_admin_page_knows_the_domain_and_the_store_only() {
 
 #[test]
 fn adapters_never_know_each_other() {
-    for adapter in ["x", "chain", "stream", "control"] {
-        let others: Vec<&str> = ["x", "chain", "stream", "control"]
+    for adapter in ["x", "chain", "stream", "control", "alert"] {
+        let others: Vec<&str> = ["x", "chain", "stream", "control", "alert"]
             .into_iter()
             .filter(|a| *a != adapter)
             .collect();
