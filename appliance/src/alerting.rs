@@ -7,14 +7,14 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use alert::{Alert, AlertStats, Alerter, Level, Limits};
+use chain::settle::SettleStats;
 use chrono::Utc;
 use domain::engine::{Committed, EngineHandle};
-use domain::report::PartState;
+use domain::report::{Change, PartState};
 use store::{AuctionState, Event, Store, View};
 use tokio::sync::{Mutex, broadcast, mpsc};
 
 use crate::config::Config;
-use crate::health::{Change, Health};
 use crate::supervisor::Supervisor;
 
 /// The alerts part of the status.
@@ -32,7 +32,7 @@ pub fn start(
     sup: &Arc<Supervisor>,
     engine: &EngineHandle,
     store: &Arc<Store>,
-    health: &Arc<Health>,
+    settle: Option<Arc<SettleStats>>,
 ) -> anyhow::Result<Alerting> {
     let sinks = config.alerts.sinks().map_err(anyhow::Error::msg)?;
     let stats = Arc::new(AlertStats::default());
@@ -63,7 +63,7 @@ pub fn start(
         changes: Mutex::new(changes),
         engine: engine.clone(),
         store: store.clone(),
-        health: health.clone(),
+        settle,
         reports: config.alerts.daily_report,
         stop: sup.stop_signal(),
     });
@@ -82,7 +82,7 @@ struct Ctx {
     changes: Mutex<mpsc::Receiver<Change>>,
     engine: EngineHandle,
     store: Arc<Store>,
-    health: Arc<Health>,
+    settle: Option<Arc<SettleStats>>,
     reports: bool,
     stop: tokio::sync::watch::Receiver<bool>,
 }
@@ -99,18 +99,11 @@ impl Ctx {
             stats: self.stats.clone(),
         };
         let deliver = tokio::spawn(alerter.run(rx, self.stop.clone()));
-        let failed_tx = |h: &Health| {
-            h.chain
-                .as_ref()
-                .map_or(0, |c| c.settle.failed.load(Ordering::Relaxed))
-        };
-        let held_tx = |h: &Health| {
-            h.chain
-                .as_ref()
-                .map_or(0, |c| c.settle.held.load(Ordering::Relaxed))
-        };
-        let mut failed_seen = failed_tx(&self.health);
-        let mut held_seen = held_tx(&self.health);
+        let count = |f: fn(&SettleStats) -> u64| self.settle.as_deref().map_or(0, f);
+        let failed_tx = |s: &SettleStats| s.failed.load(Ordering::Relaxed);
+        let held_tx = |s: &SettleStats| s.held.load(Ordering::Relaxed);
+        let mut failed_seen = count(failed_tx);
+        let mut held_seen = count(held_tx);
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         let mut stop = self.stop.clone();
         loop {
@@ -125,9 +118,9 @@ impl Ctx {
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
                 _ = tick.tick() => {
-                    let failed = failed_tx(&self.health);
-                    let held = held_tx(&self.health);
-                    let why = || self.health.chain.as_ref().map(|c| c.settle.last_error.get()).unwrap_or_default();
+                    let failed = count(failed_tx);
+                    let held = count(held_tx);
+                    let why = || self.settle.as_ref().map(|s| s.last_error.get()).unwrap_or_default();
                     if held > held_seen {
                         held_seen = held;
                         Some(Alert {

@@ -16,7 +16,7 @@ use chain::reconcile::EscrowStats;
 use chain::rpc::Rpc;
 use chain::settle::SettleStats;
 use domain::engine::{Command, EngineHandle};
-use domain::report::{Heartbeat, PartState, PartStatus, Readiness, judge};
+use domain::report::{Change, Heartbeat, PartState, PartStatus, Readiness, judge};
 use x::deliver::DeliveryStats;
 use x::poll::PollStats;
 
@@ -140,15 +140,6 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 const PROBE_FRESH: Duration = Duration::from_secs(2);
 /// Frames must have been encoded this recently for the stream to count as flowing.
 const FRAMES_STALL: Duration = Duration::from_secs(5);
-
-/// A state change of one part, for the log and the alerts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Change {
-    /// The part as it is now.
-    pub now: PartStatus,
-    /// Its state before.
-    pub was: PartState,
-}
 
 #[derive(Default)]
 struct Memory {

@@ -318,7 +318,7 @@ mod tests {
             &sup,
             &engine.handle(),
             &store,
-            &health,
+            None,
         )
         .unwrap();
         let parts = Parts::new(

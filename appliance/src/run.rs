@@ -156,7 +156,8 @@ pub async fn run(
         clock.clone(),
     ));
     let (changes_tx, changes) = tokio::sync::mpsc::channel(256);
-    let alerts = crate::alerting::start(&config, changes, &sup, &h, &store, &health)?;
+    let settle = health.chain.as_ref().map(|c| c.settle.clone());
+    let alerts = crate::alerting::start(&config, changes, &sup, &h, &store, settle)?;
     let parts = Parts::new(
         h.clone(),
         health.clone(),

@@ -209,17 +209,11 @@ fn unsafe_destinations_are_refused_naming_the_key() {
 #[test]
 fn each_settled_auction_is_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let config = dir.path().join("appliance.toml");
     let (port, hooks) = common::webhook::receiver();
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = {:?}\n[simulation]\nthink_secs = 1\n[alerts]\nwebhooks = [\"http://127.0.0.1:{port}/hook\"]\n",
-            data.display().to_string()
-        ),
-    )
-    .unwrap();
+    let (config, data) = common::demo_config(
+        dir.path(),
+        &format!("[alerts]\nwebhooks = [\"http://127.0.0.1:{port}/hook\"]"),
+    );
     let app = common::Running::start(
         &config,
         &data,

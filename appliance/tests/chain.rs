@@ -21,6 +21,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 const HOST_ID: u64 = 1000;
 const TREASURY: &str = "0x000000000000000000000000000000000000beef";
 
+#[derive(Clone)]
 struct Setup {
     config: std::path::PathBuf,
     env: Vec<(String, String)>,
@@ -112,6 +113,49 @@ fn end_auction_in(app: &Running, secs: i64) {
     app.ctl()
         .execute_ok(json!({"command": "override", "auction": 1, "ends_at": ends,
         "audit": {"actor": "test", "origin": "", "reason": "end the test auction"}}));
+}
+
+/// Alice (user 7) with her wallet linked, once the deposit watcher follows the chain.
+fn alice_linked_and_watched(app: &Running, hh: &Hardhat) -> &'static str {
+    let alice = ACCOUNTS[1].0;
+    {
+        let mut ctl = app.ctl();
+        ctl.execute_ok(json!({"command": "see_user", "id": "7", "handle": "alice",
+            "account_created": "2020-01-01T00:00:00Z"}));
+        ctl.execute_ok(
+            json!({"command": "link_wallet", "user": "7", "address": alice, "verified": true}),
+        );
+    }
+    hh.mine(1);
+    app.wait_until(Duration::from_secs(30), "the watcher", || {
+        chain_status(app)["head"].as_u64().unwrap_or(0) > 0
+    });
+    alice
+}
+
+/// Bob (user 8) links his wallet, deposits 5 ETH and leads the open auction with 2 ETH.
+fn bob_leads_with_2_eth(app: &Running, hh: &Hardhat, custody: &str) {
+    let bob = ACCOUNTS[2].0;
+    {
+        let mut ctl = app.ctl();
+        ctl.execute_ok(json!({"command": "see_user", "id": "8", "handle": "bob",
+            "account_created": "2020-01-01T00:00:00Z"}));
+        ctl.execute_ok(
+            json!({"command": "link_wallet", "user": "8", "address": bob, "verified": true}),
+        );
+    }
+    hh.send(bob, custody, 5 * ETH, "0x");
+    hh.mine(2);
+    app.wait_until(
+        Duration::from_secs(30),
+        "the deposit and the open auction",
+        || chain_status(app)["deposits_recorded"] == 1 && !app.status()["live_auction"].is_null(),
+    );
+    let r = app
+        .ctl()
+        .execute_ok(json!({"command": "place_bid", "bidder": "8",
+        "amount": "2 ETH", "source": {"operator": "phone-1"}}));
+    assert_eq!(r["accepted"], true, "{r}");
 }
 
 fn link_tweet(handle: &str, key_hex: &str) -> String {
@@ -368,19 +412,7 @@ fn deposits_in_replaced_blocks_are_uncredited() {
     let s = setup(dir.path(), &hh, None, None, 2);
     hh.set_balance(&s.custody, ETH);
     let app = start(dir.path(), &s, "run.log");
-    let alice = ACCOUNTS[1].0;
-    {
-        let mut ctl = app.ctl();
-        ctl.execute_ok(json!({"command": "see_user", "id": "7", "handle": "alice",
-            "account_created": "2020-01-01T00:00:00Z"}));
-        ctl.execute_ok(
-            json!({"command": "link_wallet", "user": "7", "address": alice, "verified": true}),
-        );
-    }
-    hh.mine(1);
-    app.wait_until(Duration::from_secs(30), "the watcher", || {
-        chain_status(&app)["head"].as_u64().unwrap_or(0) > 0
-    });
+    let alice = alice_linked_and_watched(&app, &hh);
 
     // A deposit confirmed (2 blocks), then its block replaced by a longer fork.
     let snapshot = hh.call("evm_snapshot", json!([]));
@@ -438,26 +470,7 @@ fn a_settlement_signed_before_a_crash_happens_exactly_once() {
     hh.mint(&nft, &s.custody, 1);
     let bob = ACCOUNTS[2].0;
     let app = start(dir.path(), &s, "run1.log");
-    {
-        let mut ctl = app.ctl();
-        ctl.execute_ok(json!({"command": "see_user", "id": "8", "handle": "bob",
-            "account_created": "2020-01-01T00:00:00Z"}));
-        ctl.execute_ok(
-            json!({"command": "link_wallet", "user": "8", "address": bob, "verified": true}),
-        );
-    }
-    hh.send(bob, &s.custody, 5 * ETH, "0x");
-    hh.mine(2);
-    app.wait_until(
-        Duration::from_secs(30),
-        "the deposit and the open auction",
-        || chain_status(&app)["deposits_recorded"] == 1 && !app.status()["live_auction"].is_null(),
-    );
-    let r = app
-        .ctl()
-        .execute_ok(json!({"command": "place_bid", "bidder": "8",
-        "amount": "2 ETH", "source": {"operator": "phone-1"}}));
-    assert_eq!(r["accepted"], true, "{r}");
+    bob_leads_with_2_eth(&app, &hh, &s.custody);
 
     // Nothing is mined from now on: the settlement transactions stay signed, without receipts.
     hh.call("evm_setAutomine", json!([false]));
@@ -549,35 +562,12 @@ fn costly_transactions_are_held_and_the_escrow_is_reconciled() {
     hh.mint(&nft, &s.custody, 1);
     let bob = ACCOUNTS[2].0;
     // Fees above a cap of 1 wei per gas: nothing may be sent.
-    let mut capped = Setup {
-        config: s.config.clone(),
-        env: s.env.clone(),
-        custody: s.custody.clone(),
-    };
+    let mut capped = s.clone();
     capped
         .env
         .push(("SOTHEBAIS_CHAIN__MAX_FEE_PER_GAS_WEI".into(), "1".into()));
     let app = start(dir.path(), &capped, "run1.log");
-    {
-        let mut ctl = app.ctl();
-        ctl.execute_ok(json!({"command": "see_user", "id": "8", "handle": "bob",
-            "account_created": "2020-01-01T00:00:00Z"}));
-        ctl.execute_ok(
-            json!({"command": "link_wallet", "user": "8", "address": bob, "verified": true}),
-        );
-    }
-    hh.send(bob, &s.custody, 5 * ETH, "0x");
-    hh.mine(2);
-    app.wait_until(
-        Duration::from_secs(30),
-        "the deposit and the open auction",
-        || chain_status(&app)["deposits_recorded"] == 1 && !app.status()["live_auction"].is_null(),
-    );
-    let r = app
-        .ctl()
-        .execute_ok(json!({"command": "place_bid", "bidder": "8",
-        "amount": "2 ETH", "source": {"operator": "phone-1"}}));
-    assert_eq!(r["accepted"], true, "{r}");
+    bob_leads_with_2_eth(&app, &hh, &s.custody);
     let nonce_before = hh.nonce(&s.custody);
     end_auction_in(&app, 1);
     let held = |app: &Running| -> Vec<u64> {
@@ -660,26 +650,10 @@ fn deposits_wait_for_a_quorum_of_providers() {
     };
     s.env.retain(|(k, _)| k != "SOTHEBAIS_CHAIN__RPC_URLS");
     s.env.push(("SOTHEBAIS_CHAIN__QUORUM".into(), "2".into()));
-    let mut disputed = Setup {
-        config: s.config.clone(),
-        env: s.env.clone(),
-        custody: s.custody.clone(),
-    };
+    let mut disputed = s.clone();
     disputed.env.push(urls(&other.url));
     let app = start(dir.path(), &disputed, "run1.log");
-    let alice = ACCOUNTS[1].0;
-    {
-        let mut ctl = app.ctl();
-        ctl.execute_ok(json!({"command": "see_user", "id": "7", "handle": "alice",
-            "account_created": "2020-01-01T00:00:00Z"}));
-        ctl.execute_ok(
-            json!({"command": "link_wallet", "user": "7", "address": alice, "verified": true}),
-        );
-    }
-    hh.mine(1);
-    app.wait_until(Duration::from_secs(30), "the watcher", || {
-        chain_status(&app)["head"].as_u64().unwrap_or(0) > 0
-    });
+    let alice = alice_linked_and_watched(&app, &hh);
     hh.send(alice, &s.custody, ETH, "0x");
     hh.mine(3);
     app.wait_until(Duration::from_secs(30), "the deposit held", || {
@@ -701,11 +675,7 @@ fn deposits_wait_for_a_quorum_of_providers() {
     assert!(app.terminate(Duration::from_secs(20)).success());
 
     // Two providers that agree (the same node twice): credited.
-    let mut agreed = Setup {
-        config: s.config.clone(),
-        env: s.env.clone(),
-        custody: s.custody.clone(),
-    };
+    let mut agreed = s.clone();
     agreed.env.push(urls(&format!("{}/", hh.url)));
     let app = start(dir.path(), &agreed, "run2.log");
     app.wait_until(Duration::from_secs(30), "the deposit credited", || {
@@ -735,26 +705,7 @@ fn a_stuck_underpriced_transaction_is_replaced_and_mined() {
     hh.mint(&nft, &s.custody, 1);
     let bob = ACCOUNTS[2].0;
     let app = start(dir.path(), &s, "run.log");
-    {
-        let mut ctl = app.ctl();
-        ctl.execute_ok(json!({"command": "see_user", "id": "8", "handle": "bob",
-            "account_created": "2020-01-01T00:00:00Z"}));
-        ctl.execute_ok(
-            json!({"command": "link_wallet", "user": "8", "address": bob, "verified": true}),
-        );
-    }
-    hh.send(bob, &s.custody, 5 * ETH, "0x");
-    hh.mine(2);
-    app.wait_until(
-        Duration::from_secs(30),
-        "the deposit and the open auction",
-        || chain_status(&app)["deposits_recorded"] == 1 && !app.status()["live_auction"].is_null(),
-    );
-    let r = app
-        .ctl()
-        .execute_ok(json!({"command": "place_bid", "bidder": "8",
-        "amount": "2 ETH", "source": {"operator": "phone-1"}}));
-    assert_eq!(r["accepted"], true, "{r}");
+    bob_leads_with_2_eth(&app, &hh, &s.custody);
     hh.call("evm_setAutomine", json!([false]));
     let nonce_before = hh.nonce(&s.custody);
     end_auction_in(&app, 1);

@@ -39,16 +39,7 @@ fn keeps_bidding(app: &Running, data: &Path, than: usize) -> usize {
 #[test]
 fn the_demo_restarts_on_its_own_data() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let config = dir.path().join("appliance.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = {:?}\n[simulation]\nthink_secs = 1\n[backup]\nevery_secs = 2\n",
-            data.display().to_string()
-        ),
-    )
-    .unwrap();
+    let (config, data) = common::demo_config(dir.path(), "[backup]\nevery_secs = 2");
     let log = dir.path().join("appliance.log");
 
     let app = start(&config, &data, &log);

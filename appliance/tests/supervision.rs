@@ -63,16 +63,7 @@ async fn a_panicking_task_is_restarted_and_counted() {
 #[test]
 fn a_dead_engine_thread_exits_the_process_non_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let config = dir.path().join("appliance.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = {:?}\n[simulation]\nthink_secs = 1\n",
-            data.display().to_string()
-        ),
-    )
-    .unwrap();
+    let (config, data) = common::demo_config(dir.path(), "");
     let log = dir.path().join("appliance.log");
     let mut app = Running::start(
         &config,

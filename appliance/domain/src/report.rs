@@ -150,6 +150,15 @@ pub struct PartStatus {
     pub last_failure: String,
 }
 
+/// A state change of one part, for the log and the alerts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The part as it is now.
+    pub now: PartStatus,
+    /// Its state before.
+    pub was: PartState,
+}
+
 /// The appliance's readiness: the worst state of its parts, and each part.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Readiness {

@@ -75,6 +75,22 @@ pub fn link_tweet(handle: &str, key: &k256::ecdsa::SigningKey) -> (String, store
     )
 }
 
+/// A configuration for the demo in `dir` (simulated bidders acting every second), with `extra`
+/// appended; returns the configuration file and the data directory.
+pub fn demo_config(dir: &Path, extra: &str) -> (PathBuf, PathBuf) {
+    let data = dir.join("data");
+    let config = dir.join("appliance.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n[simulation]\nthink_secs = 1\n{extra}\n",
+            data.display().to_string()
+        ),
+    )
+    .unwrap();
+    (config, data)
+}
+
 /// Waits until `check` holds, polling; panics with `what` after `timeout`.
 pub fn wait_until(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
     let start = Instant::now();
