@@ -315,6 +315,14 @@ impl Compositor {
     pub fn render(&mut self, vm: &ViewModel, now_ms: i64) -> &Pixmap {
         let kind = SceneKind::of(vm.phase);
         let mut full = false;
+        if self.assets.refresh(std::time::Instant::now()) {
+            // A picture changed on disk: the background and every layer are drawn anew.
+            self.paint_background();
+            for layer in &mut self.layers {
+                layer.key = None;
+            }
+            full = true;
+        }
         if self.current != Some(kind) {
             if self.current.is_some() {
                 let from = if self.fade_from.is_some() {

@@ -15,7 +15,8 @@ mod view;
 mod widgets;
 
 pub use assets::{
-    AssetSource, DirAssets, MAX_ASSET_BYTES, NoAssets, check_name as check_asset_name,
+    AssetSource, DirAssets, MAX_ASSET_BYTES, NoAssets, REFRESH as ASSET_REFRESH,
+    check_name as check_asset_name,
 };
 pub use blend::{Bounds, Rgba};
 pub use compositor::{Compositor, Redraw, SceneKind, TRANSITION_MS};

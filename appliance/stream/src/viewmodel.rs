@@ -14,41 +14,58 @@ use domain::engine::rules;
 /// Bids shown in the ticker.
 const TICKER_ROWS: usize = 6;
 
-/// Reads artwork files from the asset directory, once each.
+/// Reads artwork files from the asset directory, each again only when its file changed (looked
+/// at once a second), so an uploaded or replaced picture reaches the stream without a restart.
 pub struct ArtworkFiles {
-    dir: PathBuf,
-    cache: HashMap<String, Option<Arc<Vec<u8>>>>,
+    source: scene::DirAssets,
+    cache: HashMap<String, CachedArt>,
+}
+
+struct CachedArt {
+    stamp: Option<u64>,
+    checked: std::time::Instant,
+    bytes: Option<Arc<Vec<u8>>>,
 }
 
 impl ArtworkFiles {
     /// Artwork under `dir`.
     pub fn new(dir: PathBuf) -> ArtworkFiles {
         ArtworkFiles {
-            dir,
+            source: scene::DirAssets(dir),
             cache: HashMap::new(),
         }
     }
 
-    fn get(&mut self, name: &str) -> Option<Arc<Vec<u8>>> {
+    /// The artwork `name` and a stamp that changes with its file.
+    fn get(&mut self, name: &str) -> (Option<Arc<Vec<u8>>>, u64) {
+        use scene::AssetSource;
         if name.is_empty() {
-            return None;
+            return (None, 0);
         }
-        let dir = &self.dir;
-        self.cache
-            .entry(name.to_string())
-            .or_insert_with(|| {
-                let plain = scene::check_asset_name(name).is_ok();
-                let path = dir.join(name);
-                let ok = plain && std::fs::metadata(&path).is_ok_and(|m| m.len() <= scene::MAX_ASSET_BYTES);
-                match ok.then(|| std::fs::read(&path)) {
-                    Some(Ok(bytes)) => Some(Arc::new(bytes)),
-                    _ => {
-                        tracing::warn!(artwork = name, dir = %dir.display(), "artwork file missing or unreadable; drawing generated art");
-                        None
-                    }
-                }
-            })
-            .clone()
+        let now = std::time::Instant::now();
+        if let Some(c) = self.cache.get_mut(name) {
+            if now.duration_since(c.checked) < scene::ASSET_REFRESH {
+                return (c.bytes.clone(), c.stamp.unwrap_or(0));
+            }
+            c.checked = now;
+            if self.source.stamp(name) == c.stamp {
+                return (c.bytes.clone(), c.stamp.unwrap_or(0));
+            }
+        }
+        let stamp = self.source.stamp(name);
+        let bytes = self.source.load(name).map(Arc::new);
+        if bytes.is_none() {
+            tracing::warn!(artwork = name, dir = %self.source.0.display(), "artwork file missing or unreadable; drawing generated art");
+        }
+        self.cache.insert(
+            name.to_string(),
+            CachedArt {
+                stamp,
+                checked: now,
+                bytes: bytes.clone(),
+            },
+        );
+        (bytes, stamp.unwrap_or(0))
     }
 }
 
@@ -154,9 +171,12 @@ pub fn build(
         campaign: campaign
             .as_ref()
             .map_or_else(String::new, |c| c.name.clone()),
-        artwork: Some(Artwork {
-            key: format!("item-{}-{image}", a.item),
-            bytes: art.get(&image),
+        artwork: Some({
+            let (bytes, stamp) = art.get(&image);
+            Artwork {
+                key: format!("item-{}-{image}-{stamp:x}", a.item),
+                bytes,
+            }
         }),
         title,
         artist,
