@@ -1,6 +1,7 @@
 //! Fault injection for the crash tests: `APPLIANCE_FAULT=engine` makes the engine thread panic
 //! about three seconds after start; `APPLIANCE_FAULT=panic:<task>` makes the first run of that
-//! supervised task panic. Refused next to X or the chain, so it can never touch a real auction.
+//! supervised task panic; `APPLIANCE_FAULT=encoder:<frames>` makes the stream's first video
+//! encoder fail after that many frames. Refused next to X or the chain, so it can never touch a real auction.
 //! (Not `SOTHEBAIS_…`: that prefix is the configuration's.)
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ pub const VAR: &str = "APPLIANCE_FAULT";
 pub struct Faults {
     engine: bool,
     panic_task: Option<String>,
+    encoder_after: Option<u64>,
 }
 
 impl Faults {
@@ -41,15 +43,25 @@ impl Faults {
         let faults = if spec == "engine" {
             Faults {
                 engine: true,
-                panic_task: None,
+                ..Faults::default()
             }
         } else if let Some(task) = spec.strip_prefix("panic:").filter(|t| !t.is_empty()) {
             Faults {
-                engine: false,
                 panic_task: Some(task.to_string()),
+                ..Faults::default()
+            }
+        } else if let Some(n) = spec
+            .strip_prefix("encoder:")
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            Faults {
+                encoder_after: Some(n),
+                ..Faults::default()
             }
         } else {
-            anyhow::bail!("{VAR}={spec:?}: expected `engine` or `panic:<task>`");
+            anyhow::bail!(
+                "{VAR}={spec:?}: expected `engine`, `panic:<task>` or `encoder:<frames>`"
+            );
         };
         tracing::warn!(fault = spec, "fault injection is on ({VAR})");
         Ok(faults)
@@ -65,6 +77,11 @@ impl Faults {
         } else {
             clock
         }
+    }
+
+    /// After how many frames the stream's first encoder fails, if asked.
+    pub fn encoder_after(&self) -> Option<u64> {
+        self.encoder_after
     }
 
     /// Arms the task fault on `sup`.

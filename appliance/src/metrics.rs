@@ -128,6 +128,13 @@ impl Collector for ApplianceMetrics {
         )?;
         counter(
             &mut e,
+            "stream_encoder_restarts",
+            "Video encoders replaced after failing mid-stream",
+            None,
+            s.encoder_restarts,
+        )?;
+        counter(
+            &mut e,
             "stream_reconnects",
             "Reconnections to the ingest",
             None,

@@ -158,6 +158,9 @@ pub async fn run(
     let (changes_tx, changes) = tokio::sync::mpsc::channel(256);
     let settle = health.chain.as_ref().map(|c| c.settle.clone());
     let alerts = crate::alerting::start(&config, changes, &sup, &h, &store, settle)?;
+    if let Some(frames) = faults.encoder_after() {
+        stream.inject_encoder_fault(frames);
+    }
     let parts = Parts::new(
         h.clone(),
         health.clone(),

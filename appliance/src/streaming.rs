@@ -39,6 +39,8 @@ pub struct StreamControl {
     active: Mutex<Option<Active>>,
     switching: tokio::sync::Mutex<()>,
     rates: Mutex<Rates>,
+    /// Fault injection: the next stream's first encoder fails after this many frames.
+    encoder_fault: Mutex<Option<u64>>,
 }
 
 impl StreamControl {
@@ -63,7 +65,13 @@ impl StreamControl {
             active: Mutex::new(None),
             switching: tokio::sync::Mutex::new(()),
             rates: Mutex::new(Rates::default()),
+            encoder_fault: Mutex::new(None),
         }
+    }
+
+    /// Makes the next stream's first encoder fail after `frames` frames (the crash tests).
+    pub fn inject_encoder_fault(&self, frames: u64) {
+        *self.encoder_fault.lock().unwrap_or_else(|e| e.into_inner()) = Some(frames);
     }
 
     fn active(&self) -> std::sync::MutexGuard<'_, Option<Active>> {
@@ -91,7 +99,12 @@ impl StreamControl {
         if self.running() {
             return Err("the stream is already running".into());
         }
-        let settings = self.config.stream_settings(self.duration_secs)?;
+        let mut settings = self.config.stream_settings(self.duration_secs)?;
+        settings.fail_encoder_after = self
+            .encoder_fault
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(p) = &settings.publish {
             tracing::info!(target = %p.target, "publishing the stream");
             if self.insecure_tls() {
@@ -165,6 +178,12 @@ impl StreamControl {
             network_dropped_frames: a.stream.network_drops().frames,
             reconnects: o.reconnects.load(Ordering::Relaxed),
             bytes_sent: o.bytes_sent.load(Ordering::Relaxed),
+            encoder_restarts: p.encoder_restarts.load(Ordering::Relaxed),
+            encoder_error: p
+                .encoder_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         })
     }
 
@@ -202,6 +221,8 @@ impl StreamControl {
             "dropped_frames": f.network_dropped_frames,
             "reconnects": f.reconnects,
             "encoder": f.encoder,
+            "encoder_restarts": f.encoder_restarts,
+            "encoder_error": f.encoder_error,
             "last_error": f.last_error,
             "insecure_tls": self.insecure_tls(),
         })
@@ -227,6 +248,10 @@ pub struct StreamFigures {
     pub reconnects: u64,
     /// Bytes written to the ingest.
     pub bytes_sent: u64,
+    /// Encoders replaced after failing mid-stream.
+    pub encoder_restarts: u64,
+    /// The last encoder failure.
+    pub encoder_error: String,
 }
 
 /// Logs the stream's health every 10 s, and once when the first media reaches the ingest.

@@ -71,6 +71,41 @@ fn publishes_ten_seconds_over_rtmp() {
     assert!(log.contains("first video frame sent to the ingest"));
 }
 
+/// An encoder that fails mid-stream is replaced at that frame: the ingest gets one unbroken
+/// recording of the whole duration that decodes cleanly, and the failure is counted.
+#[test]
+fn a_failing_encoder_is_replaced_and_the_stream_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let ingest = Nginx::start(dir.path());
+    let data = dir.path().join("data");
+    let url = format!("rtmp://127.0.0.1:{}/live/heal", ingest.rtmp_port);
+    let child = Command::new(common::binary())
+        .args(["run", "--data"])
+        .arg(&data)
+        .args(["--stream-url", &url, "--duration", "6", "--no-web"])
+        .args(["--encoder", "openh264"])
+        .env("APPLIANCE_FAULT", "encoder:75")
+        .env("SOTHEBAIS_LOG__LEVEL", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(data.with_extension("log")).unwrap())
+        .spawn()
+        .unwrap();
+    wait(child, &data.with_extension("log"));
+    let log = std::fs::read_to_string(data.with_extension("log")).unwrap();
+    assert!(
+        log.contains("the video encoder failed; a new one takes over")
+            && log.contains("injected fault"),
+        "{log}"
+    );
+    let recordings = ingest.recordings();
+    assert_eq!(
+        recordings.len(),
+        1,
+        "one publish, never interrupted: {recordings:?}"
+    );
+    assert_is_the_stream(&recordings[0], 6.0);
+}
+
 #[test]
 fn publishes_over_rtmps_with_a_trusted_certificate() {
     let dir = tempfile::tempdir().unwrap();

@@ -130,7 +130,20 @@ fn nvenc_is_driven_in_the_documented_order_and_falls_back_cleanly() {
             .any(|l| l.starts_with("nvEncEncodePicture ok 1280x720 pitch=1920 ts=33 idr=0"))
     );
 
-    // 2. A GPU without an NVENC engine: auto falls back to openh264 and says why.
+    // 2. A GPU that fails mid-stream: frames after the second are refused with an error the
+    // frame loop can act on (it opens a new encoder; see stream's pipeline).
+    std::fs::write(dir.path().join("fail-after"), "2").unwrap();
+    {
+        let (mut enc, _) = open_video_encoder(EncoderChoice::Nvenc, &settings).unwrap();
+        let pic = Yuv420::new(1280, 720).unwrap();
+        assert!(enc.encode(&pic, 0, true).unwrap().is_some());
+        assert!(enc.encode(&pic, 33, false).unwrap().is_some());
+        let err = enc.encode(&pic, 66, false).unwrap_err();
+        assert!(matches!(err, CodecError::Encode(_)), "{err:?}");
+    }
+    std::fs::remove_file(dir.path().join("fail-after")).unwrap();
+
+    // 3. A GPU without an NVENC engine: auto falls back to openh264 and says why.
     std::fs::remove_file(&log).unwrap();
     std::fs::write(dir.path().join("fail-open"), "").unwrap();
     let (enc, fallback) = open_video_encoder(EncoderChoice::Auto, &settings).unwrap();
@@ -149,7 +162,7 @@ fn nvenc_is_driven_in_the_documented_order_and_falls_back_cleanly() {
         .unwrap();
     assert!(matches!(err, CodecError::Unavailable(_)));
 
-    // 3. No driver at all.
+    // 4. No driver at all.
     let missing = VideoSettings {
         nvenc: NvencLibraries {
             encode: "/nonexistent/libnvidia-encode.so.1".into(),

@@ -270,6 +270,7 @@ pub async fn latency(seconds: f64) -> anyhow::Result<String> {
         stopped,
     ));
     let settings = stream::StreamSettings {
+        fail_encoder_after: None,
         video: VideoSettings::hd720(),
         encoder: EncoderChoice::OpenH264,
         audio: codec::AudioBedKind::Silence,

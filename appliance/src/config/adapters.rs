@@ -294,6 +294,7 @@ impl Config {
             keep: s.keep_recordings.max(1),
         });
         Ok(stream::StreamSettings {
+            fail_encoder_after: None,
             frames: duration_secs.map(|d| d * u64::from(s.fps)),
             video,
             encoder,

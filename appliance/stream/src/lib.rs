@@ -48,6 +48,8 @@ pub struct StreamSettings {
     pub record: Option<RecorderConfig>,
     /// Stop after this many frames (`--duration`).
     pub frames: Option<u64>,
+    /// Fault injection for the crash tests: the first encoder fails after this many frames.
+    pub fail_encoder_after: Option<u64>,
 }
 
 /// Seconds of media the publisher's queue holds before dropping GOPs.

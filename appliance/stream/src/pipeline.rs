@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use codec::{AUDIO_CHANNELS, AUDIO_SAMPLE_RATE, AacEncoder, AudioBed, Yuv420, open_video_encoder};
+use codec::{
+    AUDIO_CHANNELS, AUDIO_SAMPLE_RATE, AacEncoder, AudioBed, AvcConfig, CodecError, EncoderChoice,
+    VideoEncoder, Yuv420, open_video_encoder,
+};
 use rtmp::{Media, MediaQueue, StreamHeaders, StreamInfo};
 use scene::{Compositor, DirAssets, ViewModel};
 use tokio::sync::watch;
@@ -46,6 +49,10 @@ pub struct PipelineStats {
     pub video_bytes: AtomicU64,
     /// The encoder in use.
     pub encoder: Mutex<String>,
+    /// Encoders replaced after failing mid-stream.
+    pub encoder_restarts: AtomicU64,
+    /// The last encoder failure.
+    pub encoder_error: Mutex<String>,
     /// Commit-to-encoded-frame latencies, microseconds (the latest 4096).
     pub latencies: Mutex<Vec<u32>>,
 }
@@ -103,6 +110,62 @@ fn audio_samples_through(n: u64, fps: u64) -> u64 {
     (n + 1) * u64::from(AUDIO_SAMPLE_RATE) / fps
 }
 
+/// NVENC failures after which the stream goes on with openh264.
+const NVENC_STRIKES: u32 = 3;
+/// Encoder replacements allowed in a minute; one more ends the stream (something is badly wrong).
+const MAX_RESTARTS_PER_MINUTE: usize = 5;
+
+/// The encoder to open after `nvenc_failures` NVENC failures: the configured one until NVENC has
+/// failed [`NVENC_STRIKES`] times, openh264 after.
+fn next_choice(configured: EncoderChoice, nvenc_failures: u32) -> EncoderChoice {
+    if nvenc_failures >= NVENC_STRIKES {
+        EncoderChoice::OpenH264
+    } else {
+        configured
+    }
+}
+
+/// A keyframe carrying its parameter sets in front (AVCC), for a stream whose encoder was replaced
+/// by one with other parameters than the sequence header the outputs announced.
+fn with_parameter_sets(config: &AvcConfig, avcc: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(avcc.len() + config.sps.len() + config.pps.len() + 8);
+    for nal in [&config.sps, &config.pps] {
+        out.extend_from_slice(&u32::try_from(nal.len()).unwrap_or(0).to_be_bytes());
+        out.extend_from_slice(nal);
+    }
+    out.extend_from_slice(avcc);
+    out
+}
+
+/// An encoder that fails after `left` more frames (the crash tests' injected fault).
+struct FailAfter {
+    inner: Box<dyn VideoEncoder>,
+    left: u64,
+}
+
+impl VideoEncoder for FailAfter {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn encode(
+        &mut self,
+        picture: &Yuv420,
+        pts_ms: u64,
+        force_keyframe: bool,
+    ) -> Result<Option<codec::EncodedVideo>, CodecError> {
+        if self.left == 0 {
+            return Err(CodecError::Encode("injected fault".into()));
+        }
+        self.left -= 1;
+        self.inner.encode(picture, pts_ms, force_keyframe)
+    }
+
+    fn config(&self) -> Option<&AvcConfig> {
+        self.inner.config()
+    }
+}
+
 /// Runs the loop until `stop` turns true or `settings.frames` frames were made.
 pub fn run(
     settings: StreamSettings,
@@ -123,6 +186,18 @@ pub fn run(
     .map_err(|e| e.to_string())?;
     let (mut encoder, fallback) =
         open_video_encoder(settings.encoder, v).map_err(|e| e.to_string())?;
+    if let Some(left) = settings.fail_encoder_after {
+        encoder = Box::new(FailAfter {
+            inner: encoder,
+            left,
+        });
+    }
+    let mut nvenc_failures = 0u32;
+    let mut restarts: Vec<Instant> = Vec::new();
+    // The parameter sets the outputs announced, and whether keyframes must carry the current
+    // encoder's own (it was replaced by one with other parameters).
+    let mut announced: Option<AvcConfig> = None;
+    let mut inband = false;
     if let Some(why) = fallback {
         tracing::info!(reason = %why, "NVENC not used; encoding with openh264");
     }
@@ -176,7 +251,44 @@ pub fn run(
         let force = want_keyframe.swap(false, Ordering::Relaxed);
         let encoded = match encoder.encode(&picture, pts_ms, force) {
             Ok(e) => e,
-            Err(e) => break Err(e.to_string()),
+            Err(e) => {
+                // Crash-only for the encoder: a new one takes over at this very frame.
+                let failed = encoder.name();
+                if failed == "nvenc" {
+                    nvenc_failures += 1;
+                }
+                let now = Instant::now();
+                restarts.retain(|t| now.duration_since(*t) < Duration::from_secs(60));
+                restarts.push(now);
+                *stats
+                    .encoder_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = format!("{failed}: {e}");
+                if restarts.len() > MAX_RESTARTS_PER_MINUTE {
+                    break Err(format!(
+                        "the video encoder failed {} times in a minute; last: {e}",
+                        restarts.len()
+                    ));
+                }
+                let choice = next_choice(settings.encoder, nvenc_failures);
+                tracing::error!(encoder = failed, error = %e, next = ?choice, "the video encoder failed; a new one takes over");
+                let replacement = match open_video_encoder(choice, v) {
+                    Ok((enc, _)) => enc,
+                    Err(e2) => {
+                        break Err(format!(
+                            "the video encoder failed ({e}) and no other opens: {e2}"
+                        ));
+                    }
+                };
+                encoder = replacement;
+                stats.encoder_restarts.fetch_add(1, Ordering::Relaxed);
+                *stats.encoder.lock().unwrap_or_else(|p| p.into_inner()) =
+                    encoder.name().to_string();
+                match encoder.encode(&picture, pts_ms, true) {
+                    Ok(e) => e,
+                    Err(e) => break Err(format!("the replacement encoder failed at once: {e}")),
+                }
+            }
         };
         let t3 = Instant::now();
         stats.compose_us.fetch_add(us(t1 - t0), Ordering::Relaxed);
@@ -198,15 +310,32 @@ pub fn run(
                     avc_record: config.decoder_configuration_record(),
                     asc: aac.audio_specific_config().to_vec(),
                 });
+                announced = Some(config.clone());
                 started = true;
             }
+            if let (Some(first), Some(now)) = (&announced, encoder.config())
+                && first != now
+                && !inband
+            {
+                tracing::warn!(
+                    encoder = encoder.name(),
+                    "the new encoder's parameters differ; keyframes carry them from now on"
+                );
+                inband = true;
+            }
+            let avcc = match encoder.config() {
+                Some(config) if inband && video.keyframe => {
+                    with_parameter_sets(config, &video.avcc)
+                }
+                _ => video.avcc,
+            };
             stats
                 .video_bytes
-                .fetch_add(video.avcc.len() as u64, Ordering::Relaxed);
+                .fetch_add(avcc.len() as u64, Ordering::Relaxed);
             let media = Media::Video {
                 pts_ms: video.pts_ms,
                 keyframe: video.keyframe,
-                avcc: Bytes::from(video.avcc),
+                avcc: Bytes::from(avcc),
             };
             for q in &queues {
                 q.push(media.clone());
@@ -275,6 +404,36 @@ mod tests {
         assert_eq!(
             pace(start, period, 0, start + period * 300),
             Pace::Skip(300)
+        );
+    }
+
+    #[test]
+    fn nvenc_gives_way_to_openh264_after_three_failures() {
+        assert_eq!(next_choice(EncoderChoice::Auto, 0), EncoderChoice::Auto);
+        assert_eq!(next_choice(EncoderChoice::Nvenc, 2), EncoderChoice::Nvenc);
+        assert_eq!(next_choice(EncoderChoice::Auto, 3), EncoderChoice::OpenH264);
+        assert_eq!(
+            next_choice(EncoderChoice::Nvenc, 7),
+            EncoderChoice::OpenH264
+        );
+        assert_eq!(
+            next_choice(EncoderChoice::OpenH264, 0),
+            EncoderChoice::OpenH264
+        );
+    }
+
+    #[test]
+    fn a_keyframe_can_carry_its_parameter_sets() {
+        let config = AvcConfig {
+            sps: vec![0x67, 1, 2],
+            pps: vec![0x68, 3],
+        };
+        let idr = [0, 0, 0, 2, 0x65, 9];
+        assert_eq!(
+            with_parameter_sets(&config, &idr),
+            [
+                0, 0, 0, 3, 0x67, 1, 2, 0, 0, 0, 2, 0x68, 3, 0, 0, 0, 2, 0x65, 9
+            ]
         );
     }
 

@@ -50,6 +50,10 @@ int cuCtxDestroy_v2(void *ctx) { note("cuCtxDestroy %s", ctx == (void *)0xC0DA ?
 static int forced_idr;
 static unsigned char bitstream[64];
 static int frames;
+/* Frames since the session was initialised, and after how many encoding fails (-1: never), read
+   from a file "fail-after" beside this library: a GPU that dies mid-stream. */
+static int session_frames;
+static int fail_after = -1;
 
 NVENCSTATUS NvEncodeAPIGetMaxSupportedVersion(uint32_t *version) {
     *version = (NVENCAPI_MAJOR_VERSION << 4) | NVENCAPI_MINOR_VERSION;
@@ -97,6 +101,15 @@ static NVENCSTATUS init(void *enc, NV_ENC_INITIALIZE_PARAMS *p) {
          p->encodeHeight, p->frameRateNum, p->frameRateDen, c ? c->gopLength : 0, c ? c->encodeCodecConfig.h264Config.idrPeriod : 0,
          c ? (int)c->rcParams.rateControlMode : -1, c ? c->rcParams.averageBitRate : 0,
          c ? c->encodeCodecConfig.h264Config.repeatSPSPPS : 0, c ? c->frameIntervalP - 1 : -1);
+    session_frames = 0;
+    fail_after = -1;
+    char path[4096];
+    beside("fail-after", path, sizeof path);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%d", &fail_after) != 1) fail_after = -1;
+        fclose(f);
+    }
     return NV_ENC_SUCCESS;
 }
 static unsigned char input_memory[1920 * 1088 * 3];
@@ -128,6 +141,11 @@ static NVENCSTATUS unlock_input(void *enc, NV_ENC_INPUT_PTR in) {
 }
 static NVENCSTATUS encode(void *enc, NV_ENC_PIC_PARAMS *p) {
     (void)enc;
+    if (fail_after >= 0 && session_frames >= fail_after) {
+        note("nvEncEncodePicture FAILING after %d frames", session_frames);
+        return NV_ENC_ERR_GENERIC;
+    }
+    session_frames++;
     forced_idr = (p->encodePicFlags & NV_ENC_PIC_FLAG_FORCEIDR) != 0;
     note("nvEncEncodePicture %s %ux%u pitch=%u ts=%llu idr=%d", ver(p->version, NV_ENC_PIC_PARAMS_VER), p->inputWidth,
          p->inputHeight, p->inputPitch, (unsigned long long)p->inputTimeStamp, forced_idr);

@@ -118,6 +118,16 @@ pub fn alerts(status: &Value) -> Vec<Alert> {
         );
     }
     let stream = &status["stream"];
+    if stream["encoder_restarts"].as_u64().unwrap_or(0) > 0 {
+        add(
+            "warning",
+            format!(
+                "The video encoder failed and was replaced {} time(s) (last: {})",
+                stream["encoder_restarts"],
+                stream["encoder_error"].as_str().unwrap_or("")
+            ),
+        );
+    }
     if stream["insecure_tls"] == true {
         add(
             "warning",
