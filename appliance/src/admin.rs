@@ -314,6 +314,7 @@ impl Backend for Admin {
                 "live" => scene::Phase::Live,
                 "post" if vm.winner.is_empty() => scene::Phase::Unsold,
                 "post" => scene::Phase::Sold,
+                "standby" => scene::Phase::Standby,
                 other => return Err(format!("no scene {other:?}")),
             };
             let set = self.scene_set()?;
@@ -356,6 +357,14 @@ impl Backend for Admin {
 
     fn streaming(&self) -> bool {
         self.stream.running()
+    }
+
+    fn set_standby(&self, on: bool) {
+        self.stream.set_standby(on);
+    }
+
+    fn standby(&self) -> bool {
+        self.stream.standby()
     }
 
     fn set_streaming(&self, on: bool) -> BoxFut<'_, Result<(), String>> {

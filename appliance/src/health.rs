@@ -323,6 +323,11 @@ impl Parts {
                 PartState::Down,
                 format!("no frame encoded for {} s", FRAMES_STALL.as_secs()),
             )
+        } else if let Some(why) = &f.standby {
+            (
+                PartState::Degraded,
+                format!("the standby picture is on air: {why}"),
+            )
         } else if self.stream.publishing() && !f.connected {
             let why = if f.last_error.is_empty() {
                 "not connected to the ingest yet".to_string()

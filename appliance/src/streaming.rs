@@ -41,6 +41,8 @@ pub struct StreamControl {
     rates: Mutex<Rates>,
     /// Fault injection: the next stream's first encoder fails after this many frames.
     encoder_fault: Mutex<Option<u64>>,
+    /// The operator's standby switch, shared with every stream started.
+    standby: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl StreamControl {
@@ -66,7 +68,19 @@ impl StreamControl {
             switching: tokio::sync::Mutex::new(()),
             rates: Mutex::new(Rates::default()),
             encoder_fault: Mutex::new(None),
+            standby: Arc::default(),
         }
+    }
+
+    /// Puts the standby picture on air (or takes it off), now and for streams started later.
+    pub fn set_standby(&self, on: bool) {
+        self.standby.store(on, Ordering::Relaxed);
+        tracing::info!(on, "standby switch");
+    }
+
+    /// Whether the operator has the stream on standby.
+    pub fn standby(&self) -> bool {
+        self.standby.load(Ordering::Relaxed)
     }
 
     /// Makes the next stream's first encoder fail after `frames` frames (the crash tests).
@@ -100,6 +114,7 @@ impl StreamControl {
             return Err("the stream is already running".into());
         }
         let mut settings = self.config.stream_settings(self.duration_secs)?;
+        settings.standby = self.standby.clone();
         settings.fail_encoder_after = self
             .encoder_fault
             .lock()
@@ -179,6 +194,7 @@ impl StreamControl {
             reconnects: o.reconnects.load(Ordering::Relaxed),
             bytes_sent: o.bytes_sent.load(Ordering::Relaxed),
             encoder_restarts: p.encoder_restarts.load(Ordering::Relaxed),
+            standby: p.standby.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             encoder_error: p
                 .encoder_error
                 .lock()
@@ -222,6 +238,7 @@ impl StreamControl {
             "reconnects": f.reconnects,
             "encoder": f.encoder,
             "encoder_restarts": f.encoder_restarts,
+            "standby": f.standby,
             "encoder_error": f.encoder_error,
             "last_error": f.last_error,
             "insecure_tls": self.insecure_tls(),
@@ -250,6 +267,8 @@ pub struct StreamFigures {
     pub bytes_sent: u64,
     /// Encoders replaced after failing mid-stream.
     pub encoder_restarts: u64,
+    /// Why the standby picture is on air, if it is.
+    pub standby: Option<String>,
     /// The last encoder failure.
     pub encoder_error: String,
 }

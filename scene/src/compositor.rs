@@ -21,7 +21,7 @@ use crate::widgets::{self, Ctx};
 /// How long a change of scene takes to cross-fade.
 pub const TRANSITION_MS: i64 = 600;
 
-/// Which of the three scenes a phase shows.
+/// Which of the four scenes a phase shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SceneKind {
     /// Before bidding.
@@ -30,6 +30,8 @@ pub enum SceneKind {
     Live,
     /// After bidding.
     Post,
+    /// On standby.
+    Standby,
 }
 
 impl SceneKind {
@@ -39,6 +41,7 @@ impl SceneKind {
             Phase::Idle | Phase::Pre => SceneKind::Pre,
             Phase::Live | Phase::Paused => SceneKind::Live,
             Phase::Sold | Phase::Unsold => SceneKind::Post,
+            Phase::Standby => SceneKind::Standby,
         }
     }
 
@@ -47,6 +50,7 @@ impl SceneKind {
             SceneKind::Pre => "pre",
             SceneKind::Live => "live",
             SceneKind::Post => "post",
+            SceneKind::Standby => "standby",
         }
     }
 }
@@ -236,6 +240,7 @@ impl Compositor {
             SceneKind::Pre => &self.set.scenes.pre,
             SceneKind::Live => &self.set.scenes.live,
             SceneKind::Post => &self.set.scenes.post,
+            SceneKind::Standby => &self.set.scenes.standby,
         }
     }
 

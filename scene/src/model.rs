@@ -36,6 +36,18 @@ pub struct Scenes {
     pub live: Scene,
     /// After bidding closed.
     pub post: Scene,
+    /// "We'll be right back": shown when the appliance's data is stale or the operator asks
+    /// for it. A scene file without one gets the built-in standby scene.
+    #[serde(default = "builtin_standby")]
+    pub standby: Scene,
+}
+
+fn builtin_standby() -> Scene {
+    // The built-in file has a standby scene (a test parses it); failing here is a build defect.
+    toml::from_str::<SceneSet>(DEFAULT_SCENES)
+        .unwrap_or_else(|e| panic!("built-in scenes: {e}"))
+        .scenes
+        .standby
 }
 
 /// The palette. Colours are `#rrggbb` or `#rrggbbaa`.
@@ -326,6 +338,7 @@ impl SceneSet {
             ("pre", &self.scenes.pre),
             ("live", &self.scenes.live),
             ("post", &self.scenes.post),
+            ("standby", &self.scenes.standby),
         ] {
             let bad = |message: String| SceneError::Invalid {
                 scene: name.to_string(),

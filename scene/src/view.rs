@@ -19,6 +19,8 @@ pub enum Phase {
     Sold,
     /// Bidding closed without a sale.
     Unsold,
+    /// The stream is on standby ("we'll be right back").
+    Standby,
 }
 
 /// The host's expression.

@@ -55,7 +55,7 @@ fn countdown_state(to: CountdownTo, ctx: &Ctx<'_>) -> (String, bool, bool) {
             }
             Phase::Paused => ("PAUSED".into(), false, false),
             Phase::Sold | Phase::Unsold => ("CLOSED".into(), false, false),
-            Phase::Pre | Phase::Idle => ("--:--".into(), false, false),
+            Phase::Pre | Phase::Idle | Phase::Standby => ("--:--".into(), false, false),
         },
         CountdownTo::Start => match (vm.phase, vm.starts_at_ms) {
             (Phase::Pre, Some(start)) if start > ctx.now_ms => {

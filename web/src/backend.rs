@@ -61,7 +61,7 @@ pub trait Backend: Send + Sync + 'static {
     fn changes(&self) -> watch::Receiver<u64>;
     /// The latest composed frame as JPEG (a fresh render when the stream is off).
     fn frame_jpeg(&self) -> BoxFut<'_, Result<Vec<u8>, String>>;
-    /// A render of the scene of `phase` (`pre`, `live`, `post`) with the current data, as PNG.
+    /// A render of the scene of `phase` (`pre`, `live`, `post`, `standby`) with the current data, as PNG.
     fn scene_preview(&self, phase: String) -> BoxFut<'_, Result<Vec<u8>, String>>;
     /// The scene file in use (TOML).
     fn scenes(&self) -> String;
@@ -72,6 +72,10 @@ pub trait Backend: Send + Sync + 'static {
     fn streaming(&self) -> bool;
     /// Starts or stops the stream.
     fn set_streaming(&self, on: bool) -> BoxFut<'_, Result<(), String>>;
+    /// Puts the standby picture ("we'll be right back") on air, or takes it off.
+    fn set_standby(&self, on: bool);
+    /// Whether the operator has the stream on standby.
+    fn standby(&self) -> bool;
     /// The settings, secrets shown only as set or not.
     fn settings(&self) -> Value;
     /// Saves changed settings (`{"section.key": value}`), applied at the next start; returns the

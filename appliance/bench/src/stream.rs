@@ -271,6 +271,7 @@ pub async fn latency(seconds: f64) -> anyhow::Result<String> {
     ));
     let settings = stream::StreamSettings {
         fail_encoder_after: None,
+        standby: Default::default(),
         video: VideoSettings::hd720(),
         encoder: EncoderChoice::OpenH264,
         audio: codec::AudioBedKind::Silence,

@@ -295,6 +295,7 @@ impl Config {
         });
         Ok(stream::StreamSettings {
             fail_encoder_after: None,
+            standby: Default::default(),
             frames: duration_secs.map(|d| d * u64::from(s.fps)),
             video,
             encoder,

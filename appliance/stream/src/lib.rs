@@ -22,7 +22,7 @@ use scene::SceneSet;
 use store::Store;
 use tokio::sync::{broadcast, watch};
 
-pub use pipeline::{PipelineStats, Snapshot};
+pub use pipeline::{PipelineStats, STALE_AFTER, Snapshot};
 
 use domain::clock::SharedClock;
 use domain::engine::Committed;
@@ -50,6 +50,8 @@ pub struct StreamSettings {
     pub frames: Option<u64>,
     /// Fault injection for the crash tests: the first encoder fails after this many frames.
     pub fail_encoder_after: Option<u64>,
+    /// While true, the standby picture is on air (the operator's switch).
+    pub standby: Arc<AtomicBool>,
 }
 
 /// Seconds of media the publisher's queue holds before dropping GOPs.
@@ -289,6 +291,13 @@ pub async fn update_view(
                         vm: Arc::new(vm),
                         seq,
                         at,
+                        fresh: Instant::now(),
+                    });
+                } else {
+                    // Still current: say so without waking anyone.
+                    snapshots.send_if_modified(|s| {
+                        s.fresh = Instant::now();
+                        false
                     });
                 }
             }
@@ -308,6 +317,7 @@ pub fn initial_snapshot(store: &Store, clock: &SharedClock, assets_dir: PathBuf)
         vm: Arc::new(vm),
         seq: 0,
         at: Instant::now(),
+        fresh: Instant::now(),
     }
 }
 

@@ -30,7 +30,12 @@ pub struct Snapshot {
     pub seq: u64,
     /// When that event was received from the engine (right after its commit).
     pub at: Instant,
+    /// When the view was last confirmed current (the view updater does so every second).
+    pub fresh: Instant,
 }
+
+/// A view not confirmed current for this long is stale: the stream goes on standby.
+pub const STALE_AFTER: Duration = Duration::from_secs(10);
 
 /// Counters of the frame loop.
 #[derive(Debug, Default)]
@@ -53,6 +58,8 @@ pub struct PipelineStats {
     pub encoder_restarts: AtomicU64,
     /// The last encoder failure.
     pub encoder_error: Mutex<String>,
+    /// Whether the standby picture is on air, and why.
+    pub standby: Mutex<Option<String>>,
     /// Commit-to-encoded-frame latencies, microseconds (the latest 4096).
     pub latencies: Mutex<Vec<u32>>,
 }
@@ -241,7 +248,33 @@ pub fn run(
         }
         let snap = snapshots.borrow().clone();
         let t0 = Instant::now();
-        let frame = compositor.render(&snap.vm, clock.now().0.div_euclid(1000));
+        let why = if settings.standby.load(Ordering::Relaxed) {
+            Some("the operator put the stream on standby".to_string())
+        } else if snap.fresh.elapsed() > STALE_AFTER {
+            Some(format!(
+                "the auction's data is {} s old",
+                snap.fresh.elapsed().as_secs()
+            ))
+        } else {
+            None
+        };
+        {
+            let mut on_air = stats.standby.lock().unwrap_or_else(|p| p.into_inner());
+            if on_air.is_some() != why.is_some() {
+                match &why {
+                    Some(w) => tracing::warn!(reason = %w, "standby picture on air"),
+                    None => tracing::info!("standby over; the auction is back on air"),
+                }
+            }
+            *on_air = why.clone();
+        }
+        let frame = if why.is_some() {
+            let mut vm = (*snap.vm).clone();
+            vm.phase = scene::Phase::Standby;
+            compositor.render(&vm, clock.now().0.div_euclid(1000))
+        } else {
+            compositor.render(&snap.vm, clock.now().0.div_euclid(1000))
+        };
         let t1 = Instant::now();
         if let Err(e) = picture.fill_from_rgba(frame.data(), v.width * 4) {
             break Err(e.to_string());

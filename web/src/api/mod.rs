@@ -71,6 +71,8 @@ pub fn router() -> Router {
         .push(Router::with_path("outbox/{id}/reject").post(campaign::reject))
         .push(Router::with_path("stream/start").post(stream::stream_start))
         .push(Router::with_path("stream/stop").post(stream::stream_stop))
+        .push(Router::with_path("stream/standby").post(stream::standby_on))
+        .push(Router::with_path("stream/standby/off").post(stream::standby_off))
         .push(Router::with_path("stream/scenes").put(stream::save_scenes));
     let admin = Router::new()
         .hoop(Guard::api(Role::Admin))

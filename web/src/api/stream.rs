@@ -63,8 +63,8 @@ pub(super) async fn save_scenes(req: &mut Request, depot: &mut Depot, res: &mut 
     res.render(Json(json!({"ok": true})));
 }
 
-/// A render of the `pre`, `live` or `post` scene with the data now, as PNG.
-#[endpoint(tags("stream"), parameters(("phase" = String, Path, description = "pre, live or post")))]
+/// A render of the `pre`, `live`, `post` or `standby` scene with the data now, as PNG.
+#[endpoint(tags("stream"), parameters(("phase" = String, Path, description = "pre, live, post or standby")))]
 pub(super) async fn scene_preview(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let app = app(depot);
     let phase = req.param::<String>("phase").unwrap_or_default();
@@ -112,6 +112,33 @@ pub(super) async fn switch_stream(
     )
     .await;
     res.render(Json(json!({"streaming": app.backend.streaming()})));
+}
+
+/// Puts the standby picture on air: the stream goes on, showing "we'll be right back".
+#[endpoint(tags("stream"))]
+pub(super) async fn standby_on(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    switch_standby(true, req, depot, res).await;
+}
+
+/// Takes the standby picture off: the auction is back on air.
+#[endpoint(tags("stream"))]
+pub(super) async fn standby_off(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    switch_standby(false, req, depot, res).await;
+}
+
+async fn switch_standby(on: bool, req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let app = app(depot);
+    let s = who(depot);
+    app.backend.set_standby(on);
+    record(
+        &app,
+        &s,
+        req,
+        if on { "standby_on" } else { "standby_off" },
+        "",
+    )
+    .await;
+    res.render(Json(json!({"standby": app.backend.standby()})));
 }
 
 /// Starts streaming.

@@ -118,6 +118,12 @@ pub fn alerts(status: &Value) -> Vec<Alert> {
         );
     }
     let stream = &status["stream"];
+    if let Some(why) = stream["standby"].as_str() {
+        add(
+            "warning",
+            format!("The stream shows the standby picture: {why}"),
+        );
+    }
     if stream["encoder_restarts"].as_u64().unwrap_or(0) > 0 {
         add(
             "warning",

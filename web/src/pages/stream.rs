@@ -7,6 +7,7 @@ use super::*;
 pub(super) async fn stream(depot: &mut Depot, res: &mut Response) {
     let app = app(depot);
     let on = app.backend.streaming();
+    let standby = app.backend.standby();
     let scenes = app.backend.scenes();
     page(depot, res, "Stream", |_, s| {
         let operate = can_operate(s);
@@ -17,13 +18,20 @@ pub(super) async fn stream(depot: &mut Depot, res: &mut Response) {
             } @else if operate {
                 (api_form("/api/v1/stream/start", "POST", "Start streaming", Some("Go live now?"), false, html! {}))
             }
+            @if operate && standby {
+                p.alert.warning { "On standby: viewers see \"we'll be right back\"." }
+                (api_form("/api/v1/stream/standby/off", "POST", "Back on air", Some("Show the auction again?"), false, html! {}))
+            } @else if operate {
+                (api_form("/api/v1/stream/standby", "POST", "Emergency: standby picture", Some("Show \"we'll be right back\" instead of the auction? Bidding goes on."), false, html! {}))
+            }
             h2 { "Live preview" }
             img #preview .preview data-refresh="2000" src="/api/v1/stream/preview" alt="the composed frame";
             h2 { "Preview a scene before going live" }
             p {
                 (link("/api/v1/stream/scenes/pre/preview", "before the auction")) " · "
                 (link("/api/v1/stream/scenes/live/preview", "during the auction")) " · "
-                (link("/api/v1/stream/scenes/post/preview", "after the auction"))
+                (link("/api/v1/stream/scenes/post/preview", "after the auction")) " · "
+                (link("/api/v1/stream/scenes/standby/preview", "standby"))
             }
             h2 { "Scene layout" }
             p.muted {
