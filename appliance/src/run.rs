@@ -201,7 +201,27 @@ pub async fn run(
         });
     }
     if config.stream.enabled {
-        stream.start().await.map_err(anyhow::Error::msg)?;
+        // A timed run (`--duration`) streams from the start, whatever the schedule.
+        if config.stream.on_air == "always" || duration.is_some() {
+            stream.start().await.map_err(anyhow::Error::msg)?;
+        } else {
+            let (stream, store, clock) = (stream.clone(), store.clone(), clock.clone());
+            let (lead, tail) = (
+                Duration::from_secs(config.stream.lead_mins * 60),
+                Duration::from_secs(config.stream.tail_mins * 60),
+            );
+            let stopped = stopped.clone();
+            sup.spawn("stream.schedule", move || {
+                crate::streaming::follow_schedule(
+                    stream.clone(),
+                    store.clone(),
+                    clock.clone(),
+                    lead,
+                    tail,
+                    stopped.clone(),
+                )
+            });
+        }
     }
     let web = if config.web.enabled {
         let admin = Admin::new(

@@ -273,6 +273,51 @@ pub struct StreamFigures {
     pub encoder_error: String,
 }
 
+/// Starts and stops the stream as the on-air schedule says, acting only when its answer changes
+/// (so the operator's own start or stop holds until the next boundary).
+pub async fn follow_schedule(
+    stream: Arc<StreamControl>,
+    store: Arc<store::Store>,
+    clock: SharedClock,
+    lead: Duration,
+    tail: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    use store::View;
+    let mut edges = stream::onair::Edges::default();
+    loop {
+        let auctions = store.read().and_then(|r| r.auctions());
+        match auctions {
+            Ok(auctions) => {
+                let wanted = stream::onair::on_air(&auctions, clock.now(), lead, tail);
+                match edges.step(wanted) {
+                    Some(true) if !stream.running() => {
+                        tracing::info!("on-air schedule: going live");
+                        if let Err(e) = stream.start().await {
+                            tracing::error!(error = %e, "the on-air schedule could not start the stream");
+                        }
+                    }
+                    Some(false) if stream.running() => {
+                        tracing::info!("on-air schedule: off air until the next auction");
+                        if let Err(e) = stream.stop().await {
+                            tracing::error!(error = %e, "the stream failed");
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "the on-air schedule cannot read the auctions"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
+
 /// Logs the stream's health every 10 s, and once when the first media reaches the ingest.
 async fn log_stream(
     p: Arc<PipelineStats>,

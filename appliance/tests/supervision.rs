@@ -145,6 +145,24 @@ async fn readyz_follows_the_ingest_and_the_operator_hears_once() {
             .contains("ingest"),
         "{body}"
     );
+    // The operator hears of it (the watch looks every 5 s) before the ingest comes back.
+    let stream_alerts = || -> Vec<Value> {
+        hooks
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|h| h.json())
+            .filter(|h| h["key"] == "part.stream")
+            .collect()
+    };
+    let heard = Instant::now();
+    while stream_alerts().is_empty() {
+        assert!(
+            heard.elapsed() < Duration::from_secs(30),
+            "no alert while degraded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // The ingest comes back: ready.
     ingest.restart();
     let start = Instant::now();
@@ -164,15 +182,6 @@ async fn readyz_follows_the_ingest_and_the_operator_hears_once() {
     // The webhook heard "degraded" at once and, the window being 10 s, "recovered" when it
     // passed: one alert each, however many checks ran meanwhile.
     let start = Instant::now();
-    let stream_alerts = || -> Vec<Value> {
-        hooks
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|h| h.json())
-            .filter(|h| h["key"] == "part.stream")
-            .collect()
-    };
     while stream_alerts().len() < 2 {
         assert!(
             start.elapsed() < Duration::from_secs(40),

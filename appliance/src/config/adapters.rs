@@ -240,6 +240,15 @@ impl Config {
         duration_secs: Option<u64>,
     ) -> Result<stream::StreamSettings, String> {
         let s = &self.stream;
+        if !matches!(s.on_air.as_str(), "schedule" | "always") {
+            return Err(format!(
+                "stream.on_air {:?}: use schedule or always",
+                s.on_air
+            ));
+        }
+        if s.lead_mins > 24 * 60 || s.tail_mins > 24 * 60 {
+            return Err("stream.lead_mins and stream.tail_mins are at most 1440".into());
+        }
         let (width, height) = match s.resolution.as_str() {
             "720p" => (1280, 720),
             "1080p" => (1920, 1080),

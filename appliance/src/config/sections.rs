@@ -244,6 +244,13 @@ pub struct StreamConfig {
     pub nvenc_library: PathBuf,
     /// The CUDA driver library.
     pub cuda_library: PathBuf,
+    /// `schedule`: on air from `lead_mins` before each auction opens until `tail_mins` after
+    /// its result; `always`: all the time. The operator can start or stop it by hand either way.
+    pub on_air: String,
+    /// Minutes on air before an auction opens (the "starting soon" picture).
+    pub lead_mins: u64,
+    /// Minutes on air after an auction's result.
+    pub tail_mins: u64,
 }
 
 impl Default for StreamConfig {
@@ -267,6 +274,9 @@ impl Default for StreamConfig {
             assets_dir: PathBuf::new(),
             nvenc_library: nv.encode,
             cuda_library: nv.cuda,
+            on_air: "schedule".into(),
+            lead_mins: 15,
+            tail_mins: 15,
         }
     }
 }

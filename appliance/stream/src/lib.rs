@@ -8,6 +8,7 @@
 //! loop only reads the latest view-model.
 
 pub mod host;
+pub mod onair;
 mod pipeline;
 pub mod viewmodel;
 
