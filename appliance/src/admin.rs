@@ -195,6 +195,20 @@ fn render_now(
     (frame.data().to_vec(), frame.width(), frame.height())
 }
 
+/// RGBA pixels as a JPEG.
+fn jpeg(rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(64 * 1024);
+    jpeg_encoder::Encoder::new(&mut out, 80)
+        .encode(
+            rgba,
+            u16::try_from(width).map_err(|e| e.to_string())?,
+            u16::try_from(height).map_err(|e| e.to_string())?,
+            jpeg_encoder::ColorType::Rgba,
+        )
+        .map_err(|e| format!("cannot encode the preview: {e}"))?;
+    Ok(out)
+}
+
 impl Backend for Admin {
     fn act(&self, action: OperatorAction, audit: Audit) -> BoxFut<'_, Result<Reply, CommandError>> {
         Box::pin(async move {
@@ -267,8 +281,22 @@ impl Backend for Admin {
         self.head.clone()
     }
 
-    fn frame_jpeg(&self) -> BoxFut<'_, Result<Vec<u8>, String>> {
+    fn frame_jpeg(&self) -> BoxFut<'_, Result<web::Preview, String>> {
         Box::pin(async move {
+            if let Some((config, keyframe)) = self.stream.last_keyframe() {
+                let jpeg = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+                    let picture = codec::decode::decode_keyframe(&config, &keyframe)
+                        .map_err(|e| format!("the stream's last keyframe does not decode: {e}"))?;
+                    let rgba = picture.to_rgba().map_err(|e| e.to_string())?;
+                    jpeg(&rgba, picture.width(), picture.height())
+                })
+                .await
+                .map_err(|e| e.to_string())??;
+                return Ok(web::Preview {
+                    jpeg,
+                    source: "encoded",
+                });
+            }
             let vm = self.snapshots.borrow().vm.clone();
             let frame = {
                 let mut slot = self.preview.lock().unwrap_or_else(|e| e.into_inner());
@@ -289,20 +317,13 @@ impl Backend for Admin {
                 render_now(c, &vm, &self.clock())
             };
             let (rgba, width, height) = frame;
-            tokio::task::spawn_blocking(move || {
-                let mut out = Vec::with_capacity(64 * 1024);
-                jpeg_encoder::Encoder::new(&mut out, 80)
-                    .encode(
-                        &rgba,
-                        width as u16,
-                        height as u16,
-                        jpeg_encoder::ColorType::Rgba,
-                    )
-                    .map_err(|e| format!("cannot encode the preview: {e}"))?;
-                Ok(out)
+            let jpeg = tokio::task::spawn_blocking(move || jpeg(&rgba, width, height))
+                .await
+                .map_err(|e| e.to_string())??;
+            Ok(web::Preview {
+                jpeg,
+                source: "composed",
             })
-            .await
-            .map_err(|e| e.to_string())?
         })
     }
 

@@ -203,6 +203,18 @@ impl StreamControl {
         })
     }
 
+    /// The running stream's latest keyframe and the parameter sets that decode it.
+    pub fn last_keyframe(&self) -> Option<(codec::AvcConfig, bytes::Bytes)> {
+        let active = self.active();
+        let a = active.as_ref()?;
+        a.stream
+            .pipeline
+            .last_keyframe
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Whether the stream goes out over RTMPS without checking the ingest's certificate.
     fn insecure_tls(&self) -> bool {
         let s = &self.config.stream;

@@ -85,6 +85,31 @@ impl Yuv420 {
         )
         .map_err(|e| CodecError::Config(format!("colour conversion failed: {e}")))
     }
+
+    /// The picture as opaque RGBA (the inverse of [`Yuv420::fill_from_rgba`]).
+    pub fn to_rgba(&self) -> Result<Vec<u8>, CodecError> {
+        let (w, h) = (self.width, self.height);
+        let mut rgba = vec![0u8; (w * h * 4) as usize];
+        let planar = yuv::YuvPlanarImage {
+            y_plane: &self.y,
+            y_stride: w,
+            u_plane: &self.u,
+            u_stride: w / 2,
+            v_plane: &self.v,
+            v_stride: w / 2,
+            width: w,
+            height: h,
+        };
+        yuv::yuv420_to_rgba(
+            &planar,
+            &mut rgba,
+            w * 4,
+            YuvRange::Limited,
+            YuvStandardMatrix::Bt709,
+        )
+        .map_err(|e| CodecError::Config(format!("colour conversion failed: {e}")))?;
+        Ok(rgba)
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 
 mod audio;
 mod convert;
+#[allow(unsafe_code)]
+pub mod decode;
 pub mod h264;
 #[allow(unsafe_code)]
 mod nvenc;

@@ -44,6 +44,15 @@ impl From<CommandError> for Refusal {
     }
 }
 
+/// The preview picture and where it came from.
+#[derive(Debug)]
+pub struct Preview {
+    /// JPEG bytes.
+    pub jpeg: Vec<u8>,
+    /// `encoded` (the stream's latest keyframe, decoded) or `composed` (a fresh render).
+    pub source: &'static str,
+}
+
 /// What the appliance offers the admin page.
 pub trait Backend: Send + Sync + 'static {
     /// Carries out an operator's action as an engine command carrying `audit`; the engine's
@@ -59,8 +68,9 @@ pub trait Backend: Send + Sync + 'static {
     fn readiness(&self) -> BoxFut<'_, domain::report::Readiness>;
     /// The head of the event log, updated after every commit.
     fn changes(&self) -> watch::Receiver<u64>;
-    /// The latest composed frame as JPEG (a fresh render when the stream is off).
-    fn frame_jpeg(&self) -> BoxFut<'_, Result<Vec<u8>, String>>;
+    /// The operator's preview as JPEG: while the stream runs, its latest keyframe decoded (what
+    /// viewers get, so a broken encoder shows); otherwise a fresh render of the scene.
+    fn frame_jpeg(&self) -> BoxFut<'_, Result<Preview, String>>;
     /// A render of the scene of `phase` (`pre`, `live`, `post`, `standby`) with the current data, as PNG.
     fn scene_preview(&self, phase: String) -> BoxFut<'_, Result<Vec<u8>, String>>;
     /// The scene file in use (TOML).

@@ -60,6 +60,9 @@ pub struct PipelineStats {
     pub encoder_error: Mutex<String>,
     /// Whether the standby picture is on air, and why.
     pub standby: Mutex<Option<String>>,
+    /// The latest keyframe sent out, with the parameter sets that decode it: the operator's
+    /// preview shows it decoded, so it is what viewers get.
+    pub last_keyframe: Mutex<Option<(AvcConfig, Bytes)>>,
     /// Commit-to-encoded-frame latencies, microseconds (the latest 4096).
     pub latencies: Mutex<Vec<u32>>,
 }
@@ -142,6 +145,16 @@ fn with_parameter_sets(config: &AvcConfig, avcc: &[u8]) -> Vec<u8> {
     }
     out.extend_from_slice(avcc);
     out
+}
+
+/// The keyframe as the decoder wants it: parameter sets come separately, so those carried in
+/// front are left out.
+fn video_without_inband(avcc: &Bytes, inband: bool, config: &AvcConfig) -> Bytes {
+    if inband {
+        avcc.slice((config.sps.len() + config.pps.len() + 8).min(avcc.len())..)
+    } else {
+        avcc.clone()
+    }
 }
 
 /// An encoder that fails after `left` more frames (the crash tests' injected fault).
@@ -365,10 +378,20 @@ pub fn run(
             stats
                 .video_bytes
                 .fetch_add(avcc.len() as u64, Ordering::Relaxed);
+            let avcc = Bytes::from(avcc);
+            if video.keyframe
+                && let Some(config) = encoder.config()
+            {
+                *stats
+                    .last_keyframe
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) =
+                    Some((config.clone(), video_without_inband(&avcc, inband, config)));
+            }
             let media = Media::Video {
                 pts_ms: video.pts_ms,
                 keyframe: video.keyframe,
-                avcc: Bytes::from(avcc),
+                avcc,
             };
             for q in &queues {
                 q.push(media.clone());

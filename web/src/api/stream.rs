@@ -16,9 +16,12 @@ pub(super) async fn stream_status(depot: &mut Depot, res: &mut Response) {
 pub(super) async fn stream_preview(depot: &mut Depot, res: &mut Response) {
     let app = app(depot);
     match app.backend.frame_jpeg().await {
-        Ok(jpeg) => {
+        Ok(preview) => {
             res.headers_mut()
                 .insert("content-type", HeaderValue::from_static("image/jpeg"));
+            res.headers_mut()
+                .insert("x-preview", HeaderValue::from_static(preview.source));
+            let jpeg = preview.jpeg;
             res.headers_mut()
                 .insert("cache-control", HeaderValue::from_static("no-store"));
             let _ = res.write_body(jpeg);
