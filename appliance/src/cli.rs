@@ -280,6 +280,22 @@ pub enum BenchWhat {
         #[arg(long)]
         compare_ffmpeg: bool,
     },
+    /// Picture quality per bit: PSNR and SSIM of our encoder and of libx264 (veryfast) at the
+    /// same bit rate on the same scripted auction, and the bit rate each spent (needs ffmpeg).
+    Quality {
+        /// 720p or 1080p.
+        #[arg(long, default_value = "720p")]
+        resolution: String,
+        /// Seconds of video.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// The bit rate asked of both, kbit/s.
+        #[arg(long, default_value_t = 4500)]
+        kbps: u32,
+        /// H.264 encoder: auto, nvenc or openh264.
+        #[arg(long, default_value = "openh264")]
+        encoder: String,
+    },
     /// Time from a bid's commit to the first encoded frame showing it, on a paced 720p30 stream.
     Latency {
         /// Seconds to run.

@@ -247,6 +247,19 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             bench::stream::stream(&resolution, seconds, encoder, compare_ffmpeg, &mut stdout)?;
         }
         Cmd::Bench {
+            what:
+                BenchWhat::Quality {
+                    resolution,
+                    seconds,
+                    kbps,
+                    encoder,
+                },
+        } => {
+            init_logs(LogFormat::Human, "warn", cli.log_json)?;
+            let encoder = encoder.parse().map_err(anyhow::Error::msg)?;
+            bench::quality::quality(&resolution, seconds, kbps, encoder, &mut stdout)?;
+        }
+        Cmd::Bench {
             what: BenchWhat::Latency { seconds },
         } => {
             init_logs(LogFormat::Human, "warn", cli.log_json)?;

@@ -12,13 +12,20 @@ use openh264_sys2::{
 use crate::h264::AvcConfig;
 use crate::{CodecError, Yuv420};
 
-/// Annex B: a start code before each NAL unit.
+/// Annex B: a start code before each NAL unit, the parameter sets first.
 fn annex_b(config: &AvcConfig, avcc: &[u8]) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(avcc.len() + config.sps.len() + config.pps.len() + 16);
     for nal in [&config.sps, &config.pps] {
         out.extend_from_slice(&[0, 0, 0, 1]);
         out.extend_from_slice(nal);
     }
+    out.extend_from_slice(&avcc_to_annex_b(avcc)?);
+    Ok(out)
+}
+
+/// An access unit's NAL units (AVCC, length-prefixed) with start codes instead (Annex B).
+pub fn avcc_to_annex_b(avcc: &[u8]) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::with_capacity(avcc.len() + 16);
     let mut rest = avcc;
     while !rest.is_empty() {
         let (len, tail) = rest

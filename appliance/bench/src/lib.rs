@@ -3,5 +3,6 @@
 //! ([`web`]). Kept out of the product's crates; the binary only dispatches to them.
 
 pub mod bids;
+pub mod quality;
 pub mod stream;
 pub mod web;
