@@ -764,20 +764,23 @@ fn a_stuck_underpriced_transaction_is_replaced_and_mined() {
             && hh.balance(TREASURY) == 2 * ETH
     });
     hh.mine(2);
-    std::thread::sleep(Duration::from_secs(2));
+    // Delivered by the replacements: each row is recorded as sent with its replacement's hash.
+    app.wait_until(
+        Duration::from_secs(30),
+        "both rows sent by their replacements",
+        || {
+            let rows = app.outbox();
+            replacements.iter().all(|h| {
+                rows.iter()
+                    .any(|r| r["status"]["sent"]["external_id"] == h.as_str())
+            })
+        },
+    );
     assert_eq!(
         hh.nonce(&s.custody),
         nonce_before + 2,
         "one transfer and one payment, each once"
     );
-    let rows = app.outbox();
-    for h in &replacements {
-        assert!(
-            rows.iter()
-                .any(|r| r["status"]["sent"]["external_id"] == h.as_str()),
-            "{h}: {rows:?}"
-        );
-    }
     assert!(chain_status(&app)["tx_replaced"].as_u64().unwrap() >= 2);
     assert!(app.terminate(Duration::from_secs(20)).success());
     let db = store::Store::open_read_only(&dir.path().join("data").join(store::DB_FILE)).unwrap();
