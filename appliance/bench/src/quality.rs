@@ -70,6 +70,25 @@ fn scenario(n: u64, total: u64, t0_ms: i64) -> (ViewModel, i64) {
     (vm, now_ms)
 }
 
+/// ffmpeg's input options for our raw I420 frames (`w`x`h`, 30 fps) in `raw`.
+pub(crate) fn raw_frames(w: u32, h: u32, raw: &Path) -> Vec<String> {
+    [
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "yuv420p",
+        "-s",
+        &format!("{w}x{h}"),
+        "-r",
+        "30",
+        "-i",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .chain([raw.display().to_string()])
+    .collect()
+}
+
 fn ffmpeg(args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-nostats"])
@@ -84,29 +103,19 @@ fn ffmpeg(args: &[&str]) -> anyhow::Result<String> {
 
 /// PSNR and SSIM of `encoded` (Annex B H.264) against the raw source frames.
 fn compare(encoded: &Path, raw: &Path, w: u32, h: u32, seconds: f64) -> anyhow::Result<Score> {
-    let size = format!("{w}x{h}");
     // A raw H.264 stream may carry no frame rate (openh264 writes none): both are read at 30.
-    let log = ffmpeg(&[
-        "-r",
-        "30",
-        "-i",
-        encoded.to_str().unwrap_or_default(),
-        "-f",
-        "rawvideo",
-        "-pix_fmt",
-        "yuv420p",
-        "-s",
-        &size,
-        "-r",
-        "30",
-        "-i",
-        raw.to_str().unwrap_or_default(),
+    let encoded = encoded.display().to_string();
+    let mut args = vec!["-r", "30", "-i", &encoded];
+    let source = raw_frames(w, h, raw);
+    args.extend(source.iter().map(String::as_str));
+    args.extend([
         "-lavfi",
         "[0:v]split=2[a][b];[1:v]split=2[c][d];[a][c]psnr;[b][d]ssim",
         "-f",
         "null",
         "-",
-    ])?;
+    ]);
+    let log = ffmpeg(&args)?;
     let field = |line_has: &str, key: &str| -> Option<f64> {
         let line = log.lines().find(|l| l.contains(line_has))?;
         let rest = &line[line.find(key)? + key.len()..];
@@ -219,21 +228,11 @@ fn x264(
     h: u32,
     kbps: u32,
 ) -> anyhow::Result<std::path::PathBuf> {
-    let size = format!("{w}x{h}");
     let rate = format!("{kbps}k");
-    ffmpeg(&[
-        "-loglevel",
-        "error",
-        "-f",
-        "rawvideo",
-        "-pix_fmt",
-        "yuv420p",
-        "-s",
-        &size,
-        "-r",
-        "30",
-        "-i",
-        raw_path.to_str().unwrap_or_default(),
+    let source = raw_frames(w, h, raw_path);
+    let mut args = vec!["-loglevel", "error"];
+    args.extend(source.iter().map(String::as_str));
+    args.extend([
         "-c:v",
         "libx264",
         "-preset",
@@ -250,7 +249,9 @@ fn x264(
         "60",
         "-f",
         "h264",
-        out.to_str().unwrap_or_default(),
-    ])?;
+    ]);
+    let target = out.display().to_string();
+    args.push(&target);
+    ffmpeg(&args)?;
     Ok(out.to_path_buf())
 }

@@ -171,21 +171,8 @@ pub fn stream(
 fn time_libx264(raw: &Path, width: u32, height: u32, frames: u64) -> anyhow::Result<f64> {
     let started = Instant::now();
     let output = std::process::Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "yuv420p",
-            "-s",
-            &format!("{width}x{height}"),
-            "-r",
-            "30",
-            "-i",
-        ])
-        .arg(raw)
+        .args(["-hide_banner", "-loglevel", "error"])
+        .args(crate::quality::raw_frames(width, height, raw))
         .args([
             "-c:v",
             "libx264",
