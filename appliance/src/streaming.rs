@@ -394,3 +394,99 @@ async fn log_stream(
         last = (now, frames, compose, convert, encode, sent);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::clock::{Clock, ManualClock};
+    use domain::engine::{Command, Engine, EngineConfig};
+
+    /// The on-air schedule on a clock the test moves: off before the lead, live from a quarter
+    /// before the auction opens, off a quarter after it ends; a stop by hand inside the window
+    /// holds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_schedule_starts_and_stops_the_stream_at_the_planned_times() {
+        let dir = tempfile::tempdir().unwrap();
+        let opens = store::Timestamp::parse_rfc3339("2026-06-01T14:00:00-04:00").unwrap();
+        let manual = Arc::new(ManualClock::new(opens.plus_secs(-20 * 60)));
+        let clock: SharedClock = manual.clone();
+        let store = Arc::new(store::Store::in_memory().unwrap());
+        let engine = Engine::start(store.clone(), clock.clone(), EngineConfig::default()).unwrap();
+        engine
+            .handle()
+            .execute(Command::CreateCampaign {
+                spec: Box::new(domain::demo::live_spec(opens)),
+                audit: store::Audit {
+                    actor: "test".into(),
+                    origin: "test".into(),
+                    reason: "schedule".into(),
+                },
+            })
+            .await
+            .unwrap();
+        let ends = {
+            use store::View;
+            let r = store.read().unwrap();
+            let a = r.auctions().unwrap();
+            assert_eq!(a[0].starts_at, opens, "the demo's first auction opens then");
+            a[0].ends_at
+        };
+        let mut config = Config::default();
+        config.data_dir = dir.path().into();
+        config.stream.resolution = "720p".into();
+        config.stream.record = "off".into();
+        let first = stream::initial_snapshot(&store, &clock, dir.path().into());
+        let (_tx, rx) = watch::channel(first);
+        let control = Arc::new(StreamControl::new(config, None, rx, clock.clone()));
+        let (stop, stopped) = watch::channel(false);
+        let quarter = Duration::from_secs(15 * 60);
+        let task = tokio::spawn(follow_schedule(
+            control.clone(),
+            store.clone(),
+            clock.clone(),
+            quarter,
+            quarter,
+            stopped,
+        ));
+        let settle = || tokio::time::sleep(Duration::from_millis(2500));
+        let wait_running = |want: bool| {
+            let control = control.clone();
+            async move {
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while control.running() != want {
+                    assert!(Instant::now() < deadline, "running should be {want}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        // 13:40: before the lead.
+        settle().await;
+        assert!(!control.running());
+        // 13:45: live, the "starting soon" picture.
+        manual.set(opens.plus_secs(-15 * 60));
+        wait_running(true).await;
+        // Stopped by hand inside the window: the schedule does not fight it.
+        control.stop().await.unwrap();
+        settle().await;
+        assert!(!control.running(), "the operator's stop holds");
+        // Started by hand again, it runs until a quarter after the result.
+        control.start().await.unwrap();
+        manual.set(ends.plus_secs(1));
+        engine.handle().execute(Command::Tick).await.unwrap();
+        let result = {
+            use store::View;
+            store.read().unwrap().auctions().unwrap()[0]
+                .closed_at
+                .expect("closed at its end")
+        };
+        manual.set(result.plus_secs(15 * 60 - 1));
+        settle().await;
+        assert!(control.running());
+        manual.set(result.plus_secs(15 * 60));
+        wait_running(false).await;
+        let _ = stop.send(true);
+        task.await.unwrap();
+        assert!(clock.now() > opens);
+        engine.shutdown().await;
+    }
+}
