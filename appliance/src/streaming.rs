@@ -398,7 +398,7 @@ async fn log_stream(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use domain::clock::{Clock, ManualClock};
+    use domain::clock::ManualClock;
     use domain::engine::{Command, Engine, EngineConfig};
 
     /// The on-air schedule on a clock the test moves: off before the lead, live from a quarter
@@ -431,9 +431,10 @@ mod tests {
             assert_eq!(a[0].starts_at, opens, "the demo's first auction opens then");
             a[0].ends_at
         };
-        let mut config = Config::default();
-        config.data_dir = dir.path().into();
-        config.stream.resolution = "720p".into();
+        let mut config = Config {
+            data_dir: dir.path().into(),
+            ..Config::default()
+        };
         config.stream.record = "off".into();
         let first = stream::initial_snapshot(&store, &clock, dir.path().into());
         let (_tx, rx) = watch::channel(first);
