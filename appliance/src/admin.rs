@@ -234,8 +234,7 @@ impl Backend for Admin {
             "mood": format!("{:?}", vm.mood).to_lowercase(),
             "line": vm.caption,
         });
-        let mut connections = self.parts.health().report();
-        connections.parts = self.parts.latest().parts;
+        let connections = self.parts.report();
         let tasks: Vec<Value> = self
             .parts
             .supervisor()

@@ -287,6 +287,13 @@ impl Parts {
         readiness
     }
 
+    /// The connections' counters with each part's last judgement: the status answer.
+    pub fn report(&self) -> HealthReport {
+        let mut report = self.health.report();
+        report.parts = self.latest().parts;
+        report
+    }
+
     /// The last judgement (empty before the first).
     pub fn latest(&self) -> Readiness {
         self.memory()

@@ -174,11 +174,7 @@ pub async fn run(
         store.clone(),
         {
             let parts = parts.clone();
-            Arc::new(move || {
-                let mut report = parts.health().report();
-                report.parts = parts.latest().parts;
-                report
-            })
+            Arc::new(move || parts.report())
         },
         stopped.clone(),
     )

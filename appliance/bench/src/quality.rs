@@ -89,6 +89,31 @@ pub(crate) fn raw_frames(w: u32, h: u32, raw: &Path) -> Vec<String> {
     .collect()
 }
 
+/// ffmpeg's output options for libx264 as the benchmarks run it: veryfast, zerolatency, `kbps`
+/// as target, ceiling and buffer, a keyframe every 2 s at 30 fps.
+pub(crate) fn libx264(kbps: u32) -> Vec<String> {
+    let rate = format!("{kbps}k");
+    [
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-tune",
+        "zerolatency",
+        "-b:v",
+        &rate,
+        "-maxrate",
+        &rate,
+        "-bufsize",
+        &rate,
+        "-g",
+        "60",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect()
+}
+
 fn ffmpeg(args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-nostats"])
@@ -228,28 +253,12 @@ fn x264(
     h: u32,
     kbps: u32,
 ) -> anyhow::Result<std::path::PathBuf> {
-    let rate = format!("{kbps}k");
     let source = raw_frames(w, h, raw_path);
+    let x264 = libx264(kbps);
     let mut args = vec!["-loglevel", "error"];
     args.extend(source.iter().map(String::as_str));
-    args.extend([
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-tune",
-        "zerolatency",
-        "-b:v",
-        &rate,
-        "-maxrate",
-        &rate,
-        "-bufsize",
-        &rate,
-        "-g",
-        "60",
-        "-f",
-        "h264",
-    ]);
+    args.extend(x264.iter().map(String::as_str));
+    args.extend(["-f", "h264"]);
     let target = out.display().to_string();
     args.push(&target);
     ffmpeg(&args)?;

@@ -173,25 +173,8 @@ fn time_libx264(raw: &Path, width: u32, height: u32, frames: u64) -> anyhow::Res
     let output = std::process::Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error"])
         .args(crate::quality::raw_frames(width, height, raw))
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-tune",
-            "zerolatency",
-            "-b:v",
-            "4500k",
-            "-maxrate",
-            "4500k",
-            "-bufsize",
-            "4500k",
-            "-g",
-            "60",
-            "-f",
-            "null",
-            "-",
-        ])
+        .args(crate::quality::libx264(4500))
+        .args(["-f", "null", "-"])
         .output()
         .context("ffmpeg is needed for --compare-ffmpeg")?;
     if !output.status.success() {

@@ -281,10 +281,7 @@ impl DepositWatcher {
                     if changed {
                         self.save(state).await?;
                     }
-                    *self.stats.pending.lock().unwrap_or_else(|p| p.into_inner()) = unconfirmed
-                        .iter()
-                        .flat_map(|b| b.deposits.clone())
-                        .collect();
+                    self.show_pending(unconfirmed);
                     return Err(WatchError::Disputed(format!(
                         "deposits in block {} held: {agree} of the {} providers report its hash {} \
                          and {} must ({})",
@@ -319,11 +316,16 @@ impl DepositWatcher {
         self.stats
             .confirmed_through
             .store(state.next.saturating_sub(1), Ordering::Relaxed);
+        self.show_pending(unconfirmed);
+        Ok(())
+    }
+
+    /// Deposits seen and not yet credited, for the status.
+    fn show_pending(&self, unconfirmed: &VecDeque<Unconfirmed>) {
         *self.stats.pending.lock().unwrap_or_else(|p| p.into_inner()) = unconfirmed
             .iter()
             .flat_map(|b| b.deposits.clone())
             .collect();
-        Ok(())
     }
 
     fn unconfirmed(&self, block: &Block) -> Unconfirmed {

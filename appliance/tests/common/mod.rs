@@ -4,6 +4,7 @@
 
 pub mod admin_page;
 pub mod chain;
+pub mod chain_run;
 pub mod nginx;
 pub mod webhook;
 pub mod xapi;
