@@ -1,7 +1,8 @@
 //! Fault injection for the crash tests: `APPLIANCE_FAULT=engine` makes the engine thread panic
 //! about three seconds after start; `APPLIANCE_FAULT=panic:<task>` makes the first run of that
 //! supervised task panic; `APPLIANCE_FAULT=encoder:<frames>` makes the stream's first video
-//! encoder fail after that many frames. Refused next to X or the chain, so it can never touch a real auction.
+//! encoder fail after that many frames; `APPLIANCE_FAULT=encoders:<frames>` makes every encoder
+//! of the first stream fail so, until its frame loop gives up. Refused next to X or the chain, so it can never touch a real auction.
 //! (Not `SOTHEBAIS_…`: that prefix is the configuration's.)
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub struct Faults {
     engine: bool,
     panic_task: Option<String>,
     encoder_after: Option<u64>,
+    every_encoder: bool,
 }
 
 impl Faults {
@@ -58,9 +60,19 @@ impl Faults {
                 encoder_after: Some(n),
                 ..Faults::default()
             }
+        } else if let Some(n) = spec
+            .strip_prefix("encoders:")
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            Faults {
+                encoder_after: Some(n),
+                every_encoder: true,
+                ..Faults::default()
+            }
         } else {
             anyhow::bail!(
-                "{VAR}={spec:?}: expected `engine`, `panic:<task>` or `encoder:<frames>`"
+                "{VAR}={spec:?}: expected `engine`, `panic:<task>`, `encoder:<frames>` or \
+                 `encoders:<frames>`"
             );
         };
         tracing::warn!(fault = spec, "fault injection is on ({VAR})");
@@ -79,9 +91,10 @@ impl Faults {
         }
     }
 
-    /// After how many frames the stream's first encoder fails, if asked.
-    pub fn encoder_after(&self) -> Option<u64> {
-        self.encoder_after
+    /// After how many frames the stream's first encoder fails, if asked, and whether every
+    /// encoder of that stream does.
+    pub fn encoder_after(&self) -> Option<(u64, bool)> {
+        self.encoder_after.map(|n| (n, self.every_encoder))
     }
 
     /// Arms the task fault on `sup`.

@@ -98,6 +98,13 @@ impl Collector for ApplianceMetrics {
             "1 while the stream runs",
             u64::from(s.is_some()),
         )?;
+        counter(
+            &mut e,
+            "stream_restarts",
+            "Streams started again after their frame loop ended by itself",
+            None,
+            self.stream.restarts(),
+        )?;
         let s = s.unwrap_or_default();
         gauge(
             &mut e,
@@ -133,6 +140,21 @@ impl Collector for ApplianceMetrics {
             None,
             s.encoder_restarts,
         )?;
+        gauge(
+            &mut e,
+            "stream_target_bitrate_kbps",
+            "Video bit rate asked of the encoder now (the adaptive ladder's rung), kbit/s",
+            s.target_kbps,
+        )?;
+        let mut family: MetricEncoder = e.encode_descriptor(
+            "stream_bitrate_steps",
+            "Steps on the adaptive bitrate ladder",
+            None,
+            MetricType::Counter,
+        )?;
+        for (direction, n) in [("down", s.steps_down), ("up", s.steps_up)] {
+            ConstCounter::new(n).encode(family.encode_family(&[("direction", direction)])?)?;
+        }
         counter(
             &mut e,
             "stream_reconnects",

@@ -158,8 +158,8 @@ pub async fn run(
     let (changes_tx, changes) = tokio::sync::mpsc::channel(256);
     let settle = health.chain.as_ref().map(|c| c.settle.clone());
     let alerts = crate::alerting::start(&config, changes, &sup, &h, &store, settle)?;
-    if let Some(frames) = faults.encoder_after() {
-        stream.inject_encoder_fault(frames);
+    if let Some((frames, every)) = faults.encoder_after() {
+        stream.inject_encoder_fault(frames, every);
     }
     let parts = Parts::new(
         h.clone(),
@@ -194,6 +194,12 @@ pub async fn run(
                 changes_tx.clone(),
                 stopped.clone(),
             )
+        });
+    }
+    if config.stream.enabled && duration.is_none() {
+        let (stream, stopped) = (stream.clone(), stopped.clone());
+        sup.spawn("stream.keeper", move || {
+            crate::streaming::keep_alive(stream.clone(), stopped.clone())
         });
     }
     if config.stream.enabled {

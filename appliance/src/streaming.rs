@@ -39,8 +39,14 @@ pub struct StreamControl {
     active: Mutex<Option<Active>>,
     switching: tokio::sync::Mutex<()>,
     rates: Mutex<Rates>,
-    /// Fault injection: the next stream's first encoder fails after this many frames.
-    encoder_fault: Mutex<Option<u64>>,
+    /// Fault injection: the next stream's first encoder (or every one) fails after this many
+    /// frames.
+    encoder_fault: Mutex<Option<(u64, bool)>>,
+    /// Streams started again after their frame loop ended by itself.
+    restarts: std::sync::atomic::AtomicU64,
+    /// Whether someone (the operator, the schedule, `run`) wants the stream on: a stream that
+    /// ended by itself is started again only while this holds.
+    wanted: std::sync::atomic::AtomicBool,
     /// The operator's standby switch, shared with every stream started.
     standby: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -68,6 +74,8 @@ impl StreamControl {
             switching: tokio::sync::Mutex::new(()),
             rates: Mutex::new(Rates::default()),
             encoder_fault: Mutex::new(None),
+            restarts: Default::default(),
+            wanted: Default::default(),
             standby: Arc::default(),
         }
     }
@@ -83,9 +91,10 @@ impl StreamControl {
         self.standby.load(Ordering::Relaxed)
     }
 
-    /// Makes the next stream's first encoder fail after `frames` frames (the crash tests).
-    pub fn inject_encoder_fault(&self, frames: u64) {
-        *self.encoder_fault.lock().unwrap_or_else(|e| e.into_inner()) = Some(frames);
+    /// Makes the next stream's first encoder (or, with `every`, each of its encoders) fail
+    /// after `frames` frames (the crash tests).
+    pub fn inject_encoder_fault(&self, frames: u64, every: bool) {
+        *self.encoder_fault.lock().unwrap_or_else(|e| e.into_inner()) = Some((frames, every));
     }
 
     fn active(&self) -> std::sync::MutexGuard<'_, Option<Active>> {
@@ -110,16 +119,21 @@ impl StreamControl {
     /// Starts streaming (an error when it already runs or cannot start).
     pub async fn start(&self) -> Result<(), String> {
         let _one = self.switching.lock().await;
+        self.wanted.store(true, Ordering::Relaxed);
         if self.running() {
             return Err("the stream is already running".into());
         }
         let mut settings = self.config.stream_settings(self.duration_secs)?;
         settings.standby = self.standby.clone();
-        settings.fail_encoder_after = self
+        if let Some((frames, every)) = self
             .encoder_fault
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .take();
+            .take()
+        {
+            settings.fail_encoder_after = Some(frames);
+            settings.fail_every_encoder = every;
+        }
         if let Some(p) = &settings.publish {
             tracing::info!(target = %p.target, "publishing the stream");
             if self.insecure_tls() {
@@ -160,12 +174,34 @@ impl StreamControl {
     /// the stream had failed).
     pub async fn stop(&self) -> Result<(), String> {
         let _one = self.switching.lock().await;
+        self.wanted.store(false, Ordering::Relaxed);
         let Some(a) = self.active().take() else {
             return Err("the stream is not running".into());
         };
-        let (late, drops) = (
-            a.stream.pipeline.late_frames.load(Ordering::Relaxed),
+        Self::wind_up(a).await
+    }
+
+    /// Winds up a stream whose frame loop ended by itself, returning why it ended; `None` when
+    /// no stream ended so.
+    async fn reap(&self) -> Option<String> {
+        let _one = self.switching.lock().await;
+        if !self.finished() {
+            return None;
+        }
+        let a = self.active().take()?;
+        Some(match Self::wind_up(a).await {
+            Ok(()) => "it reached its end".into(),
+            Err(e) => e,
+        })
+    }
+
+    async fn wind_up(a: Active) -> Result<(), String> {
+        let p = &a.stream.pipeline;
+        let (late, drops, down, up) = (
+            p.late_frames.load(Ordering::Relaxed),
             a.stream.network_drops(),
+            p.steps_down.load(Ordering::Relaxed),
+            p.steps_up.load(Ordering::Relaxed),
         );
         let result = a.stream.stop().await;
         let _ = a.log_stop.send(true);
@@ -174,6 +210,8 @@ impl StreamControl {
             late_frames = late,
             network_dropped_frames = drops.frames,
             network_dropped_gops = drops.gops,
+            bitrate_steps_down = down,
+            bitrate_steps_up = up,
             "stream stopped"
         );
         result
@@ -194,6 +232,15 @@ impl StreamControl {
             reconnects: o.reconnects.load(Ordering::Relaxed),
             bytes_sent: o.bytes_sent.load(Ordering::Relaxed),
             encoder_restarts: p.encoder_restarts.load(Ordering::Relaxed),
+            rung: p.rung.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            target_kbps: p.bitrate_kbps.load(Ordering::Relaxed),
+            steps_down: p.steps_down.load(Ordering::Relaxed),
+            steps_up: p.steps_up.load(Ordering::Relaxed),
+            last_step: p
+                .last_step
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
             standby: p.standby.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             encoder_error: p
                 .encoder_error
@@ -213,6 +260,11 @@ impl StreamControl {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Streams started again after their frame loop ended by itself.
+    pub fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
     }
 
     /// Whether the stream goes out over RTMPS without checking the ingest's certificate.
@@ -250,6 +302,13 @@ impl StreamControl {
             "reconnects": f.reconnects,
             "encoder": f.encoder,
             "encoder_restarts": f.encoder_restarts,
+            "restarts": self.restarts(),
+            "rung": f.rung,
+            "top_rung": format!("{}@{}", self.config.stream.resolution, self.config.stream.bitrate_kbps),
+            "target_kbps": f.target_kbps,
+            "steps_down": f.steps_down,
+            "steps_up": f.steps_up,
+            "last_step": f.last_step,
             "standby": f.standby,
             "encoder_error": f.encoder_error,
             "last_error": f.last_error,
@@ -279,6 +338,16 @@ pub struct StreamFigures {
     pub bytes_sent: u64,
     /// Encoders replaced after failing mid-stream.
     pub encoder_restarts: u64,
+    /// The ladder's rung in use ("720p@3000").
+    pub rung: String,
+    /// The video bit rate asked of the encoder, kbit/s.
+    pub target_kbps: u64,
+    /// Steps down the ladder (the uplink fell behind).
+    pub steps_down: u64,
+    /// Steps back up.
+    pub steps_up: u64,
+    /// The last step and its reason.
+    pub last_step: String,
     /// Why the standby picture is on air, if it is.
     pub standby: Option<String>,
     /// The last encoder failure.
@@ -392,6 +461,55 @@ async fn log_stream(
             "stream"
         );
         last = (now, frames, compose, convert, encode, sent);
+    }
+}
+
+/// The wait before a stream whose frame loop ended by itself is started again, first.
+const RESTART_FIRST: Duration = Duration::from_secs(2);
+/// At most.
+const RESTART_MAX: Duration = Duration::from_secs(60);
+/// A stream that ran this long resets the wait.
+const RESTART_HEALTHY: Duration = Duration::from_secs(300);
+
+/// Crash-only for the stream as a whole: a frame loop that ended by itself (encoders failing
+/// past repair, a picture that cannot be made) is wound up and started again, while someone
+/// wants the stream on; 2 s after the first failure, doubling to a minute, reset after five
+/// healthy minutes. Not for timed runs (`--duration`), whose stream ends the run.
+pub async fn keep_alive(stream: Arc<StreamControl>, mut stop: watch::Receiver<bool>) {
+    let mut wait = RESTART_FIRST;
+    let mut since = Instant::now();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+        if since.elapsed() > RESTART_HEALTHY {
+            wait = RESTART_FIRST;
+        }
+        let Some(why) = stream.reap().await else {
+            continue;
+        };
+        tracing::error!(reason = %why, retry_in_s = wait.as_secs(), "the stream's frame loop ended; starting it again");
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        wait = (wait * 2).min(RESTART_MAX);
+        if !stream.wanted.load(Ordering::Relaxed) {
+            tracing::info!("the stream was switched off meanwhile; not starting it again");
+            continue;
+        }
+        match stream.start().await {
+            Ok(()) => {
+                stream.restarts.fetch_add(1, Ordering::Relaxed);
+                since = Instant::now();
+                tracing::info!("the stream is running again");
+            }
+            Err(e) => tracing::error!(error = %e, "the stream could not start again"),
+        }
     }
 }
 

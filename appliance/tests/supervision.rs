@@ -60,6 +60,61 @@ async fn a_panicking_task_is_restarted_and_counted() {
     );
 }
 
+/// A frame loop that gives up (every encoder fails after 15 frames, so the loop's repairs run
+/// out) is wound up and the stream started again, counted in /metrics; the new stream encodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_whose_frame_loop_gives_up_is_started_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = WebAppliance::start(
+        dir.path(),
+        "[simulation]\nthink_secs = 1",
+        &[
+            ("APPLIANCE_FAULT", "encoders:15"),
+            ("SOTHEBAIS_STREAM__ENABLED", "true"),
+            ("SOTHEBAIS_STREAM__ON_AIR", "always"),
+            ("SOTHEBAIS_STREAM__ENCODER", "openh264"),
+        ],
+    );
+    let anon = app.client();
+    let metric = |text: &str, name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let start = Instant::now();
+    let mut metrics = String::new();
+    while metric(&metrics, "sothebais_stream_restarts_total") != 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "the stream was not started again:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        metrics = anon.get("/metrics").await.text();
+    }
+    let before = metric(&metrics, "sothebais_stream_frames_total");
+    while metric(&metrics, "sothebais_stream_frames_total") < before + 60 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the new stream does not encode:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        metrics = anon.get("/metrics").await.text();
+    }
+    assert_eq!(
+        metric(&metrics, "sothebais_stream_encoder_restarts_total"),
+        0,
+        "a fresh stream"
+    );
+    let log = std::fs::read_to_string(&app.running.log).unwrap();
+    assert!(
+        log.contains("the stream's frame loop ended; starting it again")
+            && log.contains("failed 6 times in a minute")
+            && log.contains("the stream is running again"),
+        "{log}"
+    );
+}
+
 #[test]
 fn a_dead_engine_thread_exits_the_process_non_zero() {
     let dir = tempfile::tempdir().unwrap();

@@ -62,6 +62,11 @@ impl std::str::FromStr for EncoderChoice {
     }
 }
 
+/// The lowest bit rate an encoder is opened or set to, kbit/s.
+pub const MIN_KBPS: u32 = 200;
+/// The highest, kbit/s.
+pub const MAX_KBPS: u32 = 20_000;
+
 /// Video encoder settings.
 #[derive(Clone, Debug)]
 pub struct VideoSettings {
@@ -71,7 +76,8 @@ pub struct VideoSettings {
     pub height: u32,
     /// Frames per second.
     pub fps: u32,
-    /// Target bit rate, kbit/s (2,000-8,000).
+    /// Target bit rate, kbit/s (200-20,000; the configuration asks 2,000-8,000 of the top rung,
+    /// adaptive bitrate steps below it).
     pub bitrate_kbps: u32,
     /// Seconds between keyframes.
     pub keyframe_secs: u32,
@@ -104,9 +110,9 @@ impl VideoSettings {
                 self.fps
             )));
         }
-        if !(2000..=8000).contains(&self.bitrate_kbps) {
+        if !(MIN_KBPS..=MAX_KBPS).contains(&self.bitrate_kbps) {
             return Err(CodecError::Config(format!(
-                "{} kbit/s is outside 2,000-8,000",
+                "{} kbit/s is outside {MIN_KBPS}-{MAX_KBPS}",
                 self.bitrate_kbps
             )));
         }
@@ -150,6 +156,15 @@ pub trait VideoEncoder: Send {
 
     /// The stream's parameter sets, known once the first keyframe is out.
     fn config(&self) -> Option<&AvcConfig>;
+
+    /// Changes the target bit rate from the next frame on, without a keyframe. An encoder that
+    /// cannot says so, and the caller opens a new one at the new rate instead.
+    fn set_bitrate(&mut self, kbps: u32) -> Result<(), CodecError> {
+        Err(CodecError::Unavailable(format!(
+            "{} cannot change its bit rate while running (asked for {kbps} kbit/s)",
+            self.name()
+        )))
+    }
 }
 
 /// Opens the encoder `choice` asks for. With `Auto`, an unusable NVENC is reported in the second

@@ -4,10 +4,11 @@
 use std::ptr;
 
 use openh264_sys2::{
-    CAMERA_VIDEO_REAL_TIME, CONSTANT_ID, ENCODER_OPTION_DATAFORMAT, ENCODER_OPTION_TRACE_LEVEL,
-    ISVCEncoder, LOW_COMPLEXITY, PRO_BASELINE, RC_BITRATE_MODE, SEncParamExt, SFrameBSInfo,
-    SM_FIXEDSLCNUM_SLICE, SSourcePicture, WELS_LOG_QUIET, source::APILoader, videoFormatI420,
-    videoFrameTypeInvalid, videoFrameTypeSkip,
+    CAMERA_VIDEO_REAL_TIME, CONSTANT_ID, ENCODER_OPTION, ENCODER_OPTION_BITRATE,
+    ENCODER_OPTION_DATAFORMAT, ENCODER_OPTION_MAX_BITRATE, ENCODER_OPTION_TRACE_LEVEL, ISVCEncoder,
+    LAYER_NUM, LOW_COMPLEXITY, PRO_BASELINE, RC_BITRATE_MODE, SBitrateInfo, SEncParamExt,
+    SFrameBSInfo, SM_FIXEDSLCNUM_SLICE, SPATIAL_LAYER_0, SPATIAL_LAYER_ALL, SSourcePicture,
+    WELS_LOG_QUIET, source::APILoader, videoFormatI420, videoFrameTypeInvalid, videoFrameTypeSkip,
 };
 
 use crate::h264::{self, AvcConfig};
@@ -21,6 +22,7 @@ pub struct OpenH264Encoder {
     height: u32,
     config: Option<AvcConfig>,
     annex_b: Vec<u8>,
+    kbps: u32,
 }
 
 // SAFETY: the encoder handle is owned by this value and only used through `&mut self`.
@@ -60,6 +62,7 @@ impl OpenH264Encoder {
             height: s.height,
             config: None,
             annex_b: Vec::with_capacity(256 * 1024),
+            kbps: s.bitrate_kbps,
         };
         let bps = s.bitrate_kbps as i32 * 1000;
         // SAFETY: zeroed SEncParamExt is a valid input for GetDefaultParams, which fills it.
@@ -140,6 +143,23 @@ impl OpenH264Encoder {
             )?;
         }
         Ok(this)
+    }
+
+    fn set_rate(
+        &mut self,
+        option: ENCODER_OPTION,
+        layer: LAYER_NUM,
+        bps: i32,
+    ) -> Result<(), CodecError> {
+        let vt = self.vtable();
+        let mut info = SBitrateInfo {
+            iLayer: layer,
+            iBitrate: bps,
+        };
+        // SAFETY: the encoder is live; `info` outlives the call and is what the option reads.
+        check("SetOption(bitrate)", unsafe {
+            vfn(vt.SetOption, "SetOption")?(self.encoder, option, (&raw mut info).cast())
+        })
     }
 
     fn vtable(&self) -> openh264_sys2::ISVCEncoderVtbl {
@@ -233,6 +253,32 @@ impl VideoEncoder for OpenH264Encoder {
 
     fn config(&self) -> Option<&AvcConfig> {
         self.config.as_ref()
+    }
+
+    fn set_bitrate(&mut self, kbps: u32) -> Result<(), CodecError> {
+        if !(crate::MIN_KBPS..=crate::MAX_KBPS).contains(&kbps) {
+            return Err(CodecError::Config(format!(
+                "{kbps} kbit/s is outside {}-{}",
+                crate::MIN_KBPS,
+                crate::MAX_KBPS
+            )));
+        }
+        let bps = kbps as i32 * 1000;
+        // The layer's target may never exceed its maximum: lower the target first, raise the
+        // maximum first.
+        let max = |e: &mut Self| {
+            e.set_rate(ENCODER_OPTION_MAX_BITRATE, SPATIAL_LAYER_0, bps)?;
+            e.set_rate(ENCODER_OPTION_MAX_BITRATE, SPATIAL_LAYER_ALL, bps)
+        };
+        if kbps > self.kbps {
+            max(self)?;
+            self.set_rate(ENCODER_OPTION_BITRATE, SPATIAL_LAYER_ALL, bps)?;
+        } else {
+            self.set_rate(ENCODER_OPTION_BITRATE, SPATIAL_LAYER_ALL, bps)?;
+            max(self)?;
+        }
+        self.kbps = kbps;
+        Ok(())
     }
 }
 

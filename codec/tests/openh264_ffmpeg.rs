@@ -110,3 +110,61 @@ fn openh264_output_decodes_cleanly_with_the_configured_shape() {
     let text = String::from_utf8_lossy(&probe.stdout);
     assert_eq!(text.trim(), "h264,640,360,bt709,bt709,150", "{text}");
 }
+
+/// Kilobits per second spent on frames `from..to` (30 fps).
+fn spent(sizes: &[usize], from: usize, to: usize) -> f64 {
+    sizes[from..to].iter().sum::<usize>() as f64 * 8.0 / ((to - from) as f64 / 30.0) / 1000.0
+}
+
+#[test]
+fn a_bit_rate_changed_while_running_is_spent_without_a_keyframe() {
+    let settings = VideoSettings {
+        width: 640,
+        height: 360,
+        ..VideoSettings::hd720()
+    };
+    let (mut enc, _) = open_video_encoder(EncoderChoice::OpenH264, &settings).unwrap();
+    let mut pic = Yuv420::new(640, 360).unwrap();
+    let mut sizes = Vec::new();
+    let mut keyframes = Vec::new();
+    for n in 0..360u32 {
+        match n {
+            120 => enc.set_bitrate(1500).unwrap(),
+            240 => enc.set_bitrate(4500).unwrap(),
+            _ => {}
+        }
+        pic.fill_from_rgba(&frame(640, 360, n), 640 * 4).unwrap();
+        let out = enc
+            .encode(&pic, u64::from(n) * 1000 / 30, false)
+            .unwrap()
+            .expect("one access unit per picture");
+        if out.keyframe {
+            keyframes.push(n);
+        }
+        sizes.push(out.avcc.len());
+    }
+    assert_eq!(
+        keyframes,
+        (0..6).map(|k| k * 60).collect::<Vec<_>>(),
+        "changing the rate forces no keyframe"
+    );
+    // The second after each change has settled.
+    let (high, low, back) = (
+        spent(&sizes, 30, 120),
+        spent(&sizes, 150, 240),
+        spent(&sizes, 270, 360),
+    );
+    eprintln!("kbit/s: {high:.0} at 4,500, {low:.0} at 1,500, {back:.0} back at 4,500");
+    assert!(
+        low < high * 0.6,
+        "{low:.0} kbit/s after lowering to 1,500 vs {high:.0} at 4,500"
+    );
+    assert!(
+        back > low * 1.6,
+        "{back:.0} kbit/s after raising back vs {low:.0}"
+    );
+    assert!(
+        enc.set_bitrate(50).is_err(),
+        "a rate below the floor is refused"
+    );
+}

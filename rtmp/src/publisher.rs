@@ -160,6 +160,9 @@ async fn connect(config: &PublisherConfig) -> Result<Box<dyn Io>, RtmpError> {
     Ok(Box::new(tls))
 }
 
+/// Bytes written (and counted) at a time.
+const WRITE_PIECE: usize = 16 * 1024;
+
 struct Link {
     io: Box<dyn Io>,
     session: ClientSession,
@@ -176,13 +179,17 @@ impl Link {
         for r in results {
             match r {
                 ClientSessionResult::OutboundResponse(packet) => {
-                    self.io
-                        .write_all(&packet.bytes)
-                        .await
-                        .map_err(|e| RtmpError::Io(e.to_string()))?;
-                    self.stats
-                        .bytes_sent
-                        .fetch_add(packet.bytes.len() as u64, Ordering::Relaxed);
+                    // In pieces, counted as each goes: a keyframe can take seconds on a slow
+                    // uplink, and adaptive bitrate measures the uplink by this count.
+                    for piece in packet.bytes.chunks(WRITE_PIECE) {
+                        self.io
+                            .write_all(piece)
+                            .await
+                            .map_err(|e| RtmpError::Io(e.to_string()))?;
+                        self.stats
+                            .bytes_sent
+                            .fetch_add(piece.len() as u64, Ordering::Relaxed);
+                    }
                 }
                 ClientSessionResult::RaisedEvent(e) => events.push(e),
                 ClientSessionResult::UnhandleableMessageReceived(_) => {}

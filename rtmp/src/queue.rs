@@ -45,11 +45,19 @@ impl Media {
     fn is_video(&self) -> bool {
         matches!(self, Media::Video { .. })
     }
+
+    fn len(&self) -> u64 {
+        match self {
+            Media::Video { avcc, .. } => avcc.len() as u64,
+            Media::Audio { aac, .. } => aac.len() as u64,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
 struct State {
     items: VecDeque<Media>,
+    bytes: u64,
     wait_keyframe: bool,
     closed: bool,
     dropped_frames: u64,
@@ -105,6 +113,7 @@ impl MediaQueue {
             }
             s.wait_keyframe = false;
         }
+        s.bytes += media.len();
         s.items.push_back(media);
         while let (Some(first), Some(last)) = (s.items.front(), s.items.back())
             && last.pts_ms().saturating_sub(first.pts_ms()) > self.span_ms
@@ -118,7 +127,8 @@ impl MediaQueue {
                 .map(|i| i + 1);
             let cut = next_gop.unwrap_or(s.items.len());
             let frames = s.items.iter().take(cut).filter(|m| m.is_video()).count() as u64;
-            s.items.drain(..cut);
+            let bytes: u64 = s.items.drain(..cut).map(|m| m.len()).sum();
+            s.bytes -= bytes;
             s.dropped_frames += frames;
             s.dropped_gops += 1;
             if next_gop.is_none() {
@@ -136,6 +146,7 @@ impl MediaQueue {
             {
                 let mut s = self.lock();
                 if let Some(m) = s.items.pop_front() {
+                    s.bytes -= m.len();
                     return Some(m);
                 }
                 if s.closed {
@@ -153,13 +164,15 @@ impl MediaQueue {
         match s.items.iter().rposition(Media::is_keyframe) {
             Some(k) => {
                 let frames = s.items.iter().take(k).filter(|m| m.is_video()).count() as u64;
-                s.items.drain(..k);
+                let bytes: u64 = s.items.drain(..k).map(|m| m.len()).sum();
+                s.bytes -= bytes;
                 s.dropped_frames += frames;
                 false
             }
             None => {
                 let frames = s.items.iter().filter(|m| m.is_video()).count() as u64;
                 s.items.clear();
+                s.bytes = 0;
                 s.dropped_frames += frames;
                 s.wait_keyframe = true;
                 true
@@ -182,6 +195,11 @@ impl MediaQueue {
             _ => 0,
         };
         (s.items.len(), span)
+    }
+
+    /// Bytes of media waiting.
+    pub fn bytes(&self) -> u64 {
+        self.lock().bytes
     }
 
     /// What has been dropped so far.
@@ -236,6 +254,7 @@ mod tests {
         }
         assert_eq!(n, 20);
         assert_eq!(q.dropped(), Dropped::default());
+        assert_eq!(q.bytes(), 0);
     }
 
     #[test]
@@ -247,6 +266,7 @@ mod tests {
         assert!(len > 0);
         let d = q.dropped();
         assert!(d.gops >= 3, "{d:?}");
+        assert_eq!(q.bytes(), len as u64, "one byte per frame in this feed");
         assert_eq!(d.frames % 60, 0, "only whole GOPs go: {d:?}");
         let s = q.lock();
         assert!(

@@ -225,7 +225,8 @@ function renderDashboard(d) {
   document.getElementById("stream").replaceChildren(
     s.running ? kv([["State", s.connected ? "live" : (s.publishing ? "connecting" : "recording only")], ["FPS", s.fps],
         ["Bit rate", s.bitrate_kbps !== undefined ? `${s.bitrate_kbps} kb/s` : ""], ["Dropped frames", s.dropped_frames],
-        ["Reconnects", s.reconnects], ["Encoder", s.encoder]])
+        ["Reconnects", s.reconnects], ["Encoder", s.encoder],
+        ["Ladder", s.rung ? `${s.rung} (${s.steps_down} down, ${s.steps_up} up)` : ""]])
       : el("span", "not streaming", "muted"));
   const h = d.host || {};
   document.getElementById("host").replaceChildren(kv([["Mood", h.mood], ["Said", h.line]]));

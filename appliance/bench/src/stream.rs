@@ -241,6 +241,8 @@ pub async fn latency(seconds: f64) -> anyhow::Result<String> {
     ));
     let settings = stream::StreamSettings {
         fail_encoder_after: None,
+        fail_every_encoder: false,
+        adaptive: None,
         standby: Default::default(),
         video: VideoSettings::hd720(),
         encoder: EncoderChoice::OpenH264,

@@ -267,6 +267,33 @@ impl Config {
             },
         };
         video.validate().map_err(|e| format!("stream: {e}"))?;
+        if !(2000..=8000).contains(&s.bitrate_kbps) {
+            return Err(format!(
+                "stream.bitrate_kbps {} is outside 2,000-8,000",
+                s.bitrate_kbps
+            ));
+        }
+        if !(2..=600).contains(&s.probe_secs) {
+            return Err(format!(
+                "stream.probe_secs {} is outside 2-600",
+                s.probe_secs
+            ));
+        }
+        let top = stream::abr::Rung {
+            width,
+            height,
+            kbps: s.bitrate_kbps,
+        };
+        let ladder = if s.ladder.is_empty() {
+            stream::abr::Ladder::derived(top)
+        } else {
+            stream::abr::Ladder::parse(&s.ladder, top).map_err(|e| format!("stream.ladder: {e}"))?
+        };
+        let tuning = stream::abr::Tuning {
+            probe: std::time::Duration::from_secs(s.probe_secs),
+            max_probe: std::time::Duration::from_secs(s.probe_secs * 8),
+            ..stream::abr::Tuning::default()
+        };
         let encoder: codec::EncoderChoice = s
             .encoder
             .parse()
@@ -304,7 +331,9 @@ impl Config {
         });
         Ok(stream::StreamSettings {
             fail_encoder_after: None,
+            fail_every_encoder: false,
             standby: Default::default(),
+            adaptive: s.adaptive.then_some((ladder, tuning)),
             frames: duration_secs.map(|d| d * u64::from(s.fps)),
             video,
             encoder,

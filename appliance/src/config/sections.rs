@@ -218,8 +218,18 @@ pub struct StreamConfig {
     pub resolution: String,
     /// Frames per second.
     pub fps: u32,
-    /// Video bit rate, kbit/s (2,000-8,000).
+    /// Video bit rate, kbit/s (2,000-8,000): the top of the ladder.
     pub bitrate_kbps: u32,
+    /// Adaptive bitrate: step down the ladder when the uplink cannot keep up, back up when it
+    /// can. Off: the configured rate always (a slow uplink then costs whole GOPs).
+    pub adaptive: bool,
+    /// The ladder, top first, e.g. `["1080p@6000", "1080p@4000", "720p@2500", "720p@1200"]`;
+    /// the top is `resolution@bitrate_kbps`. Empty: two thirds per step down to ~400 kbit/s,
+    /// 1080p moving to 720p from the third rung.
+    pub ladder: Vec<String>,
+    /// Seconds the uplink must keep up before a step back up is tried (doubling, up to eight
+    /// times, after a try that failed).
+    pub probe_secs: u64,
     /// `auto` (NVENC if present), `nvenc` or `openh264`.
     pub encoder: String,
     /// `ambience` or `silence`.
@@ -262,6 +272,9 @@ impl Default for StreamConfig {
             resolution: "720p".into(),
             fps: 30,
             bitrate_kbps: 4500,
+            adaptive: true,
+            ladder: Vec::new(),
+            probe_secs: 20,
             encoder: "auto".into(),
             audio: "ambience".into(),
             record: "auto".into(),

@@ -206,3 +206,49 @@ reserve = "250000000000000000"
     );
     assert_eq!(spec.items[1].artist, "Ada");
 }
+
+#[test]
+fn the_bitrate_ladder_is_checked_at_start() {
+    let c = Config::load(None, []).unwrap();
+    let ladder = c.stream_settings(None).unwrap().adaptive.unwrap().0;
+    assert_eq!(
+        ladder.rungs()[0].kbps,
+        4500,
+        "the top is the configured rate"
+    );
+    let off = Config::load(None, env(&[("SOTHEBAIS_STREAM__ADAPTIVE", "false")])).unwrap();
+    assert!(off.stream_settings(None).unwrap().adaptive.is_none());
+    let dir = tempfile::tempdir().unwrap();
+    for (text, named) in [
+        ("[stream]\nladder = [\"720p@3000\"]", "stream.ladder"),
+        (
+            "[stream]\nladder = [\"720p@4500\", \"720p@9000\"]",
+            "stream.ladder",
+        ),
+        ("[stream]\nprobe_secs = 0", "stream.probe_secs"),
+        ("[stream]\nbitrate_kbps = 900", "stream.bitrate_kbps"),
+    ] {
+        let path = dir.path().join("a.toml");
+        std::fs::write(&path, text).unwrap();
+        let e = Config::load(Some(&path), []).unwrap_err();
+        assert!(e.contains(named), "{text}: {e}");
+    }
+    let path = dir.path().join("ok.toml");
+    std::fs::write(
+        &path,
+        "[stream]\nresolution = \"1080p\"\nbitrate_kbps = 6000\nladder = [\"1080p@6000\", \"720p@2500\", \"720p@1000\"]",
+    )
+    .unwrap();
+    let c = Config::load(Some(&path), []).unwrap();
+    let rungs: Vec<String> = c
+        .stream_settings(None)
+        .unwrap()
+        .adaptive
+        .unwrap()
+        .0
+        .rungs()
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    assert_eq!(rungs, ["1080p@6000", "720p@2500", "720p@1000"]);
+}

@@ -7,6 +7,7 @@
 //! The engine never waits on the stream: the view updater only reads snapshots, and the frame
 //! loop only reads the latest view-model.
 
+pub mod abr;
 pub mod host;
 pub mod onair;
 mod pipeline;
@@ -51,8 +52,14 @@ pub struct StreamSettings {
     pub frames: Option<u64>,
     /// Fault injection for the crash tests: the first encoder fails after this many frames.
     pub fail_encoder_after: Option<u64>,
+    /// With `fail_encoder_after`: every encoder opened fails likewise, so the frame loop gives
+    /// up (the test of a stream restarted after its loop ended).
+    pub fail_every_encoder: bool,
     /// While true, the standby picture is on air (the operator's switch).
     pub standby: Arc<AtomicBool>,
+    /// Adaptive bitrate for the publisher: the ladder (its top is `video`'s size and rate) and
+    /// when to move on it. `None`: the configured rate whatever the uplink does.
+    pub adaptive: Option<(abr::Ladder, abr::Tuning)>,
 }
 
 /// Seconds of media the publisher's queue holds before dropping GOPs.
@@ -84,6 +91,7 @@ struct TaskOutputs {
     stop: watch::Receiver<bool>,
     tasks: Tasks,
     queues: Arc<std::sync::Mutex<Vec<Arc<MediaQueue>>>>,
+    publish_queue: Option<Arc<MediaQueue>>,
 }
 
 impl pipeline::Outputs for TaskOutputs {
@@ -105,6 +113,7 @@ impl pipeline::Outputs for TaskOutputs {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(task);
+            self.publish_queue = Some(queue.clone());
             queues.push(queue);
         }
         if let Some(config) = self.record.take() {
@@ -124,6 +133,16 @@ impl pipeline::Outputs for TaskOutputs {
         }
         *self.queues.lock().unwrap_or_else(|e| e.into_inner()) = queues.clone();
         queues
+    }
+
+    fn uplink(&self) -> Option<abr::Uplink> {
+        let q = self.publish_queue.as_ref()?;
+        Some(abr::Uplink {
+            connected: self.stats.connected.load(Ordering::Relaxed),
+            queued_ms: q.depth().1,
+            queued_bytes: q.bytes(),
+            bytes_sent: self.stats.bytes_sent.load(Ordering::Relaxed),
+        })
     }
 }
 
@@ -151,6 +170,7 @@ impl Stream {
             stop: stop_rx,
             tasks: tasks.clone(),
             queues: queues.clone(),
+            publish_queue: None,
         };
         let (s, c, st, stop2) = (settings, clock, pipeline_stats.clone(), stop.clone());
         let thread = std::thread::Builder::new()

@@ -18,6 +18,7 @@ use scene::{Compositor, DirAssets, ViewModel};
 use tokio::sync::watch;
 
 use super::StreamSettings;
+use crate::abr::{self, Rung, Uplink};
 use domain::clock::SharedClock;
 
 /// The state the stream shows: a view-model, the event it includes up to, and when that event
@@ -58,6 +59,16 @@ pub struct PipelineStats {
     pub encoder_restarts: AtomicU64,
     /// The last encoder failure.
     pub encoder_error: Mutex<String>,
+    /// The rung of the bitrate ladder in use ("720p@4500").
+    pub rung: Mutex<String>,
+    /// Video bit rate asked of the encoder now, kbit/s.
+    pub bitrate_kbps: AtomicU64,
+    /// Steps down the ladder (the uplink fell behind).
+    pub steps_down: AtomicU64,
+    /// Steps up the ladder (the uplink kept up).
+    pub steps_up: AtomicU64,
+    /// The last step, with its reason.
+    pub last_step: Mutex<String>,
     /// Whether the standby picture is on air, and why.
     pub standby: Mutex<Option<String>>,
     /// The latest keyframe sent out, with the parameter sets that decode it: the operator's
@@ -81,6 +92,9 @@ impl PipelineStats {
 pub trait Outputs: Send {
     /// Starts the outputs; returns the queues to push into.
     fn start(&mut self, headers: StreamHeaders) -> Vec<Arc<MediaQueue>>;
+
+    /// How the publisher is doing, once it is started; `None` when there is none.
+    fn uplink(&self) -> Option<Uplink>;
 }
 
 fn us(d: Duration) -> u64 {
@@ -184,6 +198,48 @@ impl VideoEncoder for FailAfter {
     fn config(&self) -> Option<&AvcConfig> {
         self.inner.config()
     }
+
+    fn set_bitrate(&mut self, kbps: u32) -> Result<(), CodecError> {
+        self.inner.set_bitrate(kbps)
+    }
+}
+
+/// Moves the encoder (and, for another size, the compositor and picture) to `rung`: the bit rate
+/// changed in place where the encoder can, a new encoder otherwise.
+fn take_rung(
+    rung: Rung,
+    video: &mut codec::VideoSettings,
+    choice: EncoderChoice,
+    encoder: &mut Box<dyn VideoEncoder>,
+    compositor: &mut Compositor,
+    picture: &mut Yuv420,
+    settings: &StreamSettings,
+) -> Result<(), String> {
+    let next = codec::VideoSettings {
+        width: rung.width,
+        height: rung.height,
+        bitrate_kbps: rung.kbps,
+        ..video.clone()
+    };
+    let resize = (next.width, next.height) != (video.width, video.height);
+    if !resize && encoder.set_bitrate(rung.kbps).is_ok() {
+        *video = next;
+        return Ok(());
+    }
+    let (replacement, _) = open_video_encoder(choice, &next).map_err(|e| e.to_string())?;
+    if resize {
+        *compositor = Compositor::new(
+            settings.scenes.clone(),
+            next.width,
+            next.height,
+            Arc::new(DirAssets(settings.assets_dir.clone())),
+        )
+        .map_err(|e| e.to_string())?;
+        *picture = Yuv420::new(next.width, next.height).map_err(|e| e.to_string())?;
+    }
+    *encoder = replacement;
+    *video = next;
+    Ok(())
 }
 
 /// Runs the loop until `stop` turns true or `settings.frames` frames were made.
@@ -196,6 +252,7 @@ pub fn run(
     stats: Arc<PipelineStats>,
     stop: Arc<AtomicBool>,
 ) -> Result<(), String> {
+    let mut current = settings.video.clone();
     let v = &settings.video;
     let mut compositor = Compositor::new(
         settings.scenes.clone(),
@@ -230,6 +287,18 @@ pub fn run(
         "video encoder ready"
     );
     *stats.encoder.lock().unwrap_or_else(|e| e.into_inner()) = encoder.name().to_string();
+    let mut ladder = settings
+        .adaptive
+        .clone()
+        .map(|(ladder, tuning)| abr::Controller::new(ladder, tuning));
+    let show_rung = |video: &codec::VideoSettings| {
+        *stats.rung.lock().unwrap_or_else(|e| e.into_inner()) =
+            format!("{}p@{}", video.height, video.bitrate_kbps);
+        stats
+            .bitrate_kbps
+            .store(u64::from(video.bitrate_kbps), Ordering::Relaxed);
+    };
+    show_rung(&current);
     let mut aac = AacEncoder::new(settings.audio_kbps * 1000).map_err(|e| e.to_string())?;
     let mut bed = AudioBed::new(settings.audio);
     let mut picture = Yuv420::new(v.width, v.height).map_err(|e| e.to_string())?;
@@ -257,6 +326,38 @@ pub fn run(
                     .map_or(behind, |f| behind.min(f.saturating_sub(n + 1)));
                 stats.late_frames.fetch_add(behind, Ordering::Relaxed);
                 n += behind;
+            }
+        }
+        if let (Some(c), Some(uplink)) = (ladder.as_mut(), outputs.uplink())
+            && let Some(step) = c.observe(start.elapsed(), uplink)
+        {
+            let choice = next_choice(settings.encoder, nvenc_failures);
+            match take_rung(
+                step.to,
+                &mut current,
+                choice,
+                &mut encoder,
+                &mut compositor,
+                &mut picture,
+                &settings,
+            ) {
+                Ok(()) => {
+                    let counter = if step.down() {
+                        &stats.steps_down
+                    } else {
+                        &stats.steps_up
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(from = %step.from, to = %step.to, reason = %step.why, "{}", if step.down() { "bitrate stepped down" } else { "bitrate stepped up" });
+                    *stats.last_step.lock().unwrap_or_else(|e| e.into_inner()) =
+                        format!("{} → {}: {}", step.from, step.to, step.why);
+                    *stats.encoder.lock().unwrap_or_else(|e| e.into_inner()) =
+                        encoder.name().to_string();
+                    show_rung(&current);
+                }
+                Err(e) => {
+                    tracing::error!(to = %step.to, error = %e, "cannot change the bitrate; staying at {}", step.from);
+                }
             }
         }
         let snap = snapshots.borrow().clone();
@@ -289,7 +390,7 @@ pub fn run(
             compositor.render(&snap.vm, clock.now().0.div_euclid(1000))
         };
         let t1 = Instant::now();
-        if let Err(e) = picture.fill_from_rgba(frame.data(), v.width * 4) {
+        if let Err(e) = picture.fill_from_rgba(frame.data(), current.width * 4) {
             break Err(e.to_string());
         }
         let t2 = Instant::now();
@@ -318,8 +419,13 @@ pub fn run(
                 }
                 let choice = next_choice(settings.encoder, nvenc_failures);
                 tracing::error!(encoder = failed, error = %e, next = ?choice, "the video encoder failed; a new one takes over");
-                let replacement = match open_video_encoder(choice, v) {
-                    Ok((enc, _)) => enc,
+                let replacement = match open_video_encoder(choice, &current) {
+                    Ok((enc, _)) => match settings.fail_encoder_after {
+                        Some(left) if settings.fail_every_encoder => {
+                            Box::new(FailAfter { inner: enc, left })
+                        }
+                        _ => enc,
+                    },
                     Err(e2) => {
                         break Err(format!(
                             "the video encoder failed ({e}) and no other opens: {e2}"
@@ -345,10 +451,10 @@ pub fn run(
             if !started && let Some(config) = encoder.config() {
                 queues = outputs.start(StreamHeaders {
                     info: StreamInfo {
-                        width: v.width,
-                        height: v.height,
-                        fps: v.fps,
-                        video_kbps: v.bitrate_kbps,
+                        width: current.width,
+                        height: current.height,
+                        fps: current.fps,
+                        video_kbps: current.bitrate_kbps,
                         audio_kbps: settings.audio_kbps,
                         audio_sample_rate: AUDIO_SAMPLE_RATE,
                         audio_channels: AUDIO_CHANNELS,
@@ -461,6 +567,105 @@ mod tests {
             pace(start, period, 0, start + period * 300),
             Pace::Skip(300)
         );
+    }
+
+    /// A step from 1080p to a 720p rung: the compositor, the picture and the encoder all move
+    /// to the new size, and the next frame is a keyframe with the new size's parameter sets;
+    /// a step of the bit rate alone keeps all three.
+    #[test]
+    fn a_rung_of_another_size_reopens_what_draws_and_encodes() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = StreamSettings {
+            video: codec::VideoSettings {
+                width: 1920,
+                height: 1080,
+                ..codec::VideoSettings::hd720()
+            },
+            encoder: EncoderChoice::OpenH264,
+            audio: codec::AudioBedKind::Silence,
+            audio_kbps: 64,
+            scenes: scene::SceneSet::builtin(),
+            assets_dir: dir.path().into(),
+            publish: None,
+            record: None,
+            frames: None,
+            fail_encoder_after: None,
+            fail_every_encoder: false,
+            adaptive: None,
+            standby: Default::default(),
+        };
+        let mut current = settings.video.clone();
+        let (mut encoder, _) = open_video_encoder(EncoderChoice::OpenH264, &current).unwrap();
+        let mut compositor = Compositor::new(
+            settings.scenes.clone(),
+            1920,
+            1080,
+            Arc::new(DirAssets(dir.path().into())),
+        )
+        .unwrap();
+        let mut picture = Yuv420::new(1920, 1080).unwrap();
+        let vm = ViewModel::default();
+        let encode = |compositor: &mut Compositor,
+                      picture: &mut Yuv420,
+                      encoder: &mut Box<dyn VideoEncoder>,
+                      n: u64| {
+            let frame = compositor.render(&vm, 0);
+            picture
+                .fill_from_rgba(frame.data(), frame.width() * 4)
+                .unwrap();
+            encoder.encode(picture, n * 33, false).unwrap().unwrap()
+        };
+        assert!(encode(&mut compositor, &mut picture, &mut encoder, 0).keyframe);
+        let big = encoder.config().unwrap().clone();
+        assert!(!encode(&mut compositor, &mut picture, &mut encoder, 1).keyframe);
+
+        let rate_only = Rung {
+            width: 1920,
+            height: 1080,
+            kbps: 3000,
+        };
+        take_rung(
+            rate_only,
+            &mut current,
+            EncoderChoice::OpenH264,
+            &mut encoder,
+            &mut compositor,
+            &mut picture,
+            &settings,
+        )
+        .unwrap();
+        assert_eq!(current.bitrate_kbps, 3000);
+        assert!(
+            !encode(&mut compositor, &mut picture, &mut encoder, 2).keyframe,
+            "the same encoder goes on"
+        );
+
+        let smaller = Rung {
+            width: 1280,
+            height: 720,
+            kbps: 2000,
+        };
+        take_rung(
+            smaller,
+            &mut current,
+            EncoderChoice::OpenH264,
+            &mut encoder,
+            &mut compositor,
+            &mut picture,
+            &settings,
+        )
+        .unwrap();
+        assert_eq!(
+            (current.width, current.height, current.bitrate_kbps),
+            (1280, 720, 2000)
+        );
+        assert_eq!((picture.width(), picture.height()), (1280, 720));
+        let out = encode(&mut compositor, &mut picture, &mut encoder, 3);
+        assert!(out.keyframe, "a new encoder starts with a keyframe");
+        let small = encoder.config().unwrap();
+        assert_ne!(small, &big, "new parameter sets for the new size");
+        let decoded = codec::decode::decode_keyframe(small, &out.avcc).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (1280, 720));
     }
 
     #[test]

@@ -54,6 +54,8 @@ async fn stale_data_and_the_operator_put_the_stream_on_standby() {
         record: None,
         frames: None,
         fail_encoder_after: None,
+        fail_every_encoder: false,
+        adaptive: None,
         standby: standby.clone(),
     };
     let s = stream::Stream::start(settings, rx, clock, tokio::runtime::Handle::current()).unwrap();

@@ -278,3 +278,26 @@ pub fn decode_errors(file: &Path) -> String {
     }
     text
 }
+
+/// Seconds the picture stood still in a recording: the video timestamps' gaps beyond one
+/// frame's time (30 fps), counting only gaps over 100 ms (a dropped GOP, not jitter).
+pub fn frozen_secs(file: &Path) -> f64 {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0"])
+        .args(["-show_entries", "packet=pts_time", "-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .expect("ffprobe is needed");
+    let mut times: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .collect();
+    assert!(times.len() > 30, "{} has almost no video", file.display());
+    times.sort_by(f64::total_cmp);
+    times
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|gap| *gap > 0.1)
+        .map(|gap| gap - 1.0 / 30.0)
+        .sum()
+}

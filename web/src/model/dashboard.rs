@@ -134,6 +134,18 @@ pub fn alerts(status: &Value) -> Vec<Alert> {
             ),
         );
     }
+    if let (Some(rung), Some(top)) = (stream["rung"].as_str(), stream["top_rung"].as_str())
+        && !rung.is_empty()
+        && rung != top
+    {
+        add(
+            "warning",
+            format!(
+                "The uplink is slow: streaming at {rung} instead of {top} ({})",
+                stream["last_step"].as_str().unwrap_or("")
+            ),
+        );
+    }
     if stream["insecure_tls"] == true {
         add(
             "warning",
@@ -249,5 +261,21 @@ mod tests {
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].level, "error");
         assert!(failed[0].message.contains("disk full") && failed[0].message.contains("none yet"));
+    }
+
+    #[test]
+    fn a_stream_below_the_top_of_its_ladder_is_a_warning() {
+        let top = alerts(&serde_json::json!({"stream": {
+            "running": true, "rung": "720p@4500", "top_rung": "720p@4500"}}));
+        assert!(top.is_empty(), "{top:?}");
+        let slow = alerts(&serde_json::json!({"stream": {
+            "running": true, "rung": "720p@2000", "top_rung": "720p@4500",
+            "last_step": "720p@4500 → 720p@2000: 700 ms of stream waiting to be sent"}}));
+        assert_eq!(slow.len(), 1);
+        assert!(
+            slow[0].message.contains("720p@2000 instead of 720p@4500"),
+            "{}",
+            slow[0].message
+        );
     }
 }
