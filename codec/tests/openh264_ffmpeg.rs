@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::Command;
 
-use codec::{EncoderChoice, VideoSettings, Yuv420, open_video_encoder};
+use codec::{EncoderChoice, VideoEncoder, VideoSettings, Yuv420, open_video_encoder};
 
 /// A frame with motion and fine detail (moving bars over noise), hard enough to compress that
 /// the rate control has to work.
@@ -28,15 +28,20 @@ fn frame(width: u32, height: u32, n: u32) -> Vec<u8> {
     rgba
 }
 
-#[test]
-fn openh264_output_decodes_cleanly_with_the_configured_shape() {
+/// openh264 at 640x360 with the stream's other settings (4,500 kbit/s), and a picture for it.
+fn encoder_360p() -> (Box<dyn VideoEncoder>, Yuv420) {
     let settings = VideoSettings {
         width: 640,
         height: 360,
         ..VideoSettings::hd720()
     };
-    let (mut enc, _) = open_video_encoder(EncoderChoice::OpenH264, &settings).unwrap();
-    let mut pic = Yuv420::new(640, 360).unwrap();
+    let (enc, _) = open_video_encoder(EncoderChoice::OpenH264, &settings).unwrap();
+    (enc, Yuv420::new(640, 360).unwrap())
+}
+
+#[test]
+fn openh264_output_decodes_cleanly_with_the_configured_shape() {
+    let (mut enc, mut pic) = encoder_360p();
     let mut annex_b = Vec::new();
     let mut keyframes = Vec::new();
     let mut bytes = 0usize;
@@ -118,13 +123,7 @@ fn spent(sizes: &[usize], from: usize, to: usize) -> f64 {
 
 #[test]
 fn a_bit_rate_changed_while_running_is_spent_without_a_keyframe() {
-    let settings = VideoSettings {
-        width: 640,
-        height: 360,
-        ..VideoSettings::hd720()
-    };
-    let (mut enc, _) = open_video_encoder(EncoderChoice::OpenH264, &settings).unwrap();
-    let mut pic = Yuv420::new(640, 360).unwrap();
+    let (mut enc, mut pic) = encoder_360p();
     let mut sizes = Vec::new();
     let mut keyframes = Vec::new();
     for n in 0..360u32 {
