@@ -81,6 +81,23 @@ pub async fn start(
         })
         .collect();
     health.x_enabled = api.is_some();
+    let xc = &config.x;
+    let spend = Arc::new(
+        x::spend::Spend::load(
+            store,
+            x::spend::Prices {
+                read: xc.price_read_micro_usd,
+                post: xc.price_post_micro_usd,
+                post_with_url: xc.price_post_url_micro_usd,
+            },
+            xc.monthly_budget_usd.saturating_mul(1_000_000),
+            clock.now(),
+        )
+        .context("reading the X spend")?,
+    );
+    if health.x_enabled {
+        health.spend = Some(spend.clone());
+    }
     let x = Arc::new(XStart {
         api,
         configured_host_id: config.x.host_user_id.trim().to_string(),
@@ -90,6 +107,7 @@ pub async fn start(
         plan,
         sources,
         tweets: health.tweets.clone(),
+        spend,
         engine: engine.clone(),
         store: store.clone(),
         clock: clock.clone(),
@@ -195,6 +213,7 @@ struct XStart {
     plan: Plan,
     sources: Vec<(&'static str, Arc<PollStats>)>,
     tweets: Arc<DeliveryStats>,
+    spend: Arc<x::spend::Spend>,
     engine: EngineHandle,
     store: Arc<Store>,
     clock: SharedClock,
@@ -253,6 +272,7 @@ impl XStart {
                     source,
                     budget,
                     stats: stats.clone(),
+                    spend: self.spend.clone(),
                 };
                 let stop = stop.clone();
                 sup.spawn(format!("x.{name}"), move || {
@@ -269,6 +289,7 @@ impl XStart {
             clock: self.clock.clone(),
             budget: self.plan.posts,
             stats: self.tweets.clone(),
+            spend: self.spend.clone(),
         };
         let engine = self.engine.clone();
         let s = stop.clone();

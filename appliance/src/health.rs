@@ -56,6 +56,8 @@ pub struct Health {
     pub x_enabled: bool,
     /// The tweet deliverer.
     pub tweets: Arc<DeliveryStats>,
+    /// What X costs.
+    pub spend: Option<Arc<x::spend::Spend>>,
     /// The chain, when enabled.
     pub chain: Option<ChainHealth>,
     /// Scheduled backups, when they are on, with their interval.
@@ -84,6 +86,23 @@ impl Health {
             "skipped": t.skipped.load(Ordering::Relaxed),
             "failed": t.failed.load(Ordering::Relaxed),
             "last_error": t.last_error.get(),
+            "spend": self.spend.as_ref().map(|s| {
+                let f = s.figures();
+                let usd = |micro: u64| (micro as f64 / 1e4).round() / 100.0;
+                serde_json::json!({
+                    "today_usd": usd(f.today),
+                    "month_usd": usd(f.month),
+                    "campaign_usd": usd(f.campaign),
+                    "budget_usd": usd(f.budget),
+                    "level": match s.level() {
+                        x::spend::Level::Fine => "fine",
+                        x::spend::Level::Warning => "warning",
+                        x::spend::Level::Spent => "spent",
+                    },
+                    "month_reads": f.month_usage.reads,
+                    "month_posts": f.month_usage.posts + f.month_usage.posts_with_url,
+                })
+            }),
         });
         let chain = self.chain.as_ref().map(|c| {
             let (d, s, rpc) = (&c.deposits, &c.settle, &c.rpc);

@@ -233,6 +233,28 @@ impl Collector for ApplianceMetrics {
                 ("failed", load(&t.failed)),
             ],
         )?;
+        if let Some(spend) = &h.spend {
+            let f = spend.figures();
+            let mut family: MetricEncoder = e.encode_descriptor(
+                "x_spend_micro_usd",
+                "What the X API cost, millionths of a dollar: today (UTC), this month, this campaign",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (period, v) in [
+                ("today", f.today),
+                ("month", f.month),
+                ("campaign", f.campaign),
+            ] {
+                ConstGauge::new(v as i64).encode(family.encode_family(&[("period", period)])?)?;
+            }
+            gauge(
+                &mut e,
+                "x_monthly_budget_micro_usd",
+                "The monthly X budget, millionths of a dollar (0: none)",
+                f.budget,
+            )?;
+        }
 
         if let Some(c) = &h.chain {
             let (d, s, rpc) = (&c.deposits, &c.settle, &c.rpc);

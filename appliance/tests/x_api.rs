@@ -31,6 +31,15 @@ fn rules() -> store::AuctionRules {
 
 /// A configuration talking to `api`, with a live auction, no stream and no simulated bidders.
 fn setup(dir: &std::path::Path, api: &XApi, approve: bool) -> std::path::PathBuf {
+    setup_with(dir, api, |c| c.x.approve_tweets = approve)
+}
+
+/// As [`setup`], with `change` applied last.
+fn setup_with(
+    dir: &std::path::Path,
+    api: &XApi,
+    change: impl FnOnce(&mut appliance::config::Config),
+) -> std::path::PathBuf {
     let path = common::config_with_live_auction(dir, rules());
     let text = std::fs::read_to_string(&path).unwrap();
     let mut config: appliance::config::Config = toml::from_str(&text).unwrap();
@@ -43,8 +52,8 @@ fn setup(dir: &std::path::Path, api: &XApi, approve: bool) -> std::path::PathBuf
     config.x.search_per_15min = 9000;
     config.x.posts_per_15min = 9000;
     config.x.search = "#SothebAIs -is:retweet".into();
-    config.x.approve_tweets = approve;
     config.x.timeout_secs = 2;
+    change(&mut config);
     std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
     path
 }
@@ -346,4 +355,155 @@ fn a_burst_of_tweets_is_read_across_pages_without_a_gap() {
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(taken(), 250, "each taken in once");
     assert!(api.requests("mentions_pages") >= 2, "read page by page");
+}
+
+/// Links each `(id, handle, key seed)` bidder's wallet by tweet and credits it 10 ETH.
+fn link_and_fund(app: &Running, api: &XApi, bidders: &[(u64, &str, u8)]) {
+    let mut wallets = Vec::new();
+    for (id, handle, seed) in bidders {
+        api.add_user(*id, handle, "2020-01-01T00:00:00.000Z");
+        let (text, wallet) = link_tweet(handle, *seed);
+        api.tweet(*id, &text, None);
+        wallets.push(wallet);
+    }
+    wait_until(Duration::from_secs(30), "the links taken in", || {
+        app.outbox()
+            .iter()
+            .filter(|r| r["notice"]["tweet_reply"].is_object())
+            .count()
+            >= bidders.len()
+    });
+    let mut ctl = app.ctl();
+    for (n, wallet) in wallets.iter().enumerate() {
+        ctl.execute_ok(
+            json!({"command": "record_deposit", "from": wallet.to_string(),
+            "amount": "10 ETH", "reference": format!("0xfund{n}")}),
+        );
+    }
+}
+
+/// The outbox rows skipped with a reason containing `why`.
+fn skipped(app: &Running, why: &str) -> Vec<Value> {
+    app.outbox()
+        .into_iter()
+        .filter(|r| {
+            r["status"]["skipped"]["reason"]
+                .as_str()
+                .is_some_and(|w| w.contains(why))
+        })
+        .collect()
+}
+
+/// Five bids in a burst, one post every 2 s: each bidder hears where they stand at the end
+/// (alice and carol outbid, bob leading), outbid notices before the acceptance, and the notices
+/// the later bids made obsolete are dropped with their reason instead of posted.
+#[test]
+fn a_burst_of_bids_gets_one_current_reply_per_bidder_outbids_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = XApi::start("SothebAIs", HOST_ID);
+    let config = setup_with(dir.path(), &api, |c| c.x.posts_per_15min = 500);
+    let app = start(dir.path(), &config, "run.log");
+    link_and_fund(
+        &app,
+        &api,
+        &[(ALICE, "alice", 1), (BOB, "bob", 2), (3001, "carol", 3)],
+    );
+    wait_until(Duration::from_secs(60), "the link replies out", || {
+        api.posted().len() >= 4
+    });
+    let before = api.posted().len();
+    api.pause(true);
+    let bids = [
+        (ALICE, "1"),
+        (BOB, "1.5"),
+        (3001, "2"),
+        (ALICE, "2.5"),
+        (BOB, "3"),
+    ];
+    let tweets: Vec<u64> = bids
+        .iter()
+        .map(|(who, eth)| api.tweet(*who, &format!("@SothebAIs bid {eth} ETH"), None))
+        .collect();
+    api.pause(false);
+    wait_until(Duration::from_secs(60), "bob's reply", || {
+        !api.replies_to(tweets[4]).is_empty()
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    let posted: Vec<String> = api.posted()[before..]
+        .iter()
+        .map(|p| p.text.clone())
+        .collect();
+    let last_to = |who: &str| {
+        posted
+            .iter()
+            .rev()
+            .find(|t| t.starts_with(&format!("@{who} ")))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert!(
+        last_to("alice").starts_with("@alice You were outbid"),
+        "{posted:#?}"
+    );
+    assert!(
+        last_to("carol").starts_with("@carol You were outbid"),
+        "{posted:#?}"
+    );
+    assert!(
+        last_to("bob").starts_with("@bob Your bid of 3 ETH"),
+        "{posted:#?}"
+    );
+    let bob_final = posted
+        .iter()
+        .position(|t| t.starts_with("@bob Your bid of 3 ETH"))
+        .unwrap();
+    assert!(
+        posted[..bob_final]
+            .iter()
+            .any(|t| t.starts_with("@alice You were outbid") && t.contains("3 ETH leads")),
+        "the outbid notice goes before the acceptance: {posted:#?}"
+    );
+    assert!(
+        posted.len() < bids.len() * 2 - 1,
+        "nine notices were made; the obsolete ones are not posted: {posted:#?}"
+    );
+    let dropped = skipped(&app, "superseded by row");
+    assert!(dropped.len() >= 3, "{dropped:#?}");
+}
+
+/// A post costs $1 and the month's budget is $1: once the opening announcement is out, answers
+/// and acceptances are dropped with the reason, while the outbid notice still goes.
+#[test]
+fn a_spent_budget_stops_optional_posts_but_not_outbid_notices() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = XApi::start("SothebAIs", HOST_ID);
+    let config = setup_with(dir.path(), &api, |c| {
+        c.x.price_post_micro_usd = 1_000_000;
+        c.x.price_read_micro_usd = 0;
+        c.x.monthly_budget_usd = 1;
+    });
+    let app = start(dir.path(), &config, "run.log");
+    wait_until(Duration::from_secs(20), "the opening announcement", || {
+        !api.posted().is_empty()
+    });
+    link_and_fund(&app, &api, &[(ALICE, "alice", 1), (BOB, "bob", 2)]);
+    let a = api.tweet(ALICE, "@SothebAIs bid 1 ETH", None);
+    wait_until(Duration::from_secs(20), "alice's bid decided", || {
+        !skipped(&app, "budget is spent: acceptances").is_empty()
+    });
+    let b = api.tweet(BOB, "@SothebAIs bid 2 ETH", None);
+    wait_until(Duration::from_secs(20), "alice's outbid notice", || {
+        !api.replies_to(a).is_empty()
+    });
+    assert!(api.replies_to(a)[0].starts_with("@alice You were outbid"));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(api.replies_to(b).is_empty(), "bob's acceptance is optional");
+    assert!(
+        skipped(&app, "budget is spent: answers").len() >= 2,
+        "the link replies: {:#?}",
+        app.outbox()
+    );
+    let spend = &app.status()["connections"]["tweets"]["spend"];
+    assert_eq!(spend["level"], "spent", "{spend}");
+    assert_eq!(spend["month_usd"], 2.0, "two posts at $1: {spend}");
 }

@@ -228,6 +228,12 @@ function renderDashboard(d) {
         ["Reconnects", s.reconnects], ["Encoder", s.encoder],
         ["Ladder", s.rung ? `${s.rung} (${s.steps_down} down, ${s.steps_up} up)` : ""]])
       : el("span", "not streaming", "muted"));
+  const x = d.x_spend;
+  const usd = (v) => `$${Number(v || 0).toFixed(2)}`;
+  document.getElementById("x-spend").replaceChildren(x
+    ? kv([["Today", usd(x.today_usd)], ["This month", x.budget_usd > 0 ? `${usd(x.month_usd)} of ${usd(x.budget_usd)}` : usd(x.month_usd)],
+        ["This campaign", usd(x.campaign_usd)]])
+    : el("span", "X not connected", "muted"));
   const h = d.host || {};
   document.getElementById("host").replaceChildren(kv([["Mood", h.mood], ["Said", h.line]]));
   const alerts = document.getElementById("alerts");

@@ -7,6 +7,7 @@
 //! events and outbox rows that the adapters deliver.
 
 pub mod clock;
+pub mod delivery;
 pub mod demo;
 pub mod engine;
 pub mod grammar;

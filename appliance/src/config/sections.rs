@@ -14,7 +14,7 @@ pub struct XConfig {
     pub enabled: bool,
     /// The API's base URL.
     pub base_url: String,
-    /// Access tier: `free`, `basic`, `pro` or `pay_per_use`.
+    /// Access plan: `pay_per_use` (X's API since 2026), or a 2023 tier: `free`, `basic`, `pro`.
     pub tier: String,
     /// Mentions reads allowed per 15 minutes, when the plan differs from the tier's (0: tier's).
     pub mentions_per_15min: u32,
@@ -43,6 +43,14 @@ pub struct XConfig {
     pub approve_tweets: bool,
     /// Request timeout, seconds.
     pub timeout_secs: u64,
+    /// Price of one post read, millionths of a dollar.
+    pub price_read_micro_usd: u64,
+    /// Price of one post created.
+    pub price_post_micro_usd: u64,
+    /// Price of one post created with a URL.
+    pub price_post_url_micro_usd: u64,
+    /// This month's X budget in dollars: warned at 80 %, optional posts stop at 100 %; 0: none.
+    pub monthly_budget_usd: u64,
 }
 
 impl Default for XConfig {
@@ -50,7 +58,7 @@ impl Default for XConfig {
         XConfig {
             enabled: false,
             base_url: "https://api.x.com".into(),
-            tier: "basic".into(),
+            tier: "pay_per_use".into(),
             mentions_per_15min: 0,
             search_per_15min: 0,
             posts_per_15min: 0,
@@ -64,6 +72,10 @@ impl Default for XConfig {
             dry_run: false,
             approve_tweets: false,
             timeout_secs: 15,
+            price_read_micro_usd: 5_000,
+            price_post_micro_usd: 15_000,
+            price_post_url_micro_usd: 200_000,
+            monthly_budget_usd: 0,
         }
     }
 }

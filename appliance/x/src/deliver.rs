@@ -15,12 +15,14 @@ use store::{Channel, OutboxEntry, OutboxStatus, Store, View};
 use tokio::sync::{broadcast, watch};
 
 use domain::clock::SharedClock;
+use domain::delivery;
 use domain::engine::{Command, Committed, EngineHandle};
 use domain::report::{Heartbeat, LastError};
 use domain::words::{NotPosted, render, unlike};
 
 use crate::api::{XClient, XError};
 use crate::pace::{Budget, Pacer};
+use crate::spend::{Level, Spend};
 
 /// How long before a `Sending` row's attempt the host's timeline is searched for it.
 const LOOKBACK_SECS: i64 = 300;
@@ -59,6 +61,8 @@ pub struct TweetDeliverer {
     pub budget: Budget,
     /// Counters.
     pub stats: Arc<DeliveryStats>,
+    /// What posting costs, and the monthly budget.
+    pub spend: Arc<Spend>,
 }
 
 /// Why a pass stopped early.
@@ -83,7 +87,11 @@ impl TweetDeliverer {
             if *stop.borrow() {
                 return;
             }
-            let wait = match self.pass(&mut floor, &mut pacer, &mut last_text).await {
+            let result = self.pass(&mut floor, &mut pacer, &mut last_text).await;
+            if let Err(e) = self.spend.save(&self.engine).await {
+                tracing::warn!(error = %e, "X spend not saved yet");
+            }
+            let wait = match result {
                 Ok(()) => {
                     self.stats.beat.ok();
                     Duration::from_secs(1)
@@ -150,12 +158,38 @@ impl TweetDeliverer {
         pacer: &mut Pacer,
         last_text: &mut Option<String>,
     ) -> Result<(), Pause> {
-        for row in self.open_rows(floor).map_err(Pause::Trouble)? {
-            match row.status.clone() {
-                OutboxStatus::Sending { text, .. } => {
-                    self.resume(&row, &text, pacer, last_text).await?
-                }
-                _ => self.deliver(&row, pacer, last_text).await?,
+        let (sending, pending): (Vec<OutboxEntry>, Vec<OutboxEntry>) = self
+            .open_rows(floor)
+            .map_err(Pause::Trouble)?
+            .into_iter()
+            .partition(|r| matches!(r.status, OutboxStatus::Sending { .. }));
+        // Unfinished posts first: each may already be on X.
+        for row in &sending {
+            if let OutboxStatus::Sending { text, .. } = &row.status {
+                self.resume(row, text, pacer, last_text).await?;
+            }
+        }
+        let plan = {
+            let reader = self
+                .store
+                .read()
+                .map_err(|e| Pause::Trouble(e.to_string()))?;
+            delivery::plan(
+                &pending,
+                delivery::bidders(&reader),
+                self.spend.level() == Level::Spent,
+            )
+        };
+        let by_id: std::collections::HashMap<_, _> = pending.iter().map(|r| (r.id, r)).collect();
+        for (id, why) in plan.drop {
+            if let Some(row) = by_id.get(&id) {
+                tracing::info!(row = %id, kind = row.notice.kind(), reason = %why, "tweet dropped");
+                self.skip(row, why).await?;
+            }
+        }
+        for id in plan.send {
+            if let Some(row) = by_id.get(&id) {
+                self.deliver(row, pacer, last_text).await?;
             }
         }
         Ok(())
@@ -247,6 +281,7 @@ impl TweetDeliverer {
             Ok((id, rate)) => {
                 pacer.observe(&rate);
                 pacer.succeeded();
+                self.spend.posted(self.clock.now(), text);
                 *last_text = Some(text.to_string());
                 self.stats.posted.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(row = %row.id, kind = row.notice.kind(), tweet = %id, "tweet posted");
@@ -357,6 +392,7 @@ impl TweetDeliverer {
         .max(row.created_at.plus_secs(-LOOKBACK_SECS));
         let start = since.to_datetime().format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let (page, _) = api.user_tweets(host, &start).await?;
+        self.spend.read(self.clock.now(), page.data.len() as u64);
         let wanted = text.trim();
         Ok(page
             .data

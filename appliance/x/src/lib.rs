@@ -7,3 +7,4 @@ pub mod deliver;
 pub mod oauth;
 pub mod pace;
 pub mod poll;
+pub mod spend;

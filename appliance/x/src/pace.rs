@@ -32,8 +32,8 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// X's published per-user limits of an access tier: `free`, `basic`, `pro` or
-    /// `pay_per_use`.
+    /// X's published limits of an access plan: `pay_per_use`, or a 2023 tier (`free`,
+    /// `basic`, `pro`).
     pub fn for_tier(tier: &str) -> Result<Plan, String> {
         let b = |requests, window| Budget { requests, window };
         match tier {
@@ -47,13 +47,21 @@ impl Plan {
                 search: b(60, FIFTEEN_MIN),
                 posts: b(100, DAY),
             }),
-            "pro" | "pay_per_use" => Ok(Plan {
+            "pro" => Ok(Plan {
                 mentions: b(300, FIFTEEN_MIN),
                 search: b(300, FIFTEEN_MIN),
                 posts: b(100, FIFTEEN_MIN),
             }),
+            // Per endpoint since 2026: posts 100 per 15 min per user (and 10,000 a day per app,
+            // which 100 per 15 min stays under), mentions 300 per 15 min per user, recent
+            // search 450 per 15 min per app.
+            "pay_per_use" => Ok(Plan {
+                mentions: b(300, FIFTEEN_MIN),
+                search: b(450, FIFTEEN_MIN),
+                posts: b(100, FIFTEEN_MIN),
+            }),
             other => Err(format!(
-                "x.tier {other:?}: use free, basic, pro or pay_per_use"
+                "x.tier {other:?}: use pay_per_use, free, basic or pro"
             )),
         }
     }

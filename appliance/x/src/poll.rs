@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use super::api::{ApiTweet, ApiUser, Page, RateInfo, XClient, XError};
 use super::pace::{Budget, Pacer};
+use super::spend::Spend;
 use domain::clock::SharedClock;
 use domain::engine::{Command, CommandError, EngineHandle, IncomingTweet, Reply};
 use domain::report::{Heartbeat, LastError};
@@ -147,6 +148,8 @@ pub struct Poller {
     pub budget: Budget,
     /// Counters.
     pub stats: Arc<PollStats>,
+    /// What reading costs.
+    pub spend: Arc<Spend>,
 }
 
 impl Poller {
@@ -257,6 +260,7 @@ impl Poller {
             pacer.spend();
             let (p, rate) = self.fetch(cursor, page.as_deref()).await?;
             pacer.observe(&rate);
+            self.spend.read(self.clock.now(), p.data.len() as u64);
             let more = !p.data.is_empty();
             users.extend(p.includes.users.into_iter().map(|u| (u.id.clone(), u)));
             tweets.extend(p.data);

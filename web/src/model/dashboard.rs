@@ -82,6 +82,10 @@ pub struct Dashboard {
     /// The host's mood and last line.
     #[salvo(schema(value_type = Object))]
     pub host: Value,
+    /// What X cost today, this month and this campaign, and the monthly budget (null when X is
+    /// not connected).
+    #[salvo(schema(value_type = Object))]
+    pub x_spend: Value,
     /// What needs attention.
     pub alerts: Vec<Alert>,
 }
@@ -153,6 +157,25 @@ pub fn alerts(status: &Value) -> Vec<Alert> {
              between the box and the ingest could take or alter the stream"
                 .into(),
         );
+    }
+    let spend = &status["connections"]["tweets"]["spend"];
+    match spend["level"].as_str() {
+        Some("warning") => add(
+            "warning",
+            format!(
+                "80 % of this month's X budget is spent (${} of ${})",
+                spend["month_usd"], spend["budget_usd"]
+            ),
+        ),
+        Some("spent") => add(
+            "error",
+            format!(
+                "This month's X budget is spent (${} of ${}): acceptances, answers and reminders \
+                 are no longer posted; outbid notices, announcements and results still are",
+                spend["month_usd"], spend["budget_usd"]
+            ),
+        ),
+        _ => {}
     }
     let c = &status["connections"];
     if let Some(chain) = c["chain"].as_object() {
@@ -235,6 +258,7 @@ pub fn dashboard(r: &Reader, status: &Value, now_ms: i64) -> Result<Dashboard> {
         last_tweets: recent_tweets(r, 10, 2000)?,
         stream: status["stream"].clone(),
         host: status["stream"]["host"].clone(),
+        x_spend: status["connections"]["tweets"]["spend"].clone(),
         alerts: alerts(status),
     })
 }
@@ -261,6 +285,20 @@ mod tests {
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].level, "error");
         assert!(failed[0].message.contains("disk full") && failed[0].message.contains("none yet"));
+    }
+
+    #[test]
+    fn a_spent_x_budget_is_an_error_and_most_of_it_a_warning() {
+        let at = |level: &str| {
+            alerts(&serde_json::json!({"connections": {"tweets": {"spend": {
+                "level": level, "month_usd": 85.5, "budget_usd": 100.0}}}}))
+        };
+        assert!(at("fine").is_empty());
+        let w = at("warning");
+        assert_eq!((w.len(), w[0].level.as_str()), (1, "warning"));
+        assert!(w[0].message.contains("$85.5 of $100"), "{}", w[0].message);
+        let e = at("spent");
+        assert_eq!((e.len(), e[0].level.as_str()), (1, "error"));
     }
 
     #[test]

@@ -82,6 +82,7 @@ pub(super) async fn dashboard(depot: &mut Depot, res: &mut Response) {
                     div.card { h2 { "Campaign" } div #campaign .muted { "—" } }
                     div.card { h2 { "Stream" } div #stream .muted { "—" } }
                     div.card { h2 { "Host" } div #host .muted { "—" } }
+                    div.card { h2 { "X spend" } div #x-spend .muted { "—" } }
                 }
                 @if let Some(ctl) = ctl { (ctl) }
                 h2 { "Last bids" }
