@@ -69,17 +69,27 @@ pub async fn start(
             sources.push(("search", Arc::new(PollStats::default())));
         }
     }
-    health.polls = sources
-        .iter()
-        .map(|(name, stats)| {
-            let budget = if *name == "mentions" {
-                plan.mentions
-            } else {
-                plan.search
-            };
-            (*name, stats.clone(), Pacer::new(budget).interval())
-        })
-        .collect();
+    let stream = (api.is_some() && config.x.streams().map_err(anyhow::Error::msg)?).then(|| {
+        (
+            Arc::new(PollStats::default()),
+            Duration::from_secs(config.x.stall_secs),
+        )
+    });
+    health.polls = match &stream {
+        // The timelines only read the stream's gaps back; the stream is what to watch.
+        Some((stats, stall)) => vec![("stream", stats.clone(), *stall)],
+        None => sources
+            .iter()
+            .map(|(name, stats)| {
+                let budget = if *name == "mentions" {
+                    plan.mentions
+                } else {
+                    plan.search
+                };
+                (*name, stats.clone(), Pacer::new(budget).interval())
+            })
+            .collect(),
+    };
     health.x_enabled = api.is_some();
     let xc = &config.x;
     let spend = Arc::new(
@@ -106,6 +116,7 @@ pub async fn start(
         dry_run: config.x.dry_run,
         plan,
         sources,
+        stream,
         tweets: health.tweets.clone(),
         spend,
         engine: engine.clone(),
@@ -212,6 +223,8 @@ struct XStart {
     dry_run: bool,
     plan: Plan,
     sources: Vec<(&'static str, Arc<PollStats>)>,
+    /// Read through the filtered stream (its counters, the stall time), else by polling.
+    stream: Option<(Arc<PollStats>, Duration)>,
     tweets: Arc<DeliveryStats>,
     spend: Arc<x::spend::Spend>,
     engine: EngineHandle,
@@ -248,7 +261,8 @@ impl XStart {
             };
         }
         if let (Some(api), Some(id)) = (&self.api, &host_id) {
-            tracing::info!(host = %self.handle, host_id = %id, dry_run = self.dry_run, "connected to X");
+            tracing::info!(host = %self.handle, host_id = %id, dry_run = self.dry_run, streaming = self.stream.is_some(), "connected to X");
+            let mut pollers = Vec::new();
             for (name, stats) in &self.sources {
                 let (source, budget) = match *name {
                     "mentions" => (
@@ -274,10 +288,38 @@ impl XStart {
                     stats: stats.clone(),
                     spend: self.spend.clone(),
                 };
-                let stop = stop.clone();
-                sup.spawn(format!("x.{name}"), move || {
-                    poller.clone().run(stop.clone())
-                });
+                pollers.push((*name, poller));
+            }
+            match &self.stream {
+                Some((stats, stall)) => {
+                    let mut rules = vec![(
+                        format!("@{}", self.handle.trim_start_matches('@')),
+                        "sothebais.mentions".to_string(),
+                    )];
+                    if !self.search.is_empty() {
+                        rules.push((self.search.clone(), "sothebais.search".to_string()));
+                    }
+                    let intake = Arc::new(x::stream::StreamIntake {
+                        api: api.clone(),
+                        engine: self.engine.clone(),
+                        clock: self.clock.clone(),
+                        rules,
+                        backfill: pollers.into_iter().map(|(_, p)| p).collect(),
+                        stall: *stall,
+                        stats: stats.clone(),
+                        spend: self.spend.clone(),
+                    });
+                    let stop = stop.clone();
+                    sup.spawn("x.stream", move || intake.clone().run(stop.clone()));
+                }
+                None => {
+                    for (name, poller) in pollers {
+                        let stop = stop.clone();
+                        sup.spawn(format!("x.{name}"), move || {
+                            poller.clone().run(stop.clone())
+                        });
+                    }
+                }
             }
         }
         let deliverer = TweetDeliverer {

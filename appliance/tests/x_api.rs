@@ -507,3 +507,89 @@ fn a_spent_budget_stops_optional_posts_but_not_outbid_notices() {
     assert_eq!(spend["level"], "spent", "{spend}");
     assert_eq!(spend["month_usd"], 2.0, "two posts at $1: {spend}");
 }
+
+/// Tweets come through the filtered stream (rules set, another tool's rule left alone); a
+/// dropped connection, a stalled one and a 503 on reconnecting each leave a gap that is read back
+/// through the timelines: every tweet gets exactly one reply.
+#[test]
+fn the_filtered_stream_reads_in_real_time_and_reads_every_gap_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = XApi::start("SothebAIs", HOST_ID);
+    api.add_rule("from:someone", "their.rule");
+    let config = setup_with(dir.path(), &api, |c| {
+        c.x.intake = "stream".into();
+        c.x.stall_secs = 5;
+    });
+    let mut env = ENV.to_vec();
+    env.push(("SOTHEBAIS_X__BEARER_TOKEN", "test-bearer-token"));
+    let app = Running::start(
+        &config,
+        &dir.path().join("data"),
+        dir.path().join("run.log"),
+        &env,
+    );
+    wait_until(Duration::from_secs(20), "the rules", || {
+        api.rules().len() == 3
+    });
+    let rules = api.rules();
+    assert!(
+        rules.contains(&("@SothebAIs".into(), "sothebais.mentions".into())),
+        "{rules:?}"
+    );
+    assert!(rules.contains(&("#SothebAIs -is:retweet".into(), "sothebais.search".into())));
+    assert!(rules.contains(&("from:someone".into(), "their.rule".into())));
+    link_and_fund(&app, &api, &[(ALICE, "alice", 1)]);
+    let replied = |t: u64| api.replies_to(t).len() == 1;
+    let live = api.tweet(ALICE, "@SothebAIs bid 1 ETH", None);
+    wait_until(
+        Duration::from_secs(20),
+        "the reply to a streamed bid",
+        || replied(live),
+    );
+    let reads_before_gaps = api.requests("mentions");
+
+    // The connection drops; a bid made meanwhile is read back after the reconnect.
+    api.drop_stream();
+    let dropped = api.tweet(ALICE, "@SothebAIs bid 1.1 ETH", None);
+    wait_until(
+        Duration::from_secs(30),
+        "the bid from the dropped gap",
+        || replied(dropped),
+    );
+    // The connection stalls (no keep-alive): after 5 s silence it is replaced.
+    api.stall_stream(true);
+    let stalled = api.tweet(ALICE, "@SothebAIs bid 1.2 ETH #SothebAIs", None);
+    wait_until(Duration::from_secs(30), "the bid from the stall", || {
+        replied(stalled)
+    });
+    api.stall_stream(false);
+    // Reconnecting fails once with a 503 (5 s wait, as X asks).
+    api.fail_next("stream", &[503]);
+    api.drop_stream();
+    let refused = api.tweet(ALICE, "@SothebAIs bid 1.3 ETH", None);
+    wait_until(Duration::from_secs(40), "the bid after the 503", || {
+        replied(refused)
+    });
+    let after = api.tweet(ALICE, "@SothebAIs bid 1.4 ETH", None);
+    wait_until(Duration::from_secs(20), "a streamed bid again", || {
+        replied(after)
+    });
+
+    std::thread::sleep(Duration::from_secs(2));
+    for t in [live, dropped, stalled, refused, after] {
+        assert_eq!(api.replies_to(t).len(), 1, "one reply to {t}");
+    }
+    let log = std::fs::read_to_string(dir.path().join("run.log")).unwrap();
+    assert!(log.contains("no data or keep-alive for 5 s"), "{log}");
+    assert!(log.contains("503"), "{log}");
+    // The timelines are read only to fill gaps, not polled.
+    let connections = app.status()["connections"]["x_polls"][0]["polls"]
+        .as_u64()
+        .unwrap();
+    assert!(connections >= 4, "{connections}");
+    assert!(
+        u64::from(api.requests("mentions") - reads_before_gaps) <= connections + 2,
+        "{} mentions reads for {connections} connections",
+        api.requests("mentions")
+    );
+}

@@ -8,6 +8,21 @@ use std::time::Duration;
 
 /// An HTTP client with a whole-request timeout.
 pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+    builder(timeout)?
+        .timeout(timeout)
+        .build()
+        .map_err(|e| format!("HTTP client setup: {e}"))
+}
+
+/// A client for long-lived answers (a stream read for hours): `connect` bounds the connection
+/// only; the reader decides when silence means a stall.
+pub fn streaming_client(connect: Duration) -> Result<reqwest::Client, String> {
+    builder(connect)?
+        .build()
+        .map_err(|e| format!("HTTP client setup: {e}"))
+}
+
+fn builder(timeout: Duration) -> Result<reqwest::ClientBuilder, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -17,14 +32,11 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
         .with_root_certificates(roots)
         .with_no_client_auth();
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    reqwest::Client::builder()
+    Ok(reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
-        .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .user_agent(concat!("sothebais-appliance/", env!("CARGO_PKG_VERSION")))
-        .no_proxy()
-        .build()
-        .map_err(|e| format!("HTTP client setup: {e}"))
+        .no_proxy())
 }
 
 /// The host part of a URL, for logs: provider and webhook URLs carry keys in their paths, queries and

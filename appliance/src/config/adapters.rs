@@ -26,6 +26,21 @@ impl XConfig {
         Ok(plan)
     }
 
+    /// Whether tweets come through the filtered stream (else by polling).
+    pub fn streams(&self) -> Result<bool, String> {
+        match self.intake.as_str() {
+            "poll" => Ok(false),
+            "auto" => Ok(!self.bearer_token.is_empty()),
+            "stream" if self.bearer_token.is_empty() => Err(
+                "x.intake = \"stream\" needs x.bearer_token (X's filtered stream takes the app's \
+                 bearer token); set it, or x.intake = \"poll\""
+                    .into(),
+            ),
+            "stream" => Ok(true),
+            other => Err(format!("x.intake {other:?}: use auto, stream or poll")),
+        }
+    }
+
     /// The credentials, checked for completeness.
     pub fn credentials(&self) -> Result<x::api::Credentials, String> {
         let parts = [

@@ -193,6 +193,10 @@ impl Config {
         if self.x.enabled {
             self.x.credentials()?;
             self.x.plan()?;
+            self.x.streams()?;
+            if !(5..=300).contains(&self.x.stall_secs) {
+                return Err("x.stall_secs must be 5 to 300".into());
+            }
             if !(1..=600).contains(&self.x.timeout_secs) {
                 return Err("x.timeout_secs must be 1 to 600".into());
             }

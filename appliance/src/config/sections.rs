@@ -24,6 +24,12 @@ pub struct XConfig {
     pub posts_per_15min: u32,
     /// A recent-search query read besides the mentions; empty: mentions only.
     pub search: String,
+    /// How tweets are read: `stream` (X's filtered stream, in real time; needs `bearer_token`),
+    /// `poll` (the mentions timeline and the search, paced), or `auto` (the stream when a
+    /// bearer token is set).
+    pub intake: String,
+    /// Seconds without data or keep-alive after which the filtered stream counts as stalled.
+    pub stall_secs: u64,
     /// The host account's X user id; empty: looked up.
     #[serde(deserialize_with = "domain::secret::text")]
     pub host_user_id: String,
@@ -63,6 +69,8 @@ impl Default for XConfig {
             search_per_15min: 0,
             posts_per_15min: 0,
             search: String::new(),
+            intake: "auto".into(),
+            stall_secs: 20,
             host_user_id: String::new(),
             consumer_key: Secret::default(),
             consumer_secret: Secret::default(),

@@ -6,6 +6,12 @@
 //! answer and 429s when a window's budget is spent, OAuth 1.0a or bearer `Authorization` headers
 //! (anything else is a 401), and 403 for a tweet whose text repeats the account's previous one.
 //! Posted tweets are recorded for the test to inspect.
+//!
+//! The filtered stream: rules (`GET`/`POST /2/tweets/search/stream/rules`, app-only bearer
+//! token), and `GET /2/tweets/search/stream`, a long-lived answer of one JSON message per line
+//! (`data`, `includes`, `matching_rules`) and `\r\n` keep-alives; one connection at a time (a
+//! new one replaces the old). The test can drop the connection, stall it (nothing at all is
+//! sent, keep-alives included) or make connecting fail (429, 503).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -14,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
@@ -65,6 +72,63 @@ struct State {
     post_delay: Duration,
     host: u64,
     paused: bool,
+    rules: Vec<(u64, String, String)>,
+    streams: Vec<(u64, tokio::sync::mpsc::Sender<Bytes>)>,
+    stalled: bool,
+}
+
+type Body = BoxBody<Bytes, Infallible>;
+
+/// A long-lived answer fed through a channel.
+struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|o| o.map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+}
+
+/// Whether `text` matches a query the way the server's search does.
+fn matches_query(query: &str, t: &MockTweet) -> bool {
+    query
+        .split_whitespace()
+        .map(str::to_lowercase)
+        .all(|term| match term.as_str() {
+            "-is:retweet" => !t.references.iter().any(|r| r.0 == "retweeted"),
+            other => t.text.to_lowercase().contains(other),
+        })
+}
+
+/// Sends a new tweet to the stream's connection, as X would, unless stalled or paused.
+fn to_streams(s: &mut State, t: &MockTweet) {
+    if s.stalled || s.paused || s.streams.is_empty() {
+        return;
+    }
+    let matching: Vec<Value> = s
+        .rules
+        .iter()
+        .filter(|(_, value, _)| matches_query(value, t))
+        .map(|(id, _, tag)| json!({"id": id.to_string(), "tag": tag}))
+        .collect();
+    if matching.is_empty() {
+        return;
+    }
+    let mut message = json!({"data": tweet_json(t), "matching_rules": matching});
+    if let Some(u) = s.users.iter().find(|u| u.id == t.author_id) {
+        message["includes"] = json!({"users": [{"id": u.id.to_string(), "name": u.username,
+            "username": u.username, "created_at": u.created_at}]});
+    }
+    let line = Bytes::from(format!("{message}\r\n"));
+    s.streams
+        .retain(|(_, tx)| tx.try_send(line.clone()).is_ok());
 }
 
 fn now_epoch() -> u64 {
@@ -160,7 +224,43 @@ impl XApi {
                 .unwrap_or_default(),
             edit_history: vec![id],
         });
+        let t = s.tweets.last().unwrap().clone();
+        to_streams(&mut s, &t);
         id
+    }
+
+    /// Ends the filtered stream's connection (the client sees the answer end).
+    pub fn drop_stream(&self) {
+        self.state.lock().unwrap().streams.clear();
+    }
+
+    /// While stalled, the stream's connection stays open but nothing at all is sent on it.
+    pub fn stall_stream(&self, stalled: bool) {
+        let mut s = self.state.lock().unwrap();
+        s.stalled = stalled;
+        if !stalled {
+            // The stalled connection is one the client gave up on.
+            s.streams.clear();
+        }
+    }
+
+    /// The filtered-stream rules: `(value, tag)`.
+    pub fn rules(&self) -> Vec<(String, String)> {
+        self.state
+            .lock()
+            .unwrap()
+            .rules
+            .iter()
+            .map(|(_, v, t)| (v.clone(), t.clone()))
+            .collect()
+    }
+
+    /// A rule some other tool left on the app.
+    pub fn add_rule(&self, value: &str, tag: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.next_id += 1;
+        let id = s.next_id;
+        s.rules.push((id, value.into(), tag.into()));
     }
 
     /// `author` edits tweet `original`: a new version with a new id.
@@ -178,6 +278,8 @@ impl XApi {
             edit_history: history,
             ..old
         });
+        let t = s.tweets.last().unwrap().clone();
+        to_streams(&mut s, &t);
         id
     }
 
@@ -235,7 +337,7 @@ impl XApi {
     }
 }
 
-fn json_response(status: StatusCode, body: Value, rate: Option<&Window>) -> Response<Full<Bytes>> {
+fn json_response(status: StatusCode, body: Value, rate: Option<&Window>) -> Response<Body> {
     let mut r = Response::builder()
         .status(status)
         .header("content-type", "application/json; charset=utf-8");
@@ -248,7 +350,8 @@ fn json_response(status: StatusCode, body: Value, rate: Option<&Window>) -> Resp
             )
             .header("x-rate-limit-reset", w.reset.to_string());
     }
-    r.body(Full::new(Bytes::from(body.to_string()))).unwrap()
+    r.body(Full::new(Bytes::from(body.to_string())).boxed())
+        .unwrap()
 }
 
 fn problem(status: StatusCode, title: &str, detail: &str) -> Value {
@@ -340,7 +443,7 @@ fn page(
     body
 }
 
-async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let q = query_map(req.uri().query());
@@ -358,6 +461,9 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Fu
         .unwrap_or_default();
     let endpoint: &'static str = match (method.as_str(), path.as_str()) {
         ("POST", "/2/tweets") => "tweets",
+        ("GET", "/2/tweets/search/stream") => "stream",
+        ("GET", "/2/tweets/search/stream/rules") => "rules",
+        ("POST", "/2/tweets/search/stream/rules") => "rules_change",
         ("GET", "/2/tweets/search/recent") => "search",
         ("GET", "/2/users/me") => "me",
         ("GET", p) if p.starts_with("/2/users/by/username/") => "by_username",
@@ -383,7 +489,13 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Fu
         .all(|k| auth.contains(k))
         && auth.contains("oauth_signature_method=\"HMAC-SHA1\"");
     let bearer = auth.starts_with("Bearer ") && auth.len() > 7;
-    if !(signed || (bearer && method == "GET" && endpoint != "me")) {
+    let app_only = matches!(endpoint, "stream" | "rules" | "rules_change");
+    let allowed = if app_only {
+        bearer
+    } else {
+        signed || (bearer && method == "GET" && endpoint != "me")
+    };
+    if !allowed {
         return json_response(
             StatusCode::UNAUTHORIZED,
             problem(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"),
@@ -431,6 +543,37 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Fu
         }
         s.post_delay
     };
+    if endpoint == "stream" {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(1024);
+        let connection = {
+            let mut s = state.lock().unwrap();
+            s.next_id += 1;
+            let id = s.next_id;
+            // One connection per app: the new one replaces the old.
+            s.streams.clear();
+            s.streams.push((id, tx));
+            id
+        };
+        let shared = state.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let s = shared.lock().unwrap();
+                let Some((_, tx)) = s.streams.iter().find(|(id, _)| *id == connection) else {
+                    return;
+                };
+                if !s.stalled && tx.try_send(Bytes::from_static(b"\r\n")).is_err() && tx.is_closed()
+                {
+                    return;
+                }
+            }
+        });
+        return Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/json; charset=utf-8")
+            .body(ChannelBody(rx).boxed())
+            .unwrap();
+    }
     let (status, answer, rate) = respond(&state, endpoint, &path, &q, &body);
     if endpoint == "tweets" && !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -498,19 +641,51 @@ fn respond(
         }
         "search" => {
             let query = q.get("query").cloned().unwrap_or_default();
-            let terms: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
             let matching = s
                 .tweets
                 .iter()
-                .filter(|t| {
-                    terms.iter().all(|term| match term.as_str() {
-                        "-is:retweet" => !t.references.iter().any(|r| r.0 == "retweeted"),
-                        other => t.text.to_lowercase().contains(other),
-                    })
-                })
+                .filter(|t| matches_query(&query, t))
                 .cloned()
                 .collect();
             (StatusCode::OK, page(&mut s, matching, q, "next_token"))
+        }
+        "rules" => {
+            let data: Vec<Value> = s
+                .rules
+                .iter()
+                .map(|(id, value, tag)| json!({"id": id.to_string(), "value": value, "tag": tag}))
+                .collect();
+            let mut body = json!({"meta": {"sent": rfc3339_now(), "result_count": data.len()}});
+            if !data.is_empty() {
+                body["data"] = json!(data);
+            }
+            (StatusCode::OK, body)
+        }
+        "rules_change" => {
+            let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            let mut created = Vec::new();
+            for rule in parsed["add"].as_array().into_iter().flatten() {
+                s.next_id += 1;
+                let id = s.next_id;
+                let value = rule["value"].as_str().unwrap_or("").to_string();
+                let tag = rule["tag"].as_str().unwrap_or("").to_string();
+                created.push(json!({"id": id.to_string(), "value": value, "tag": tag}));
+                s.rules.push((id, value, tag));
+            }
+            let deleted: Vec<u64> = parsed["delete"]["ids"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i.as_str()?.parse().ok())
+                .collect();
+            let before = s.rules.len();
+            s.rules.retain(|(id, _, _)| !deleted.contains(id));
+            let summary = json!({"created": created.len(), "not_created": 0,
+                "deleted": before - s.rules.len(), "not_deleted": 0});
+            (
+                StatusCode::OK,
+                json!({"data": created, "meta": {"sent": rfc3339_now(), "summary": summary}}),
+            )
         }
         "user_tweets" => {
             let id: u64 = path
@@ -584,6 +759,8 @@ fn respond(
                         .unwrap_or_default(),
                     edit_history: vec![id],
                 });
+                let t = s.tweets.last().unwrap().clone();
+                to_streams(&mut s, &t);
                 (
                     StatusCode::CREATED,
                     json!({"data": {"id": id.to_string(), "text": text, "edit_history_tweet_ids": [id.to_string()]}}),

@@ -269,10 +269,43 @@ fn describe_problem(body: &[u8]) -> String {
     }
 }
 
+/// A filtered-stream rule.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct Rule {
+    /// X's id for it.
+    pub id: String,
+    /// The query.
+    pub value: String,
+    /// Our label.
+    #[serde(default)]
+    pub tag: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Rules {
+    #[serde(default)]
+    data: Vec<Rule>,
+}
+
+/// One message of the filtered stream: a tweet with its authors.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct StreamMessage {
+    /// The tweet (absent in an error message).
+    #[serde(default)]
+    pub data: Option<ApiTweet>,
+    /// Its authors.
+    #[serde(default)]
+    pub includes: Includes,
+    /// What X reports instead (an operational disconnect, say).
+    #[serde(default)]
+    pub errors: Vec<serde_json::Value>,
+}
+
 /// The X API v2 client.
 #[derive(Clone)]
 pub struct XClient {
     http: reqwest::Client,
+    streaming: reqwest::Client,
     base: String,
     creds: Credentials,
 }
@@ -286,8 +319,102 @@ impl XClient {
         }
         Ok(XClient {
             http: egress::client(timeout)?,
+            streaming: egress::streaming_client(timeout)?,
             base,
             creds,
+        })
+    }
+
+    /// Whether the filtered stream can be read (it takes the app's bearer token).
+    pub fn can_stream(&self) -> bool {
+        !self.creds.bearer.is_empty()
+    }
+
+    fn bearer(&self, endpoint: &'static str) -> Result<String, XError> {
+        if self.creds.bearer.is_empty() {
+            return Err(XError::NoCredentials(endpoint));
+        }
+        Ok(format!("Bearer {}", self.creds.bearer.expose()))
+    }
+
+    /// `GET /2/tweets/search/stream/rules`: the app's filtered-stream rules.
+    pub async fn stream_rules(&self) -> Result<Vec<Rule>, XError> {
+        let endpoint = "tweets/search/stream/rules";
+        let request = self
+            .http
+            .get(format!("{}/2/tweets/search/stream/rules", self.base))
+            .header(reqwest::header::AUTHORIZATION, self.bearer(endpoint)?);
+        let (rules, _): (Rules, RateInfo) = self.send(endpoint, request).await?;
+        Ok(rules.data)
+    }
+
+    /// `POST /2/tweets/search/stream/rules`: adds `(value, tag)` rules, or deletes by id.
+    pub async fn change_rules(
+        &self,
+        add: &[(String, String)],
+        delete: &[String],
+    ) -> Result<(), XError> {
+        let endpoint = "tweets/search/stream/rules";
+        let body = if delete.is_empty() {
+            let add: Vec<serde_json::Value> = add
+                .iter()
+                .map(|(value, tag)| serde_json::json!({"value": value, "tag": tag}))
+                .collect();
+            serde_json::json!({ "add": add })
+        } else {
+            serde_json::json!({ "delete": { "ids": delete } })
+        };
+        let request = self
+            .http
+            .post(format!("{}/2/tweets/search/stream/rules", self.base))
+            .header(reqwest::header::AUTHORIZATION, self.bearer(endpoint)?)
+            .json(&body);
+        let _: (serde_json::Value, RateInfo) = self.send(endpoint, request).await?;
+        Ok(())
+    }
+
+    /// `GET /2/tweets/search/stream`: connects to the filtered stream with the same fields as
+    /// the timelines; the answer's body is read line by line by the caller.
+    pub async fn open_stream(&self) -> Result<reqwest::Response, XError> {
+        let endpoint = "tweets/search/stream";
+        let query = [
+            ("expansions", "author_id"),
+            ("tweet.fields", TWEET_FIELDS),
+            ("user.fields", USER_FIELDS),
+        ];
+        let response = self
+            .streaming
+            .get(format!("{}/2/tweets/search/stream", self.base))
+            .query(&query)
+            .header(reqwest::header::AUTHORIZATION, self.bearer(endpoint)?)
+            .send()
+            .await
+            .map_err(|e| XError::Transport {
+                endpoint,
+                message: e.without_url().to_string(),
+            })?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(response);
+        }
+        let rate = RateInfo::from_headers(response.headers());
+        let body = response.bytes().await.unwrap_or_default();
+        let detail = describe_problem(&body[..body.len().min(4096)]);
+        Err(match status {
+            429 => XError::RateLimited {
+                endpoint,
+                reset: rate.reset,
+            },
+            500..=599 => XError::Server {
+                endpoint,
+                status,
+                detail,
+            },
+            _ => XError::Refused {
+                endpoint,
+                status,
+                detail,
+            },
         })
     }
 

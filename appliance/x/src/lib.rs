@@ -8,3 +8,4 @@ pub mod oauth;
 pub mod pace;
 pub mod poll;
 pub mod spend;
+pub mod stream;

@@ -204,6 +204,41 @@ impl Poller {
         }
     }
 
+    /// Reads everything after this source's cursor once (the gap of a filtered stream).
+    /// Returns how many tweets were new to the engine.
+    pub async fn backfill(&self) -> Result<usize, PollError> {
+        let mut cursor = self.load_cursor().await.map_err(|e| {
+            PollError::Engine(CommandError {
+                code: "storage".into(),
+                message: e,
+            })
+        })?;
+        let mut pacer = Pacer::new(self.budget);
+        self.poll_once(&mut cursor, &mut pacer).await
+    }
+
+    /// Moves the cursor up to `id` (every tweet up to it has been taken in another way).
+    pub async fn advance_to(&self, id: &str) -> Result<(), String> {
+        let Some(n) = id_number(id) else {
+            return Ok(());
+        };
+        let cursor = self.load_cursor().await?;
+        if cursor
+            .since_id
+            .as_deref()
+            .and_then(id_number)
+            .is_some_and(|c| c >= n)
+        {
+            return Ok(());
+        }
+        self.save_cursor(&Cursor {
+            since_id: Some(n.to_string()),
+            start_time: None,
+        })
+        .await
+        .map_err(|e| e.to_string())
+    }
+
     async fn load_cursor(&self) -> Result<Cursor, String> {
         let key = self.source.cursor_key();
         let stored = self
