@@ -46,6 +46,8 @@ pub struct TickerLine {
     pub who: String,
     /// The amount, e.g. `2.5 ETH`.
     pub amount: String,
+    /// Why the bid did not count, shortly (`below the minimum raise`); empty when it counted.
+    pub refused: String,
 }
 
 /// An artwork image: encoded bytes and a key naming them (for the cache).

@@ -347,9 +347,28 @@ pub fn draw(
                     Align::Left,
                 );
             }
+            // The newest bid that counted leads: it stands out.
+            let leader = vm.ticker.iter().position(|t| t.refused.is_empty());
             for (i, t) in vm.ticker.iter().take(*rows as usize).enumerate() {
                 let y = row_h * i as f32;
-                let (who_color, amount_color) = if i == 0 {
+                if !t.refused.is_empty() {
+                    // The instant confirmation of a refused bid: who, what, and why.
+                    line(
+                        fonts,
+                        target,
+                        &format!("{} {}: {}", t.who, t.amount, t.refused),
+                        0.0,
+                        y,
+                        w,
+                        row_h,
+                        size * s * 0.85,
+                        Weight::Regular,
+                        theme.urgent,
+                        Align::Left,
+                    );
+                    continue;
+                }
+                let (who_color, amount_color) = if Some(i) == leader {
                     (theme.text, theme.accent)
                 } else {
                     (theme.muted, theme.muted)

@@ -27,14 +27,17 @@ pub fn live() -> ViewModel {
             TickerLine {
                 who: "@crypto_collector".into(),
                 amount: "2.35 ETH".into(),
+                refused: String::new(),
             },
             TickerLine {
                 who: "@sim_sniper_3".into(),
                 amount: "2.2 ETH".into(),
+                refused: String::new(),
             },
             TickerLine {
                 who: "@ada".into(),
                 amount: "2.05 ETH".into(),
+                refused: String::new(),
             },
         ],
         day: 15,

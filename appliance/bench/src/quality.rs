@@ -42,6 +42,7 @@ fn scenario(n: u64, total: u64, t0_ms: i64) -> (ViewModel, i64) {
         .map(|i| TickerLine {
             who: format!("@bidder_{}", (bids - i) % 7),
             amount: price(bids - i),
+            refused: String::new(),
         })
         .collect();
     let vm = ViewModel {

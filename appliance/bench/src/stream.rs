@@ -102,6 +102,7 @@ pub fn stream(
                 TickerLine {
                     who: format!("@bidder_{}", k % 7),
                     amount: price.clone(),
+                    refused: String::new(),
                 },
             );
             vm.ticker.truncate(6);

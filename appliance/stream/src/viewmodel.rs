@@ -104,6 +104,28 @@ fn focus(auctions: &[Auction], now: Timestamp) -> Option<&Auction> {
         })
 }
 
+/// How long a refused bid stays on the ticker.
+const REFUSAL_SHOWN_SECS: i64 = 30;
+
+/// A refusal's reason in a few words, for the picture.
+pub fn short_reason(code: &str) -> String {
+    match code {
+        "below_min_increment" => "below the minimum raise",
+        "below_reserve" => "below the reserve",
+        "insufficient_escrow" => "not enough escrow",
+        "no_wallet" => "no linked wallet",
+        "account_too_new" => "account too new",
+        "rate_limited" => "too many bids",
+        "auction_closed" => "bidding has closed",
+        "auction_not_started" => "not open yet",
+        "auction_paused" => "bidding is paused",
+        "auction_cancelled" => "auction cancelled",
+        "no_auction" => "no auction open",
+        other => return other.replace('_', " "),
+    }
+    .to_string()
+}
+
 /// Builds the view-model of the state in `r` at `now`.
 pub fn build(
     r: &Reader,
@@ -141,14 +163,19 @@ pub fn build(
     };
     let mut ticker = Vec::with_capacity(TICKER_ROWS);
     for bid in r.recent_bids_of_auction(a.id, TICKER_ROWS * 4)? {
-        if bid.accepted() {
-            ticker.push(TickerLine {
-                who: handle(bid.bidder)?,
-                amount: eth(bid.amount),
-            });
-            if ticker.len() == TICKER_ROWS {
-                break;
-            }
+        // Refusals show for a while, with why: the picture is the bidder's instant answer.
+        let refused = match &bid.rejection {
+            None => String::new(),
+            Some(_) if now.micros_since(bid.placed_at) > REFUSAL_SHOWN_SECS * 1_000_000 => continue,
+            Some(r) => short_reason(&r.code),
+        };
+        ticker.push(TickerLine {
+            who: handle(bid.bidder)?,
+            amount: eth(bid.amount),
+            refused,
+        });
+        if ticker.len() == TICKER_ROWS {
+            break;
         }
     }
     let (title, artist, image) = item.map_or_else(
