@@ -131,6 +131,40 @@ pub fn incoming(
     })
 }
 
+/// Hands one API tweet to the engine. `Ok(true)` when it was new to the engine; a tweet that
+/// cannot be read, or that the engine refuses as malformed, is logged and skipped (`Ok(false)`);
+/// an engine that cannot take it in is an error (the caller must not move past it).
+pub async fn ingest(
+    engine: &EngineHandle,
+    tweet: &ApiTweet,
+    users: &HashMap<String, ApiUser>,
+    now: Timestamp,
+) -> Result<bool, CommandError> {
+    let t = match incoming(tweet, users, now) {
+        Ok(t) => t,
+        Err(why) => {
+            tracing::warn!(tweet = %tweet.id, why, "tweet skipped");
+            return Ok(false);
+        }
+    };
+    match engine
+        .execute(Command::IngestTweet { tweet: Box::new(t) })
+        .await
+    {
+        Ok(Reply::Tweet { duplicate, .. }) => Ok(!duplicate),
+        Ok(other) => {
+            tracing::warn!(?other, "unexpected answer to a tweet");
+            Ok(false)
+        }
+        // X sent something the engine cannot take (a malformed id, say): skip it.
+        Err(e) if e.code == "invalid_request" => {
+            tracing::warn!(tweet = %tweet.id, error = %e, "tweet refused by the engine; skipped");
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Polls one source until `stop`.
 #[derive(Clone)]
 pub struct Poller {
@@ -321,30 +355,12 @@ impl Poller {
             if let Some(n) = id_number(&tweet.id) {
                 newest = Some(newest.map_or(n, |m| m.max(n)));
             }
-            let t = match incoming(tweet, &users, now) {
-                Ok(t) => t,
-                Err(why) => {
-                    tracing::warn!(tweet = %tweet.id, why, "tweet skipped");
-                    continue;
-                }
-            };
-            match self
-                .engine
-                .execute(Command::IngestTweet { tweet: Box::new(t) })
+            if ingest(&self.engine, tweet, &users, now)
                 .await
+                .map_err(PollError::Engine)?
             {
-                Ok(Reply::Tweet { duplicate, .. }) => {
-                    if !duplicate {
-                        taken += 1;
-                        self.stats.tweets.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                Ok(other) => tracing::warn!(?other, "unexpected answer to a tweet"),
-                // X sent something the engine cannot take (a malformed id, say): skip it.
-                Err(e) if e.code == "invalid_request" => {
-                    tracing::warn!(tweet = %tweet.id, error = %e, "tweet refused by the engine; skipped")
-                }
-                Err(e) => return Err(PollError::Engine(e)),
+                taken += 1;
+                self.stats.tweets.fetch_add(1, Ordering::Relaxed);
             }
         }
         let advanced = newest.map(|n| n.to_string());

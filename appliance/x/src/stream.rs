@@ -16,10 +16,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::api::{ApiUser, StreamMessage, XClient, XError};
-use super::poll::{PollStats, Poller, incoming};
+use super::poll::{PollStats, Poller, ingest};
 use super::spend::Spend;
 use domain::clock::SharedClock;
-use domain::engine::{Command, EngineHandle, Reply};
+use domain::engine::EngineHandle;
 
 /// Why a connection ended, as X's reconnect policy tells them apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -257,27 +257,11 @@ impl StreamIntake {
             .into_iter()
             .map(|u| (u.id.clone(), u))
             .collect();
-        let t = match incoming(&tweet, &users, now) {
-            Ok(t) => t,
-            Err(why) => {
-                tracing::warn!(tweet = %tweet.id, why, "tweet skipped");
-                return None;
+        match ingest(&self.engine, &tweet, &users, now).await {
+            Ok(true) => {
+                self.stats.tweets.fetch_add(1, Ordering::Relaxed);
             }
-        };
-        match self
-            .engine
-            .execute(Command::IngestTweet { tweet: Box::new(t) })
-            .await
-        {
-            Ok(Reply::Tweet { duplicate, .. }) => {
-                if !duplicate {
-                    self.stats.tweets.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            Ok(other) => tracing::warn!(?other, "unexpected answer to a tweet"),
-            Err(e) if e.code == "invalid_request" => {
-                tracing::warn!(tweet = %tweet.id, error = %e, "tweet refused by the engine; skipped");
-            }
+            Ok(false) => {}
             Err(e) => return Some(format!("the engine could not take a tweet in: {e}")),
         }
         // Everything up to this tweet came through this connection (the gap before it was read
