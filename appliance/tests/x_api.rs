@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::xapi::XApi;
+use common::xapi::{self, XApi};
 use common::{Running, wait_until};
 use k256::ecdsa::SigningKey;
 use serde_json::{Value, json};
@@ -60,10 +60,13 @@ fn setup_with(
 
 /// The credentials come from the environment, as the README recommends.
 const ENV: &[(&str, &str)] = &[
-    ("SOTHEBAIS_X__CONSUMER_KEY", "test-consumer-key"),
-    ("SOTHEBAIS_X__CONSUMER_SECRET", "test-consumer-secret"),
-    ("SOTHEBAIS_X__ACCESS_TOKEN", "1000-test-access-token"),
-    ("SOTHEBAIS_X__ACCESS_TOKEN_SECRET", "test-access-secret"),
+    ("SOTHEBAIS_X__CONSUMER_KEY", xapi::CONSUMER_KEY),
+    ("SOTHEBAIS_X__CONSUMER_SECRET", xapi::CONSUMER_SECRET),
+    ("SOTHEBAIS_X__ACCESS_TOKEN", xapi::ACCESS_TOKEN),
+    (
+        "SOTHEBAIS_X__ACCESS_TOKEN_SECRET",
+        xapi::ACCESS_TOKEN_SECRET,
+    ),
 ];
 
 fn start(dir: &std::path::Path, config: &std::path::Path, name: &str) -> Running {
@@ -592,4 +595,100 @@ fn the_filtered_stream_reads_in_real_time_and_reads_every_gap_back() {
         "{} mentions reads for {connections} connections",
         api.requests("mentions")
     );
+}
+
+/// The stand-in checks signatures as RFC 5849 defines them: the appliance's signer on a query
+/// with `#`, spaces and a paging token passes; a changed query, method or nonce, or a stale
+/// timestamp, does not.
+#[test]
+fn oauth_signatures_are_verified_not_just_present() {
+    // Our signer, verified independently, on what the search sends.
+    let creds = x::oauth::UserCredentials {
+        consumer_key: domain::secret::Secret::new(xapi::CONSUMER_KEY),
+        consumer_secret: domain::secret::Secret::new(xapi::CONSUMER_SECRET),
+        access_token: domain::secret::Secret::new(xapi::ACCESS_TOKEN),
+        access_token_secret: domain::secret::Secret::new(xapi::ACCESS_TOKEN_SECRET),
+    };
+    let url = "http://127.0.0.1:1234/2/tweets/search/recent";
+    let params = [
+        ("query", "#SothebAIs -is:retweet"),
+        ("next_token", "b26v89c19zqg8o3fpz2lr"),
+        ("max_results", "100"),
+    ];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let header = x::oauth::authorization(
+        "GET",
+        url,
+        &params,
+        &creds,
+        "kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg",
+        now,
+    );
+    let query = "query=%23SothebAIs+-is%3Aretweet&next_token=b26v89c19zqg8o3fpz2lr&max_results=100";
+    assert_eq!(xapi::verify_oauth("GET", url, query, &header), Ok(()));
+    let changed = "query=%23SothebAIs&next_token=b26v89c19zqg8o3fpz2lr&max_results=100";
+    assert!(xapi::verify_oauth("GET", url, changed, &header).is_err());
+    assert!(xapi::verify_oauth("POST", url, query, &header).is_err());
+    let stale = x::oauth::authorization("GET", url, &params, &creds, "n", now - 3600);
+    assert!(
+        xapi::verify_oauth("GET", url, query, &stale)
+            .unwrap_err()
+            .contains("timestamp")
+    );
+    // Over HTTP: a tampered request is refused with a 401.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let api = XApi::start("SothebAIs", HOST_ID);
+    let url = format!("{}/2/users/me", api.url);
+    let good = x::oauth::authorization("GET", &url, &[], &creds, "abc", now);
+    let bad = good.replace("oauth_nonce=\"abc\"", "oauth_nonce=\"abd\"");
+    let status = |auth: &str| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            reqwest::Client::new()
+                .get(&url)
+                .header("authorization", auth)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    assert_eq!(status(&good), 200);
+    assert_eq!(status(&bad), 401);
+}
+
+/// A post cut short by a crash, when the host's timeline shows posts only 8 s late: the
+/// restarted appliance does not take "not on the timeline yet" for "not posted".
+#[test]
+fn a_lagging_timeline_does_not_lead_to_a_second_post() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = XApi::start("SothebAIs", HOST_ID);
+    api.add_user(ALICE, "alice", "2020-01-01T00:00:00.000Z");
+    let config = setup(dir.path(), &api, false);
+    let app = start(dir.path(), &config, "run1.log");
+    wait_until(Duration::from_secs(20), "the opening announcement", || {
+        !api.posted().is_empty()
+    });
+    api.lag_timeline(Duration::from_secs(8));
+    api.delay_posts(Duration::from_secs(30));
+    let bid = api.tweet(ALICE, "@SothebAIs bid 1 ETH", None);
+    wait_until(Duration::from_secs(20), "the reply reaching X", || {
+        !api.replies_to(bid).is_empty()
+    });
+    app.kill();
+    api.delay_posts(Duration::ZERO);
+    let app = start(dir.path(), &config, "run2.log");
+    wait_until(Duration::from_secs(40), "the row recorded as sent", || {
+        app.outbox()
+            .iter()
+            .any(|r| r["notice"]["bid_rejected"].is_object() && r["status"]["sent"].is_object())
+    });
+    assert_eq!(api.replies_to(bid).len(), 1, "posted exactly once");
 }

@@ -74,10 +74,13 @@ pub fn setup(
         config.x.posts_per_15min = 9000;
         config.x.timeout_secs = 2;
         for (k, v) in [
-            ("SOTHEBAIS_X__CONSUMER_KEY", "key"),
-            ("SOTHEBAIS_X__CONSUMER_SECRET", "secret"),
-            ("SOTHEBAIS_X__ACCESS_TOKEN", "1000-token"),
-            ("SOTHEBAIS_X__ACCESS_TOKEN_SECRET", "token-secret"),
+            ("SOTHEBAIS_X__CONSUMER_KEY", super::xapi::CONSUMER_KEY),
+            ("SOTHEBAIS_X__CONSUMER_SECRET", super::xapi::CONSUMER_SECRET),
+            ("SOTHEBAIS_X__ACCESS_TOKEN", super::xapi::ACCESS_TOKEN),
+            (
+                "SOTHEBAIS_X__ACCESS_TOKEN_SECRET",
+                super::xapi::ACCESS_TOKEN_SECRET,
+            ),
         ] {
             env.push((k.into(), v.into()));
         }

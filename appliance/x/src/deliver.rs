@@ -7,6 +7,7 @@
 //! operator's approval is required (`Held`), replies that went stale are skipped, and with no X
 //! credentials or in dry-run mode the text is logged and the row skipped with it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -26,6 +27,11 @@ use crate::spend::{Level, Spend};
 
 /// How long before a `Sending` row's attempt the host's timeline is searched for it.
 const LOOKBACK_SECS: i64 = 300;
+/// How long after an attempt the host's timeline may still not show the post (X's timelines lag
+/// behind posts): until then "not on the timeline" is not taken for "not posted".
+const TIMELINE_SETTLE_SECS: i64 = 60;
+/// Least time between two looks at the timeline for the same row.
+const LOOK_EVERY: Duration = Duration::from_secs(2);
 
 /// Counters for the status page.
 #[derive(Debug, Default)]
@@ -83,11 +89,14 @@ impl TweetDeliverer {
         let mut pacer = Pacer::new(self.budget);
         let mut last_text: Option<String> = None;
         let mut floor = 0u64;
+        let mut looked: HashMap<store::OutboxId, std::time::Instant> = HashMap::new();
         loop {
             if *stop.borrow() {
                 return;
             }
-            let result = self.pass(&mut floor, &mut pacer, &mut last_text).await;
+            let result = self
+                .pass(&mut floor, &mut pacer, &mut last_text, &mut looked)
+                .await;
             if let Err(e) = self.spend.save(&self.engine).await {
                 tracing::warn!(error = %e, "X spend not saved yet");
             }
@@ -157,6 +166,7 @@ impl TweetDeliverer {
         floor: &mut u64,
         pacer: &mut Pacer,
         last_text: &mut Option<String>,
+        looked: &mut HashMap<store::OutboxId, std::time::Instant>,
     ) -> Result<(), Pause> {
         let (sending, pending): (Vec<OutboxEntry>, Vec<OutboxEntry>) = self
             .open_rows(floor)
@@ -166,6 +176,13 @@ impl TweetDeliverer {
         // Unfinished posts first: each may already be on X.
         for row in &sending {
             if let OutboxStatus::Sending { text, .. } = &row.status {
+                if looked
+                    .get(&row.id)
+                    .is_some_and(|t| t.elapsed() < LOOK_EVERY)
+                {
+                    continue;
+                }
+                looked.insert(row.id, std::time::Instant::now());
                 self.resume(row, text, pacer, last_text).await?;
             }
         }
@@ -192,6 +209,7 @@ impl TweetDeliverer {
                 self.deliver(row, pacer, last_text).await?;
             }
         }
+        looked.retain(|id, _| sending.iter().any(|r| r.id == *id));
         Ok(())
     }
 
@@ -297,8 +315,12 @@ impl TweetDeliverer {
             }
             Err(e) if e.is_duplicate() => {
                 // Posted before (a crash between posting and recording it), or truly a repeat.
+                let recent = matches!(&row.status, OutboxStatus::Sending { at, .. }
+                    if self.clock.now().micros_since(*at) < TIMELINE_SETTLE_SECS * 1_000_000);
                 match self.find_posted(api, row, text).await {
                     Ok(Some(id)) => self.sent(row, id).await,
+                    // X says it has it; the timeline may not show it yet.
+                    Ok(None) if recent => Ok(()),
                     _ => self.give_up(row, e.to_string(), true).await,
                 }
             }
@@ -336,6 +358,14 @@ impl TweetDeliverer {
             Ok(Some(id)) => {
                 *last_text = Some(text.to_string());
                 self.sent(row, id).await
+            }
+            Ok(None)
+                if matches!(&row.status, OutboxStatus::Sending { at, .. }
+                    if self.clock.now().micros_since(*at) < TIMELINE_SETTLE_SECS * 1_000_000) =>
+            {
+                // Not on the timeline yet may only mean the timeline lags: look again shortly.
+                tracing::debug!(row = %row.id, "not on the host's timeline yet; looking again");
+                Ok(())
             }
             Ok(None) => {
                 let reply_to = {
