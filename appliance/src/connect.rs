@@ -136,6 +136,15 @@ pub async fn start(
             .context("keystore task")?
             .map_err(anyhow::Error::msg)?;
         let signer = Arc::new(signer);
+        if let Some(stated) = c.keystore_address()
+            && stated.0 != signer.address().0
+        {
+            anyhow::bail!(
+                "chain.keystore states the address {stated} but its key is {}: the keystore file \
+                 is inconsistent",
+                signer.address()
+            );
+        }
         let urls: Vec<String> = c.rpc_urls.iter().map(|u| u.expose().to_string()).collect();
         let rpc = Arc::new(
             Rpc::new(&urls, Duration::from_secs(c.timeout_secs)).map_err(anyhow::Error::msg)?,

@@ -692,3 +692,55 @@ fn a_lagging_timeline_does_not_lead_to_a_second_post() {
     });
     assert_eq!(api.replies_to(bid).len(), 1, "posted exactly once");
 }
+
+/// Bidders help themselves by tweet: `my bids`, `balance` and `help` are answered with their
+/// state; after `stop` alice hears no outbid notice, after `start` she does again.
+#[test]
+fn bidders_ask_for_their_bids_balance_and_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = XApi::start("SothebAIs", HOST_ID);
+    let config = setup(dir.path(), &api, false);
+    let app = start(dir.path(), &config, "run.log");
+    link_and_fund(&app, &api, &[(ALICE, "alice", 1), (BOB, "bob", 2)]);
+    let reply = |t: u64| {
+        wait_until(Duration::from_secs(20), "a reply", || {
+            !api.replies_to(t).is_empty()
+        });
+        api.replies_to(t)[0].clone()
+    };
+    let bid = api.tweet(ALICE, "@SothebAIs bid 1.5 ETH", None);
+    reply(bid);
+    let mine = reply(api.tweet(ALICE, "@SothebAIs my bids", None));
+    assert!(
+        mine.starts_with("@alice Your latest bids: ") && mine.contains("1.5 ETH leading"),
+        "{mine}"
+    );
+    let balance = reply(api.tweet(ALICE, "@SothebAIs balance", None));
+    assert!(
+        balance.contains("10 ETH credited, 1.5 ETH backs your leading bid, 8.5 ETH free"),
+        "{balance}"
+    );
+    let help = reply(api.tweet(BOB, "@SothebAIs help", None));
+    assert!(
+        help.contains("bid 1.5 ETH") && help.contains("stop / start"),
+        "{help}"
+    );
+    let stop = reply(api.tweet(ALICE, "@SothebAIs stop", None));
+    assert!(stop.contains("Notices are off"), "{stop}");
+    // Bob outbids her: no notice for alice.
+    let b = api.tweet(BOB, "@SothebAIs bid 2 ETH", None);
+    reply(b);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(api.replies_to(bid).len(), 1, "no outbid notice after stop");
+    assert!(!skipped(&app, "turned notices off").is_empty());
+    // Notices on again: the next outbid reaches her.
+    reply(api.tweet(ALICE, "@SothebAIs start", None));
+    let again = api.tweet(ALICE, "@SothebAIs bid 2.5 ETH", None);
+    reply(again);
+    reply(api.tweet(BOB, "@SothebAIs bid 3 ETH", None));
+    wait_until(Duration::from_secs(20), "the outbid notice", || {
+        api.replies_to(again)
+            .iter()
+            .any(|t| t.starts_with("@alice You were outbid"))
+    });
+}

@@ -246,6 +246,15 @@ pub enum Event {
         /// The replacement's highest fee per gas.
         max_fee_per_gas: Wei,
     },
+    /// A bidder turned their notices off (`stop`) or on again (`start`).
+    NoticesSet {
+        /// Who.
+        user: UserId,
+        /// Whether they get notices.
+        on: bool,
+        /// The tweet that asked.
+        tweet: String,
+    },
 }
 
 impl Event {
@@ -277,6 +286,7 @@ impl Event {
             Event::MilestoneReached { .. } => "milestone_reached",
             Event::OutboxReviewed { .. } => "outbox_reviewed",
             Event::TransactionReplaced { .. } => "transaction_replaced",
+            Event::NoticesSet { .. } => "notices_set",
             Event::AdminAction { .. } => "admin_action",
         }
     }
@@ -311,7 +321,7 @@ impl Event {
             Event::DepositCredited { user, .. } => Some(*user),
             Event::TweetReceived { tweet } => Some(tweet.author),
             Event::WithdrawalRequested { withdrawal } => Some(withdrawal.user),
-            Event::ReminderRequested { user, .. } => Some(*user),
+            Event::ReminderRequested { user, .. } | Event::NoticesSet { user, .. } => Some(*user),
             _ => None,
         }
     }

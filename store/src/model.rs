@@ -549,6 +549,17 @@ pub enum TweetKind {
     Ignored,
     /// Meant as a command but unreadable; the reason says why.
     Invalid,
+    // New variants go at the end: stored records are decoded by variant position.
+    /// `my bids`: the author's bids in this campaign.
+    MyBids,
+    /// `balance`: the author's escrow.
+    Balance,
+    /// `help`: the grammar in one reply.
+    Help,
+    /// `stop`: no more notices unless asked for (and the result of an auction the author leads).
+    Stop,
+    /// `start`: notices again.
+    Start,
 }
 
 impl TweetKind {
@@ -562,6 +573,11 @@ impl TweetKind {
             Self::Question => "question",
             Self::Ignored => "ignored",
             Self::Invalid => "invalid",
+            Self::MyBids => "my_bids",
+            Self::Balance => "balance",
+            Self::Help => "help",
+            Self::Stop => "stop",
+            Self::Start => "start",
         }
     }
 }

@@ -325,6 +325,13 @@ pub(crate) fn apply(t: &mut WriteTables<'_>, event: &Event) -> Result<()> {
         } => {
             t.reminders.insert((auction.0, user.0), tweet.as_bytes())?;
         }
+        Event::NoticesSet { user, on, .. } => {
+            if *on {
+                t.quiet.remove(user.0)?;
+            } else {
+                t.quiet.insert(user.0, [].as_slice())?;
+            }
+        }
         Event::MilestoneReached { auction, milestone } => {
             t.milestones
                 .insert((auction.0, milestone.key()), [].as_slice())?;

@@ -106,6 +106,7 @@ define_tables! {
     withdrawals: u64 = "withdrawals", projection;
     reminders: (u64, u64) = "reminders", projection;
     milestones: (u64, u64) = "milestones", projection;
+    quiet: u64 = "quiet", projection;
     state: &'static str = "state", log;
 }
 
@@ -346,6 +347,8 @@ pub trait View {
     fn milestone(&self, auction: AuctionId, milestone: Milestone) -> Result<bool>;
     /// Operational state kept beside the log (polling cursors), by key.
     fn state(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Whether a user turned their notices off (`stop`).
+    fn quiet(&self, user: UserId) -> Result<bool>;
 }
 
 /// Record tables whose ids the engine allocates.
@@ -629,6 +632,9 @@ macro_rules! impl_view {
             }
             fn state(&self, key: &str) -> Result<Option<Vec<u8>>> {
                 Ok(self.t.state.get(key)?.map(|v| v.value().to_vec()))
+            }
+            fn quiet(&self, user: UserId) -> Result<bool> {
+                Ok(self.t.quiet.get(user.0)?.is_some())
             }
         }
     };

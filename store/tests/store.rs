@@ -528,6 +528,11 @@ fn every_event() -> Vec<Event> {
             by: "0x02".into(),
             max_fee_per_gas: Wei(2_500_000_000),
         },
+        Event::NoticesSet {
+            user: UserId(3),
+            on: false,
+            tweet: "1860000000000000002".into(),
+        },
     ]
 }
 
@@ -561,6 +566,7 @@ fn position(e: &Event) -> usize {
         Event::OutboxReviewed { .. } => 23,
         Event::AdminAction { .. } => 24,
         Event::TransactionReplaced { .. } => 25,
+        Event::NoticesSet { .. } => 26,
     }
 }
 
@@ -574,7 +580,7 @@ fn every_event_encodes_as_the_fixture_says() {
     let positions: Vec<usize> = events.iter().map(position).collect();
     assert_eq!(
         positions,
-        (0..26).collect::<Vec<_>>(),
+        (0..27).collect::<Vec<_>>(),
         "one of each kind, in order"
     );
     let mut prev: Hash = [0; 32];

@@ -84,19 +84,30 @@ pub fn bidders(view: &impl View) -> impl Fn(BidId) -> Option<UserId> + '_ {
 }
 
 /// Orders the pending X rows `rows` (any order) and drops those made obsolete; with
-/// `budget_spent`, drops the optional ones too. `bidder` names the bidder of a bid.
+/// `budget_spent`, drops the optional ones too. `bidder` names the bidder of a bid; `quiet`
+/// says whether a user turned their notices off (`stop`): they get no acceptance or outbid
+/// notice (refusals and answers are what they asked for).
 pub fn plan(
     rows: &[OutboxEntry],
     bidder: impl Fn(BidId) -> Option<UserId>,
+    quiet: impl Fn(UserId) -> bool,
     budget_spent: bool,
 ) -> Plan {
     let mut out = Plan::default();
     // Each bidder's latest bid notice, and latest that is not a refusal.
     let mut latest: HashMap<UserId, (&OutboxEntry, Option<&OutboxEntry>)> = HashMap::new();
     let mut about: Vec<(&OutboxEntry, Option<UserId>)> = Vec::with_capacity(rows.len());
+    let unwanted = |row: &OutboxEntry, who: Option<UserId>| {
+        who.is_some_and(&quiet)
+            && matches!(
+                Priority::of(&row.notice),
+                Priority::Acceptance | Priority::Outbid
+            )
+    };
     for row in rows {
         let who = bid_of(&row.notice).and_then(&bidder);
-        if let Some(w) = who {
+        // A notice that will not go cannot make others obsolete.
+        if let Some(w) = who.filter(|_| !unwanted(row, who)) {
             let refusal = matches!(row.notice, Notice::BidRejected { .. });
             let (any, standing) = latest.entry(w).or_insert((row, None));
             if row.id > any.id {
@@ -120,7 +131,10 @@ pub fn plan(
             .and_then(|(any, standing)| {
                 if refusal { Some(*any) } else { *standing }.filter(|n| n.id > row.id)
             });
-        if let Some(newer) = newer {
+        if unwanted(row, who) {
+            out.drop
+                .push((row.id, "the bidder turned notices off (stop)".to_string()));
+        } else if let Some(newer) = newer {
             out.drop.push((
                 row.id,
                 format!(
@@ -193,17 +207,43 @@ mod tests {
             ),
             row(6, Notice::BidAccepted { bid: BidId(4) }),
         ];
-        let p = plan(&rows, &bidders, false);
+        let p = plan(&rows, &bidders, |_| false, false);
         let ids: Vec<u64> = p.send.iter().map(|i| i.0).collect();
         assert_eq!(ids, [5, 4, 3, 1, 6, 2]);
         assert!(p.drop.is_empty());
         // The budget spent: acceptances and answers go unposted, with the reason.
-        let p = plan(&rows, &bidders, true);
+        let p = plan(&rows, &bidders, |_| false, true);
         let ids: Vec<u64> = p.send.iter().map(|i| i.0).collect();
         assert_eq!(ids, [5, 4, 3]);
         let dropped: Vec<u64> = p.drop.iter().map(|(i, _)| i.0).collect();
         assert_eq!(dropped, [1, 2, 6]);
         assert!(p.drop[0].1.contains("budget"), "{:?}", p.drop);
+    }
+
+    #[test]
+    fn a_bidder_who_said_stop_gets_only_what_they_asked_for() {
+        let bidders = by(&[10, 10, 11]);
+        let rows = [
+            row(1, Notice::BidRejected { bid: BidId(1) }),
+            row(2, Notice::TweetReply { tweet: "5".into() }),
+            row(
+                3,
+                Notice::Outbid {
+                    bid: BidId(2),
+                    by: BidId(3),
+                },
+            ),
+            row(4, Notice::BidAccepted { bid: BidId(3) }),
+        ];
+        let p = plan(&rows, &bidders, |u| u == UserId(10), false);
+        let ids: Vec<u64> = p.send.iter().map(|i| i.0).collect();
+        assert_eq!(
+            ids,
+            [1, 4, 2],
+            "10's refusal and answer (asked for), 11's acceptance"
+        );
+        assert_eq!(p.drop.len(), 1, "10's outbid notice");
+        assert!(p.drop[0].1.contains("stop"), "{:?}", p.drop);
     }
 
     #[test]
@@ -239,7 +279,7 @@ mod tests {
             ),
             row(8, Notice::BidRejected { bid: BidId(6) }),
         ];
-        let p = plan(&rows, &bidders, false);
+        let p = plan(&rows, &bidders, |_| false, false);
         let ids: Vec<u64> = p.send.iter().map(|i| i.0).collect();
         assert_eq!(ids, [6, 3, 7, 8, 5], "where each bidder stands now");
         let dropped: Vec<(u64, &str)> = p.drop.iter().map(|(i, w)| (i.0, w.as_str())).collect();

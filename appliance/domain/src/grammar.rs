@@ -7,6 +7,10 @@
 //!   is an EIP-191 `personal_sign` of [`link_message`](crate::link::link_message).
 //! - **withdraw** refunds everything escrow holds for the author that no bid needs.
 //! - **remind me** asks for a reply before the next auction opens.
+//! - **my bids**, **balance** and **help** are answered with the author's bids in this campaign,
+//!   their escrow, and this grammar; **stop** turns the author's notices off (they get only what
+//!   they ask for, and the result of an auction they lead), **start** on again. Each is the whole
+//!   tweet besides mentions and hashtags, so chatter that merely contains the word is not one.
 //! - Anything else is a **question** (it has a question mark) or **ignored** (chatter, retweets).
 //!
 //! Every doubtful case has one defined outcome, never a guess: look-alike digits (`１`, `١`,
@@ -184,6 +188,30 @@ pub fn parse(text: &str, host: &str) -> Parsed {
         && tokens.get(1).is_some_and(|t| t.starts_with('@'))
     {
         return Parsed::ignored(mentions_host, "retweet", "A retweet is not a command.");
+    }
+
+    // Self-service: the whole tweet (besides mentions and hashtags) is the command.
+    let phrase = tokens
+        .iter()
+        .filter(|t| mention(t).is_none() && !t.starts_with('#'))
+        .map(|t| word(t))
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let own = match phrase.as_str() {
+        "my bids" | "mybids" => Some((TweetKind::MyBids, "Your bids asked for.")),
+        "balance" | "my balance" => Some((TweetKind::Balance, "Your escrow asked for.")),
+        "help" => Some((TweetKind::Help, "How to take part asked for.")),
+        "stop" => Some((TweetKind::Stop, "Notices off.")),
+        "start" => Some((TweetKind::Start, "Notices on.")),
+        _ => None,
+    };
+    if let Some((kind, message)) = own {
+        return if mentions_host {
+            Parsed::new(kind, true, message)
+        } else {
+            Parsed::ignored(false, "no_mention", "Not addressed to the host.")
+        };
     }
 
     let mut verbs: Vec<(usize, Verb)> = Vec::new();

@@ -76,6 +76,17 @@ impl XConfig {
 }
 
 impl ChainConfig {
+    /// The custody wallet's address as its keystore states it (the public `address` field of a
+    /// standard JSON keystore; read without the passphrase); `None` when it cannot be read.
+    /// The address of the unlocked key is checked against it at start.
+    pub fn keystore_address(&self) -> Option<store::Address> {
+        let text = std::fs::read_to_string(&self.keystore).ok()?;
+        let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let hex = json["address"].as_str()?;
+        let hex = hex.strip_prefix("0x").unwrap_or(hex);
+        format!("0x{hex}").parse().ok()
+    }
+
     /// The treasury address.
     pub fn treasury_address(&self) -> Result<store::Address, String> {
         let a: store::Address = self

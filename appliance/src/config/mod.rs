@@ -287,6 +287,11 @@ impl Config {
                 || domain::demo::DEMO_HOST.to_string(),
                 |c| c.host_handle.clone(),
             ),
+            escrow: self
+                .chain
+                .enabled
+                .then(|| self.chain.keystore_address())
+                .flatten(),
         }
     }
 

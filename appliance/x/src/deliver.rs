@@ -194,6 +194,7 @@ impl TweetDeliverer {
             delivery::plan(
                 &pending,
                 delivery::bidders(&reader),
+                |u| reader.quiet(u).unwrap_or(false),
                 self.spend.level() == Level::Spent,
             )
         };

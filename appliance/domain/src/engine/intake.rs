@@ -20,6 +20,14 @@ fn describe_time(t: Timestamp) -> String {
     t.to_datetime().format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// The grammar in one reply (`help`).
+fn help(host: &str) -> String {
+    format!(
+        "Reply @{host} with: bid 1.5 ETH · link <0x address> <0x signature> · my bids · balance \
+         · withdraw · remind me · stop / start (notices). Bids are in ETH, backed by escrow."
+    )
+}
+
 /// What a tweet came to, as recorded and told to its author.
 struct Outcome {
     kind: TweetKind,
@@ -122,7 +130,15 @@ impl Core {
         let mut bid = None;
         let mut reply = matches!(
             out.kind,
-            TweetKind::Link | TweetKind::Withdraw | TweetKind::Remind | TweetKind::Invalid
+            TweetKind::Link
+                | TweetKind::Withdraw
+                | TweetKind::Remind
+                | TweetKind::Invalid
+                | TweetKind::MyBids
+                | TweetKind::Balance
+                | TweetKind::Help
+                | TweetKind::Stop
+                | TweetKind::Start
         ) && parsed.mentions_host;
         match parsed.kind {
             TweetKind::Bid => {
@@ -212,6 +228,29 @@ impl Core {
                 Ok(text) => out.message = text,
                 Err(e) => out.refuse(e),
             },
+            TweetKind::MyBids => out.message = self.describe_bids(w, t.author)?,
+            TweetKind::Balance => out.message = self.describe_balance(w, t.author)?,
+            TweetKind::Help => out.message = help(&host),
+            TweetKind::Stop | TweetKind::Start => {
+                let on = parsed.kind == TweetKind::Start;
+                if w.quiet(t.author)? == on {
+                    w.append(
+                        now,
+                        Event::NoticesSet {
+                            user: t.author,
+                            on,
+                            tweet: t.id.clone(),
+                        },
+                    )?;
+                }
+                out.message = if on {
+                    "Notices are on: you will hear when you lead, are outbid and win.".into()
+                } else {
+                    "Notices are off: you get only what you ask for, and the result of an \
+                     auction you lead. Tweet start to turn them on."
+                        .into()
+                };
+            }
             _ => {}
         }
         let record = TweetRecord {
@@ -242,6 +281,67 @@ impl Core {
             duplicate: false,
             bid,
         }))
+    }
+
+    /// `my bids`: the author's latest bids in the current campaign, with where each stands.
+    fn describe_bids(&mut self, w: &Writer<'_>, user: UserId) -> store::Result<String> {
+        let (live, next) = current_auction(w)?;
+        let campaign = live.or(next).map(|a| a.campaign);
+        let mut lines = Vec::new();
+        let mut bids = w.bids_of_user(user)?;
+        bids.sort_by_key(|b| std::cmp::Reverse(b.id));
+        for bid in bids {
+            let Some(auction) = bid.auction.map(|a| w.auction(a)).transpose()?.flatten() else {
+                continue;
+            };
+            if campaign.is_some_and(|c| c != auction.campaign) {
+                continue;
+            }
+            let name = w.item(auction.item)?.map_or_else(String::new, |i| i.name);
+            let standing = match bid.standing(Some(&auction)) {
+                store::BidStatus::Rejected => "refused",
+                other => other.as_str(),
+            };
+            lines.push(format!("{name} {} ETH {standing}", bid.amount.eth_string()));
+            if lines.len() == 4 {
+                break;
+            }
+        }
+        Ok(if lines.is_empty() {
+            "You have no bids in this campaign yet: reply bid <amount> ETH while an auction is open."
+                .into()
+        } else {
+            format!("Your latest bids: {}.", lines.join("; "))
+        })
+    }
+
+    /// `balance`: what escrow holds for the author, and how to add or take it back.
+    fn describe_balance(&mut self, w: &Writer<'_>, user: UserId) -> store::Result<String> {
+        let b = w.balance(user)?;
+        let credited = b
+            .deposited
+            .saturating_sub(b.withdrawn)
+            .saturating_sub(b.won);
+        let wallet = w.wallet(user)?.filter(|l| l.verified);
+        let deposit = match (&wallet, &self.policy.escrow) {
+            (None, _) => " Link a wallet first: link <0x address> <0x signature>.".to_string(),
+            (Some(_), Some(escrow)) => format!(
+                " Deposit from your linked wallet to {}; it counts once confirmed.",
+                checksummed(escrow)
+            ),
+            (Some(_), None) => String::new(),
+        };
+        let back = if b.available() > store::Wei::ZERO && self.policy.onchain {
+            " Tweet withdraw to get the free part back."
+        } else {
+            ""
+        };
+        Ok(format!(
+            "Escrow: {} ETH credited, {} ETH backs your leading bid, {} ETH free.{deposit}{back}",
+            credited.eth_string(),
+            b.leading.eth_string(),
+            b.available().eth_string()
+        ))
     }
 
     /// Registers a reminder for the next auction to open.

@@ -109,6 +109,31 @@ fn links_withdrawals_reminders_questions_and_chatter() {
 }
 
 #[test]
+fn self_service_commands_are_the_whole_tweet() {
+    for (text, kind) in [
+        ("@SothebAIs my bids", TweetKind::MyBids),
+        ("@SothebAIs My bids?", TweetKind::MyBids),
+        ("@SothebAIs balance #SothebAIs", TweetKind::Balance),
+        ("@SothebAIs HELP!", TweetKind::Help),
+        ("@SothebAIs stop", TweetKind::Stop),
+        ("@SothebAIs start.", TweetKind::Start),
+    ] {
+        assert_eq!(parse(text, HOST).kind, kind, "{text}");
+    }
+    // The word inside other talk is no command.
+    assert_eq!(
+        parse("@SothebAIs please don't stop the music", HOST).kind,
+        TweetKind::Ignored
+    );
+    assert_eq!(
+        parse("@SothebAIs what is my balance?", HOST).kind,
+        TweetKind::Question
+    );
+    // Not addressed to the host: ignored.
+    assert_eq!(parse("stop", HOST).kind, TweetKind::Ignored);
+}
+
+#[test]
 fn explain_prints_the_outcome_and_checks_signatures() {
     let e = explain("@SothebAIs bid 2.5 ETH", HOST, None);
     assert_eq!(e.kind, "bid");
@@ -142,6 +167,15 @@ fn well_formed(p: &Parsed) -> Result<(), String> {
                 return Err(format!("no reason {p:?}"));
             }
         }
+        TweetKind::MyBids
+        | TweetKind::Balance
+        | TweetKind::Help
+        | TweetKind::Stop
+        | TweetKind::Start => {
+            if !p.mentions_host || p.reason.is_some() {
+                return Err(format!("bad self-service command {p:?}"));
+            }
+        }
         TweetKind::Withdraw | TweetKind::Remind | TweetKind::Question => {}
     }
     if p.message.is_empty() {
@@ -159,6 +193,10 @@ fn fragment() -> impl Strategy<Value = String> {
         Just("link".to_string()),
         Just("withdraw".to_string()),
         Just("remind me".to_string()),
+        Just("my bids".to_string()),
+        Just("balance".to_string()),
+        Just("stop".to_string()),
+        Just("#SothebAIs".to_string()),
         Just("ETH".to_string()),
         Just("eth.".to_string()),
         Just("$".to_string()),

@@ -43,6 +43,8 @@ pub struct Policy {
     pub remind_lead_secs: u32,
     /// The host's handle when no campaign names one.
     pub host_handle: String,
+    /// The escrow (custody) wallet bidders deposit to, when the chain is on.
+    pub escrow: Option<store::Address>,
 }
 
 impl Default for Policy {
@@ -54,6 +56,7 @@ impl Default for Policy {
             final_notice_secs: 600,
             remind_lead_secs: 900,
             host_handle: "SothebAIs".into(),
+            escrow: None,
         }
     }
 }
