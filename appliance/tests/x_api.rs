@@ -383,6 +383,15 @@ fn link_and_fund(app: &Running, api: &XApi, bidders: &[(u64, &str, u8)]) {
             "amount": "10 ETH", "reference": format!("0xfund{n}")}),
         );
     }
+    // Each deposit is answered ("credited"); let those go before the test goes on.
+    wait_until(Duration::from_secs(60), "the deposit notices out", || {
+        let rows = app.outbox();
+        let credited: Vec<_> = rows
+            .iter()
+            .filter(|r| r["notice"]["deposit_credited"].is_object())
+            .collect();
+        credited.len() == bidders.len() && credited.iter().all(|r| r["status"] != "pending")
+    });
 }
 
 /// The outbox rows skipped with a reason containing `why`.

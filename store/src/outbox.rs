@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{AuctionId, BidId, OutboxId, UserId, WithdrawalId};
+use crate::model::{AuctionId, BidId, DepositId, OutboxId, UserId, WithdrawalId};
 use crate::time::Timestamp;
 
 /// What should be said or done. Structured, not rendered: the deliverer renders text at send
@@ -77,6 +77,27 @@ pub enum Notice {
         /// The withdrawal.
         withdrawal: WithdrawalId,
     },
+    /// Tell a bidder their deposit is credited.
+    DepositCredited {
+        /// The deposit.
+        deposit: DepositId,
+    },
+    /// Tell the winner the token is in their wallet, with the transfer's hash.
+    TokenDelivered {
+        /// The auction.
+        auction: AuctionId,
+        /// The transfer transaction (`0x…`).
+        tx: String,
+    },
+    /// Tell the runner-up the final price.
+    RunnerUp {
+        /// The auction.
+        auction: AuctionId,
+        /// The runner-up.
+        user: UserId,
+        /// Their best bid.
+        bid: BidId,
+    },
 }
 
 /// Who delivers a notice.
@@ -113,6 +134,9 @@ impl Notice {
             Notice::TransferNft { .. } => "transfer_nft",
             Notice::PayTreasury { .. } => "pay_treasury",
             Notice::Refund { .. } => "refund",
+            Notice::DepositCredited { .. } => "deposit_credited",
+            Notice::TokenDelivered { .. } => "token_delivered",
+            Notice::RunnerUp { .. } => "runner_up",
         }
     }
 

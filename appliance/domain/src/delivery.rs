@@ -34,7 +34,9 @@ impl Priority {
         match notice {
             Notice::AuctionResult { .. }
             | Notice::AuctionOpened { .. }
-            | Notice::FinalMinutes { .. } => Priority::Announcement,
+            | Notice::FinalMinutes { .. }
+            | Notice::TokenDelivered { .. }
+            | Notice::RunnerUp { .. } => Priority::Announcement,
             Notice::Outbid { .. } => Priority::Outbid,
             Notice::BidRejected { .. } => Priority::Refusal,
             Notice::BidAccepted { .. } => Priority::Acceptance,
@@ -78,18 +80,38 @@ fn bid_of(notice: &Notice) -> Option<BidId> {
     }
 }
 
-/// The bidder of each bid, from the store.
-pub fn bidders(view: &impl View) -> impl Fn(BidId) -> Option<UserId> + '_ {
-    move |bid| view.bid(bid).ok().flatten().map(|b| b.bidder)
+/// Whom a notice is for, from the store: the bidder of a bid notice, the depositor, the
+/// runner-up, who asked for a reminder.
+pub fn subjects(view: &impl View) -> impl Fn(&Notice) -> Option<UserId> + '_ {
+    move |notice| match notice {
+        Notice::RunnerUp { user, .. } | Notice::Reminder { user, .. } => Some(*user),
+        Notice::DepositCredited { deposit } => view.deposit(*deposit).ok().flatten()?.user,
+        other => {
+            let bid = bid_of(other)?;
+            view.bid(bid).ok().flatten().map(|b| b.bidder)
+        }
+    }
+}
+
+/// Notices a bidder who said `stop` does not get.
+fn unasked(notice: &Notice) -> bool {
+    matches!(
+        notice,
+        Notice::BidAccepted { .. }
+            | Notice::Outbid { .. }
+            | Notice::RunnerUp { .. }
+            | Notice::DepositCredited { .. }
+    )
 }
 
 /// Orders the pending X rows `rows` (any order) and drops those made obsolete; with
-/// `budget_spent`, drops the optional ones too. `bidder` names the bidder of a bid; `quiet`
-/// says whether a user turned their notices off (`stop`): they get no acceptance or outbid
-/// notice (refusals and answers are what they asked for).
+/// `budget_spent`, drops the optional ones too. `subject` names whom a notice is for; `quiet`
+/// says whether a user turned their notices off (`stop`): they get no acceptance, outbid,
+/// runner-up or deposit notice (refusals and answers are what they asked for; the winner still
+/// hears that the token arrived).
 pub fn plan(
     rows: &[OutboxEntry],
-    bidder: impl Fn(BidId) -> Option<UserId>,
+    subject: impl Fn(&Notice) -> Option<UserId>,
     quiet: impl Fn(UserId) -> bool,
     budget_spent: bool,
 ) -> Plan {
@@ -97,17 +119,12 @@ pub fn plan(
     // Each bidder's latest bid notice, and latest that is not a refusal.
     let mut latest: HashMap<UserId, (&OutboxEntry, Option<&OutboxEntry>)> = HashMap::new();
     let mut about: Vec<(&OutboxEntry, Option<UserId>)> = Vec::with_capacity(rows.len());
-    let unwanted = |row: &OutboxEntry, who: Option<UserId>| {
-        who.is_some_and(&quiet)
-            && matches!(
-                Priority::of(&row.notice),
-                Priority::Acceptance | Priority::Outbid
-            )
-    };
+    let unwanted =
+        |row: &OutboxEntry, who: Option<UserId>| who.is_some_and(&quiet) && unasked(&row.notice);
     for row in rows {
-        let who = bid_of(&row.notice).and_then(&bidder);
-        // A notice that will not go cannot make others obsolete.
-        if let Some(w) = who.filter(|_| !unwanted(row, who)) {
+        let who = subject(&row.notice);
+        // Only bid notices make each other obsolete; one that will not go cannot.
+        if let Some(w) = who.filter(|_| bid_of(&row.notice).is_some() && !unwanted(row, who)) {
             let refusal = matches!(row.notice, Notice::BidRejected { .. });
             let (any, standing) = latest.entry(w).or_insert((row, None));
             if row.id > any.id {
@@ -178,8 +195,9 @@ mod tests {
     }
 
     /// Bids `1..` made by these bidders, in order.
-    fn by(bidders: &[u64]) -> impl Fn(BidId) -> Option<UserId> + '_ {
-        move |b| {
+    fn by(bidders: &[u64]) -> impl Fn(&Notice) -> Option<UserId> + '_ {
+        move |n| {
+            let b = bid_of(n)?;
             let i = usize::try_from(b.0).ok()?.checked_sub(1)?;
             bidders.get(i).map(|u| UserId(*u))
         }

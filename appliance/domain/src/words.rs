@@ -357,6 +357,68 @@ pub fn render(view: &impl View, row: &OutboxEntry, now: Timestamp) -> Result<Ren
                 reply_to: Some(t.id),
             })
         }
+        Notice::DepositCredited { deposit } => {
+            cx.fresh(row)?;
+            let d = view
+                .deposit(*deposit)
+                .ok()
+                .flatten()
+                .ok_or_else(|| NotPosted::Broken(format!("deposit {deposit} is missing")))?;
+            let user = d
+                .user
+                .ok_or_else(|| NotPosted::Broken(format!("deposit {deposit} is not credited")))?;
+            let free = view
+                .balance(user)
+                .map_err(|e| NotPosted::Broken(e.to_string()))?
+                .available();
+            Ok(Rendered {
+                text: format!(
+                    "@{} Your deposit of {} ETH is credited: {} ETH free to bid.",
+                    cx.handle(user)?,
+                    d.amount.eth_string(),
+                    free.eth_string()
+                ),
+                reply_to: None,
+            })
+        }
+        Notice::TokenDelivered { auction, tx } => {
+            let a = cx.auction(*auction)?;
+            let item = cx.item(&a)?;
+            let winner = a
+                .leader
+                .ok_or_else(|| NotPosted::Broken(format!("auction {auction} has no winner")))?;
+            Ok(Rendered {
+                text: fit(
+                    &format!(
+                        "@{} {{name}} is in your wallet. Transfer: {tx}",
+                        cx.handle(winner)?
+                    ),
+                    &item.name,
+                ),
+                reply_to: None,
+            })
+        }
+        Notice::RunnerUp { auction, user, bid } => {
+            let a = cx.auction(*auction)?;
+            let item = cx.item(&a)?;
+            let winner = a
+                .leader
+                .ok_or_else(|| NotPosted::Broken(format!("auction {auction} has no winner")))?;
+            let best = cx.bid(*bid)?;
+            Ok(Rendered {
+                text: fit(
+                    &format!(
+                        "@{} {{name}} sold for {} ETH to @{}; your best bid was {} ETH. Thank you for bidding!",
+                        cx.handle(*user)?,
+                        a.price.eth_string(),
+                        cx.handle(winner)?,
+                        best.amount.eth_string()
+                    ),
+                    &item.name,
+                ),
+                reply_to: tweet_of(&best.source),
+            })
+        }
         Notice::TransferNft { .. } | Notice::PayTreasury { .. } | Notice::Refund { .. } => Err(
             NotPosted::Broken("a chain transaction is not a tweet".into()),
         ),

@@ -193,7 +193,7 @@ impl TweetDeliverer {
                 .map_err(|e| Pause::Trouble(e.to_string()))?;
             delivery::plan(
                 &pending,
-                delivery::bidders(&reader),
+                delivery::subjects(&reader),
                 |u| reader.quiet(u).unwrap_or(false),
                 self.spend.level() == Level::Spent,
             )

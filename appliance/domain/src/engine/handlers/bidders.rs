@@ -145,7 +145,10 @@ impl Core {
             reference: reference.to_string(),
             at: now,
         };
-        w.append(now, Event::DepositRecorded { deposit })?;
+        let seq = w.append(now, Event::DepositRecorded { deposit })?;
+        if user.is_some() {
+            self.notify(w, seq, now, Notice::DepositCredited { deposit: id })?;
+        }
         Ok(Ok(Reply::Deposit {
             id,
             credited: user.is_some(),

@@ -255,6 +255,19 @@ impl Core {
                 let a = refuse!(must_auction(w, *auction)?);
                 refuse!(require_state(&a, &[AuctionState::Processing]));
                 self.settle(w, *auction, None, now)?;
+                // The winner hears that the token has arrived, with the transfer's hash.
+                if let Some(tx) = transfer_of(w, *auction)? {
+                    let seq = w.head()?.map_or(0, |h| h.seq);
+                    self.notify(
+                        w,
+                        seq,
+                        now,
+                        Notice::TokenDelivered {
+                            auction: *auction,
+                            tx,
+                        },
+                    )?;
+                }
                 auction_reply(w, *auction)
             }
             Command::UpdateOutbox {
@@ -365,4 +378,23 @@ fn check_state(key: &str, value: &str) -> Result<(), CommandError> {
         ));
     }
     Ok(())
+}
+
+/// The confirmed token transfer of an auction's sale, if it had one.
+fn transfer_of(w: &Writer<'_>, auction: AuctionId) -> store::Result<Option<String>> {
+    let mut after = 0;
+    loop {
+        let rows = w.outbox_after(after, 512)?;
+        let Some(last) = rows.last() else {
+            return Ok(None);
+        };
+        after = last.id.0;
+        for row in rows {
+            if row.notice == (Notice::TransferNft { auction })
+                && let store::OutboxStatus::Sent { external_id, .. } = row.status
+            {
+                return Ok(Some(external_id));
+            }
+        }
+    }
 }

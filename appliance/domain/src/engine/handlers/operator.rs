@@ -180,6 +180,33 @@ impl Core {
             },
         )?;
         self.notify(w, seq, now, Notice::AuctionResult { auction: id })?;
+        // The runner-up hears the final price (their best bid that counted and stands).
+        if let Some(a) = w.auction(id)?
+            && let Some(winner) = a.leader
+        {
+            let mut best: Option<store::Bid> = None;
+            for b in w.bids_of_auction(id)? {
+                if b.accepted()
+                    && b.bidder != winner
+                    && w.bid_voided(b.id)?.is_none()
+                    && best.as_ref().is_none_or(|x| b.amount > x.amount)
+                {
+                    best = Some(b);
+                }
+            }
+            if let Some(b) = best {
+                self.notify(
+                    w,
+                    seq,
+                    now,
+                    Notice::RunnerUp {
+                        auction: id,
+                        user: b.bidder,
+                        bid: b.id,
+                    },
+                )?;
+            }
+        }
         Ok(())
     }
 

@@ -318,7 +318,9 @@ fn a_sale_on_chain_completes_when_its_transactions_are_confirmed() {
         },
     });
     bed.linked(7, "alice", 7, eth(3000));
+    bed.linked(8, "bob", 8, eth(3000));
     bed.at(opening());
+    bed.tweet(3, 8, "bob", "@SothebAIs bid 1.5 ETH");
     bed.tweet(1, 7, "alice", "@SothebAIs bid 2 ETH");
     bed.at(opening().plus_secs(2 * 3600));
     assert_eq!(bed.auction(1).state, AuctionState::Processing);
@@ -386,13 +388,32 @@ fn a_sale_on_chain_completes_when_its_transactions_are_confirmed() {
         next_deadline(&bed.store.read().unwrap(), &bed.core.policy, bed.now).unwrap(),
         None
     );
+    bed.ok(Command::UpdateOutbox {
+        id: transfer,
+        status: OutboxStatus::Sent {
+            at: bed.now,
+            external_id: "0xfeed".into(),
+        },
+        attempted: true,
+    });
     bed.ok(Command::ConfirmSettlement {
         auction: AuctionId(1),
     });
     assert_eq!(bed.auction(1).state, AuctionState::Completed);
-    assert!(bed.notices().contains(&Notice::AuctionResult {
+    let notices = bed.notices();
+    assert!(notices.contains(&Notice::AuctionResult {
         auction: AuctionId(1)
     }));
+    // The winner hears the token arrived (with the transfer), the runner-up the price.
+    assert!(
+        notices.contains(&Notice::TokenDelivered {
+            auction: AuctionId(1),
+            tx: "0xfeed".into()
+        }),
+        "{notices:?}"
+    );
+    assert!(notices.iter().any(|n| matches!(n,
+        Notice::RunnerUp { auction: AuctionId(1), user: UserId(8), .. })));
     let balance = bed.store.read().unwrap().balance(UserId(7)).unwrap();
     assert_eq!((balance.won, balance.leading), (eth(2000), Wei::ZERO));
     assert_eq!(
