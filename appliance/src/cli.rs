@@ -200,8 +200,9 @@ pub enum Cmd {
     },
     /// Print the documented default configuration.
     Config,
-    /// Show what a tweet means to the appliance, as one JSON object (kind, amount in wei,
-    /// reason): why a tweet did or did not count.
+    /// Show what a tweet means to the appliance, as one JSON object (kind: bid, ceiling (`bid
+    /// max 5 ETH`, proxy bidding), link, withdraw, remind, my_bids, balance, help, stop, start,
+    /// question, ignored or invalid; amount in wei; reason): why a tweet did or did not count.
     ParseTweet {
         /// The tweet's text.
         text: String,

@@ -250,6 +250,7 @@ pub fn export_bids(data: &Path, socket: &Path, out: &mut dyn Write) -> anyhow::R
                     BidSource::Tweet(id) => format!("tweet:{id}"),
                     BidSource::Operator(key) => format!("op:{key}"),
                     BidSource::Simulated => "simulated".into(),
+                    BidSource::Proxy(id) => format!("proxy:{id}"),
                 },
             };
             serde_json::to_writer(&mut *out, &line)?;

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::model::{
-    Address, Auction, AuctionId, Audit, Bid, BidId, Campaign, CustodyCheck, Deposit, DepositId,
-    Item, Milestone, OutboxId, TweetRecord, User, UserId, WalletLink, Withdrawal,
+    Address, Auction, AuctionId, Audit, Bid, BidId, Campaign, Ceiling, CustodyCheck, Deposit,
+    DepositId, Item, Milestone, OutboxId, TweetRecord, User, UserId, WalletLink, Withdrawal,
 };
 use crate::record::{self, DecodeError};
 use crate::time::Timestamp;
@@ -255,6 +255,14 @@ pub enum Event {
         /// The tweet that asked.
         tweet: String,
     },
+    /// A bidder set (or raised) their ceiling on an auction; a ceiling of zero withdraws it
+    /// (escrow no longer covers it).
+    CeilingSet {
+        /// The auction.
+        auction: AuctionId,
+        /// The ceiling.
+        ceiling: Ceiling,
+    },
 }
 
 impl Event {
@@ -287,6 +295,7 @@ impl Event {
             Event::OutboxReviewed { .. } => "outbox_reviewed",
             Event::TransactionReplaced { .. } => "transaction_replaced",
             Event::NoticesSet { .. } => "notices_set",
+            Event::CeilingSet { .. } => "ceiling_set",
             Event::AdminAction { .. } => "admin_action",
         }
     }
@@ -306,6 +315,7 @@ impl Event {
             | Event::BidVoided { auction, .. }
             | Event::CustodyChecked { auction, .. }
             | Event::ReminderRequested { auction, .. }
+            | Event::CeilingSet { auction, .. }
             | Event::MilestoneReached { auction, .. } => Some(*auction),
             _ => None,
         }
@@ -322,6 +332,7 @@ impl Event {
             Event::TweetReceived { tweet } => Some(tweet.author),
             Event::WithdrawalRequested { withdrawal } => Some(withdrawal.user),
             Event::ReminderRequested { user, .. } | Event::NoticesSet { user, .. } => Some(*user),
+            Event::CeilingSet { ceiling, .. } => Some(ceiling.user),
             _ => None,
         }
     }

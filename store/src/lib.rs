@@ -55,6 +55,7 @@ record! {
     crate::model::TweetRecord => "tweet",
     crate::model::CustodyCheck => "custody check",
     crate::model::Withdrawal => "withdrawal",
+    crate::model::Ceiling => "ceiling",
 }
 
 use tables::WriteTables;

@@ -362,6 +362,9 @@ pub enum BidSource {
     Simulated,
     /// An operator or client, with its own idempotency key.
     Operator(String),
+    // New variants go at the end: stored records are decoded by variant position.
+    /// The engine, for a bidder's ceiling (proxy bidding), set by this tweet (replies go to it).
+    Proxy(String),
 }
 
 impl BidSource {
@@ -370,9 +373,23 @@ impl BidSource {
         match self {
             BidSource::Tweet(id) => Some(format!("tweet:{id}")),
             BidSource::Operator(key) => Some(format!("op:{key}")),
-            BidSource::Simulated => None,
+            BidSource::Simulated | BidSource::Proxy(_) => None,
         }
     }
+}
+
+/// A bidder's ceiling on an auction (proxy bidding): the engine bids for them the least needed
+/// to lead, up to `max`. Never shown to anyone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ceiling {
+    /// The bidder.
+    pub user: UserId,
+    /// The most they will pay.
+    pub max: Wei,
+    /// When it was set, as a count: an earlier ceiling wins a tie.
+    pub order: u64,
+    /// The tweet that set it.
+    pub tweet: String,
 }
 
 /// A bid's standing, derived from the bid and its auction (see [`Bid::standing`]); never
@@ -560,6 +577,8 @@ pub enum TweetKind {
     Stop,
     /// `start`: notices again.
     Start,
+    /// `bid max <amount>`: a ceiling for proxy bidding.
+    Ceiling,
 }
 
 impl TweetKind {
@@ -578,6 +597,7 @@ impl TweetKind {
             Self::Help => "help",
             Self::Stop => "stop",
             Self::Start => "start",
+            Self::Ceiling => "ceiling",
         }
     }
 }

@@ -325,6 +325,14 @@ pub(crate) fn apply(t: &mut WriteTables<'_>, event: &Event) -> Result<()> {
         } => {
             t.reminders.insert((auction.0, user.0), tweet.as_bytes())?;
         }
+        Event::CeilingSet { auction, ceiling } => {
+            let key = (auction.0, ceiling.user.0);
+            if ceiling.max == Wei::ZERO {
+                t.ceilings.remove(key)?;
+            } else {
+                t.ceilings.insert(key, record::encode(ceiling).as_slice())?;
+            }
+        }
         Event::NoticesSet { user, on, .. } => {
             if *on {
                 t.quiet.remove(user.0)?;

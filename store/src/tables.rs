@@ -8,8 +8,8 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, Table, WriteTransactio
 
 use crate::event::{self, EventRecord, Hash};
 use crate::model::{
-    Address, Auction, AuctionId, Balance, Bid, BidId, Campaign, CampaignId, CustodyCheck, Deposit,
-    DepositId, Item, ItemId, Milestone, TweetRecord, User, UserId, WalletLink, Withdrawal,
+    Address, Auction, AuctionId, Balance, Bid, BidId, Campaign, CampaignId, Ceiling, CustodyCheck,
+    Deposit, DepositId, Item, ItemId, Milestone, TweetRecord, User, UserId, WalletLink, Withdrawal,
     WithdrawalId,
 };
 use crate::outbox::OutboxEntry as Row;
@@ -107,6 +107,7 @@ define_tables! {
     reminders: (u64, u64) = "reminders", projection;
     milestones: (u64, u64) = "milestones", projection;
     quiet: u64 = "quiet", projection;
+    ceilings: (u64, u64) = "ceilings", projection;
     state: &'static str = "state", log;
 }
 
@@ -349,6 +350,8 @@ pub trait View {
     fn state(&self, key: &str) -> Result<Option<Vec<u8>>>;
     /// Whether a user turned their notices off (`stop`).
     fn quiet(&self, user: UserId) -> Result<bool>;
+    /// The ceilings set on an auction (proxy bidding), by user.
+    fn ceilings(&self, auction: AuctionId) -> Result<Vec<Ceiling>>;
 }
 
 /// Record tables whose ids the engine allocates.
@@ -635,6 +638,22 @@ macro_rules! impl_view {
             }
             fn quiet(&self, user: UserId) -> Result<bool> {
                 Ok(self.t.quiet.get(user.0)?.is_some())
+            }
+            fn ceilings(&self, auction: AuctionId) -> Result<Vec<Ceiling>> {
+                let mut out = Vec::new();
+                for entry in self
+                    .t
+                    .ceilings
+                    .range((auction.0, 0)..=(auction.0, u64::MAX))?
+                {
+                    let (k, v) = entry?;
+                    out.push(decode_at(
+                        "ceilings",
+                        format!("{:?}", k.value()),
+                        v.value(),
+                    )?);
+                }
+                Ok(out)
             }
         }
     };

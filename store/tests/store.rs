@@ -533,6 +533,15 @@ fn every_event() -> Vec<Event> {
             on: false,
             tweet: "1860000000000000002".into(),
         },
+        Event::CeilingSet {
+            auction: AuctionId(1),
+            ceiling: Ceiling {
+                user: UserId(3),
+                max: Wei(5_000_000_000_000_000_000),
+                order: 2,
+                tweet: "1860000000000000003".into(),
+            },
+        },
     ]
 }
 
@@ -567,6 +576,7 @@ fn position(e: &Event) -> usize {
         Event::AdminAction { .. } => 24,
         Event::TransactionReplaced { .. } => 25,
         Event::NoticesSet { .. } => 26,
+        Event::CeilingSet { .. } => 27,
     }
 }
 
@@ -580,7 +590,7 @@ fn every_event_encodes_as_the_fixture_says() {
     let positions: Vec<usize> = events.iter().map(position).collect();
     assert_eq!(
         positions,
-        (0..27).collect::<Vec<_>>(),
+        (0..28).collect::<Vec<_>>(),
         "one of each kind, in order"
     );
     let mut prev: Hash = [0; 32];

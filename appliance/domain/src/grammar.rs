@@ -3,6 +3,8 @@
 //! - A **bid** mentions the host and says `bid <amount> [ETH]`: `@SothebAIs bid 2.5 ETH`,
 //!   `@SothebAIs bid 0.75`, `@SothebAIs BID 3eth`. The amount is read exactly (see
 //!   [`store::Wei::parse`]); a bare number is ether.
+//! - A **ceiling** says `bid max <amount>`: the engine bids for the author the least needed to
+//!   lead, up to that amount (proxy bidding, as eBay's); the ceiling is never shown.
 //! - A **link** mentions the host and says `link <0x address> <0x signature>`, where the signature
 //!   is an EIP-191 `personal_sign` of [`link_message`](crate::link::link_message).
 //! - **withdraw** refunds everything escrow holds for the author that no bid needs.
@@ -288,6 +290,18 @@ pub fn parse(text: &str, host: &str) -> Parsed {
 }
 
 fn parse_bid(tokens: &[&str], at: usize, verb_count: usize, mentions_host: bool) -> Parsed {
+    // `bid max 5 ETH`: a ceiling for proxy bidding.
+    if tokens.get(at + 1).is_some_and(|t| word(t) == "max") {
+        let mut p = parse_bid(tokens, at + 1, verb_count, mentions_host);
+        if p.kind == TweetKind::Bid {
+            p.kind = TweetKind::Ceiling;
+            p.message = format!(
+                "Ceiling of {} ETH.",
+                p.amount.unwrap_or_default().eth_string()
+            );
+        }
+        return p;
+    }
     if verb_count > 1 {
         return Parsed::invalid(
             mentions_host,

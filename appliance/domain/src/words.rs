@@ -156,7 +156,7 @@ fn fit(template: &str, name: &str) -> String {
 
 fn tweet_of(source: &BidSource) -> Option<String> {
     match source {
-        BidSource::Tweet(id) => Some(id.clone()),
+        BidSource::Tweet(id) | BidSource::Proxy(id) => Some(id.clone()),
         _ => None,
     }
 }

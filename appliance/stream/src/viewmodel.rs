@@ -169,9 +169,13 @@ pub fn build(
             Some(_) if now.micros_since(bid.placed_at) > REFUSAL_SHOWN_SECS * 1_000_000 => continue,
             Some(r) => short_reason(&r.code),
         };
+        let amount = match bid.source {
+            store::BidSource::Proxy(_) => format!("{} proxy", eth(bid.amount)),
+            _ => eth(bid.amount),
+        };
         ticker.push(TickerLine {
             who: handle(bid.bidder)?,
-            amount: eth(bid.amount),
+            amount,
             refused,
         });
         if ticker.len() == TICKER_ROWS {

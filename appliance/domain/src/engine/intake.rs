@@ -23,8 +23,9 @@ fn describe_time(t: Timestamp) -> String {
 /// The grammar in one reply (`help`).
 fn help(host: &str) -> String {
     format!(
-        "Reply @{host} with: bid 1.5 ETH · link <0x address> <0x signature> · my bids · balance \
-         · withdraw · remind me · stop / start (notices). Bids are in ETH, backed by escrow."
+        "Reply @{host} with: bid 1.5 ETH · bid max 5 ETH (I bid for you up to it) · link <0x \
+         address> <0x signature> · my bids · balance · withdraw · remind me · stop / start. Bids \
+         are in ETH, backed by escrow."
     )
 }
 
@@ -110,6 +111,7 @@ impl Core {
         let is_command = matches!(
             parsed.kind,
             TweetKind::Bid
+                | TweetKind::Ceiling
                 | TweetKind::Link
                 | TweetKind::Withdraw
                 | TweetKind::Remind
@@ -139,6 +141,7 @@ impl Core {
                 | TweetKind::Help
                 | TweetKind::Stop
                 | TweetKind::Start
+                | TweetKind::Ceiling
         ) && parsed.mentions_host;
         match parsed.kind {
             TweetKind::Bid => {
@@ -228,6 +231,27 @@ impl Core {
                 Ok(text) => out.message = text,
                 Err(e) => out.refuse(e),
             },
+            TweetKind::Ceiling => {
+                let max = parsed.amount.unwrap_or_default();
+                match self.set_ceiling(w, t.author, max, &t.id, now)? {
+                    Ok(a) if a.leader == Some(t.author) => {
+                        out.message = format!(
+                            "Your ceiling of {} ETH is set (never shown): you lead at {} ETH, and \
+                             I raise for you only as others bid.",
+                            max.eth_string(),
+                            a.price.eth_string()
+                        );
+                    }
+                    Ok(a) => {
+                        out.message = format!(
+                            "Your ceiling of {} ETH is set, but an earlier or higher one leads at {} ETH.",
+                            max.eth_string(),
+                            a.price.eth_string()
+                        );
+                    }
+                    Err(r) => out.refuse(CommandError::new(&r.code, r.message)),
+                }
+            }
             TweetKind::MyBids => out.message = self.describe_bids(w, t.author)?,
             TweetKind::Balance => out.message = self.describe_balance(w, t.author)?,
             TweetKind::Help => out.message = help(&host),

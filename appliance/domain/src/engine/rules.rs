@@ -2,7 +2,10 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use store::{Auction, AuctionState, Balance, Rejection, Timestamp, User, UserId, WalletLink, Wei};
+use store::{
+    Auction, AuctionRules, AuctionState, Balance, Ceiling, Rejection, Timestamp, User, UserId,
+    WalletLink, Wei,
+};
 
 use super::command::rejection;
 
@@ -41,12 +44,54 @@ pub fn minimum_bid(auction: &Auction) -> Wei {
     if auction.leading_bid.is_none() {
         return auction.rules.reserve.max(Wei(1));
     }
-    let step = auction
-        .rules
+    raise_over(&auction.rules, auction.price)
+}
+
+/// The least that beats `amount`: it plus the minimum raise at that price.
+pub fn raise_over(rules: &AuctionRules, amount: Wei) -> Wei {
+    let step = rules
         .min_increment
-        .max(auction.price.bps_ceil(auction.rules.min_increment_bps))
+        .max(amount.bps_ceil(rules.min_increment_bps))
         .max(Wei(1));
-    auction.price.checked_add(step).unwrap_or(Wei(u128::MAX))
+    amount.checked_add(step).unwrap_or(Wei(u128::MAX))
+}
+
+/// Whether ceiling `a` beats ceiling `b`: higher, or as high and set earlier.
+fn stronger(a: &Ceiling, b: &Ceiling) -> bool {
+    a.max > b.max || (a.max == b.max && a.order < b.order)
+}
+
+/// Proxy bidding, as eBay's: the next bid the engine makes for a ceiling, if any, as
+/// `(bidder, amount)`. The strongest ceiling other than the leader's that could still bid takes
+/// the lead with the least that beats the leader's ceiling (or the price), up to its own; if the
+/// leader's own ceiling is stronger, it answers with the least that beats the challenger's.
+/// Applied until it returns `None`, the strongest ceiling leads at the second-strongest plus the
+/// minimum raise, never above its own.
+pub fn next_raise(auction: &Auction, ceilings: &[Ceiling]) -> Option<(UserId, Wei)> {
+    let min_next = minimum_bid(auction);
+    let challenger = ceilings
+        .iter()
+        .filter(|c| Some(c.user) != auction.leader && c.max >= min_next)
+        .reduce(|best, c| if stronger(c, best) { c } else { best })?;
+    let own = auction
+        .leader
+        .and_then(|l| ceilings.iter().find(|c| c.user == l));
+    match own {
+        Some(own) if stronger(own, challenger) => {
+            let target = if own.max == challenger.max {
+                own.max
+            } else {
+                own.max.min(raise_over(&auction.rules, challenger.max))
+            };
+            (target > auction.price).then_some((own.user, target))
+        }
+        _ => {
+            let floor = own.map_or(min_next, |o| {
+                raise_over(&auction.rules, o.max).max(min_next)
+            });
+            Some((challenger.user, challenger.max.min(floor)))
+        }
+    }
 }
 
 fn describe_wait(now: Timestamp, at: Timestamp) -> String {

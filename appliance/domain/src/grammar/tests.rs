@@ -109,6 +109,28 @@ fn links_withdrawals_reminders_questions_and_chatter() {
 }
 
 #[test]
+fn a_ceiling_is_a_bid_with_max() {
+    let p = parse("@SothebAIs bid max 5 ETH", HOST);
+    assert_eq!(
+        (p.kind, p.amount),
+        (TweetKind::Ceiling, Some(Wei::parse("5").unwrap()))
+    );
+    assert_eq!(
+        parse("@SothebAIs BID MAX 2.5eth", HOST).kind,
+        TweetKind::Ceiling
+    );
+    let bad = parse("@SothebAIs bid max", HOST);
+    assert_eq!(
+        (bad.kind, bad.reason),
+        (TweetKind::Invalid, Some("missing_amount"))
+    );
+    assert_eq!(
+        parse("@SothebAIs bid max １ ETH", HOST).reason,
+        Some("lookalike_digits")
+    );
+}
+
+#[test]
 fn self_service_commands_are_the_whole_tweet() {
     for (text, kind) in [
         ("@SothebAIs my bids", TweetKind::MyBids),
@@ -151,7 +173,7 @@ fn explain_prints_the_outcome_and_checks_signatures() {
 /// Kinds and their guarantees: what every outcome must carry.
 fn well_formed(p: &Parsed) -> Result<(), String> {
     match p.kind {
-        TweetKind::Bid => {
+        TweetKind::Bid | TweetKind::Ceiling => {
             let a = p.amount.ok_or("a bid without an amount")?;
             if a == Wei::ZERO || !p.mentions_host || p.reason.is_some() {
                 return Err(format!("bad bid {p:?}"));
@@ -189,6 +211,7 @@ fn fragment() -> impl Strategy<Value = String> {
         Just("@SothebAIs".to_string()),
         Just("@sothebais,".to_string()),
         Just("bid".to_string()),
+        Just("max".to_string()),
         Just("BID:".to_string()),
         Just("link".to_string()),
         Just("withdraw".to_string()),

@@ -262,13 +262,8 @@ impl Core {
                 if tweet {
                     self.notify(w, seq, now, Notice::BidAccepted { bid: id })?;
                 }
-                if let Some(prev) = previous
-                    && let Some(prev_bid) = w.bid(prev)?
-                    && prev_bid.bidder != bidder
-                    && matches!(prev_bid.source, BidSource::Tweet(_))
-                {
-                    self.notify(w, seq, now, Notice::Outbid { bid: prev, by: id })?;
-                }
+                self.tell_outbid(w, seq, now, previous, bidder, id)?;
+                self.resolve_ceilings(w, auction.id, now)?;
             }
             Err(reason) => {
                 receipt.rejection = Some(reason.clone());
@@ -281,6 +276,161 @@ impl Core {
         }
         self.rate.stage(bidder, now);
         Ok(Ok(Reply::Bid(receipt)))
+    }
+
+    /// Tells the previous leader they were outbid (a bid by tweet, or by their ceiling).
+    fn tell_outbid(
+        &mut self,
+        w: &mut Writer<'_>,
+        seq: u64,
+        now: Timestamp,
+        previous: Option<BidId>,
+        by_bidder: UserId,
+        by: BidId,
+    ) -> store::Result<()> {
+        if let Some(prev) = previous
+            && let Some(prev_bid) = w.bid(prev)?
+            && prev_bid.bidder != by_bidder
+            && matches!(prev_bid.source, BidSource::Tweet(_) | BidSource::Proxy(_))
+        {
+            self.notify(w, seq, now, Notice::Outbid { bid: prev, by })?;
+        }
+        Ok(())
+    }
+
+    /// Sets (or raises) `bidder`'s ceiling on the live auction, then lets the ceilings bid.
+    /// The ceiling is judged as a bid of that amount would be (auction open, bidder eligible,
+    /// at least the next minimum, covered by escrow). Returns the auction as it then stands.
+    pub(in crate::engine) fn set_ceiling(
+        &mut self,
+        w: &mut Writer<'_>,
+        bidder: UserId,
+        max: Wei,
+        tweet: &str,
+        now: Timestamp,
+    ) -> store::Result<Result<Auction, store::Rejection>> {
+        let Some(auction) = self.live_auction(w)? else {
+            return Ok(Err(rejection(
+                "no_auction",
+                "No auction is taking bids right now.",
+            )));
+        };
+        let user = w.user(bidder)?;
+        let wallet = w.wallet(bidder)?;
+        let balance = w.balance(bidder)?;
+        let ctx = BidContext {
+            auction: &auction,
+            bidder,
+            user: user.as_ref(),
+            wallet: wallet.as_ref(),
+            balance: &balance,
+            recent_bids: self
+                .rate
+                .count(bidder, now, auction.rules.rate_limit_window_secs),
+            now,
+            amount: max,
+        };
+        self.rate.stage(bidder, now);
+        if let Err(why) = rules::evaluate(&ctx) {
+            return Ok(Err(why));
+        }
+        let ceilings = w.ceilings(auction.id)?;
+        let order = ceilings.iter().map(|c| c.order).max().unwrap_or(0) + 1;
+        w.append(
+            now,
+            Event::CeilingSet {
+                auction: auction.id,
+                ceiling: store::Ceiling {
+                    user: bidder,
+                    max,
+                    order,
+                    tweet: tweet.to_string(),
+                },
+            },
+        )?;
+        self.resolve_ceilings(w, auction.id, now)?;
+        Ok(Ok(w.auction(auction.id)?.unwrap_or(auction)))
+    }
+
+    /// Lets the ceilings bid until none can (see [`rules::next_raise`]): each raise is an
+    /// ordinary accepted bid (anti-sniping applies), made for the ceiling's bidder. A ceiling the
+    /// bidder's escrow no longer covers is withdrawn.
+    pub(in crate::engine) fn resolve_ceilings(
+        &mut self,
+        w: &mut Writer<'_>,
+        auction: AuctionId,
+        now: Timestamp,
+    ) -> store::Result<()> {
+        // Each raise is strictly higher than the last: this ends; the bound only guards bugs.
+        for _ in 0..1000 {
+            let Some(a) = w.auction(auction)? else {
+                return Ok(());
+            };
+            if a.state != AuctionState::Active {
+                return Ok(());
+            }
+            let ceilings = w.ceilings(auction)?;
+            let Some((bidder, amount)) = rules::next_raise(&a, &ceilings) else {
+                return Ok(());
+            };
+            let ceiling = ceilings
+                .iter()
+                .find(|c| c.user == bidder)
+                .cloned()
+                .ok_or_else(|| store::Error::Corrupt("a raise for no ceiling".into()))?;
+            let user = w.user(bidder)?;
+            let wallet = w.wallet(bidder)?;
+            let balance = w.balance(bidder)?;
+            let ctx = BidContext {
+                auction: &a,
+                bidder,
+                user: user.as_ref(),
+                wallet: wallet.as_ref(),
+                balance: &balance,
+                recent_bids: 0,
+                now,
+                amount,
+            };
+            match rules::evaluate(&ctx) {
+                Ok(acceptance) => {
+                    let id = BidId(w.last_id(IdTable::Bids)? + 1);
+                    let bid = Bid {
+                        id,
+                        auction: Some(a.id),
+                        bidder,
+                        amount,
+                        placed_at: now,
+                        source: BidSource::Proxy(ceiling.tweet.clone()),
+                        rejection: None,
+                    };
+                    let seq = w.append(
+                        now,
+                        Event::BidAccepted {
+                            bid,
+                            ends_at: acceptance.ends_at,
+                            extended: acceptance.extended,
+                        },
+                    )?;
+                    self.tell_outbid(w, seq, now, a.leading_bid, bidder, id)?;
+                }
+                Err(why) => {
+                    tracing::info!(bidder = %bidder, auction = %a.id, reason = %why.code, "a ceiling can no longer bid; withdrawn");
+                    w.append(
+                        now,
+                        Event::CeilingSet {
+                            auction: a.id,
+                            ceiling: store::Ceiling {
+                                max: Wei::ZERO,
+                                ..ceiling
+                            },
+                        },
+                    )?;
+                }
+            }
+        }
+        Err(store::Error::Corrupt(format!(
+            "the ceilings on auction {auction} did not settle"
+        )))
     }
 
     /// The auction taking bids (or paused), if any.

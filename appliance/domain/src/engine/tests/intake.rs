@@ -412,8 +412,14 @@ fn a_sale_on_chain_completes_when_its_transactions_are_confirmed() {
         }),
         "{notices:?}"
     );
-    assert!(notices.iter().any(|n| matches!(n,
-        Notice::RunnerUp { auction: AuctionId(1), user: UserId(8), .. })));
+    assert!(notices.iter().any(|n| matches!(
+        n,
+        Notice::RunnerUp {
+            auction: AuctionId(1),
+            user: UserId(8),
+            ..
+        }
+    )));
     let balance = bed.store.read().unwrap().balance(UserId(7)).unwrap();
     assert_eq!((balance.won, balance.leading), (eth(2000), Wei::ZERO));
     assert_eq!(
@@ -531,4 +537,123 @@ fn outbox_rows_move_forward_only_and_held_tweets_wait_for_an_operator() {
         "not_found"
     );
     bed.assert_consistent();
+}
+
+/// The outbox's tweets as they would be posted now.
+fn rendered(bed: &Bed) -> Vec<String> {
+    let r = bed.store.read().unwrap();
+    r.outbox_after(0, 1000)
+        .unwrap()
+        .iter()
+        .filter_map(|row| crate::words::render(&r, row, bed.now).ok())
+        .map(|t| t.text)
+        .collect()
+}
+
+#[test]
+fn ceilings_bid_for_their_bidders_as_ebay_proxies_do() {
+    let mut bed = Bed::new(open_rules());
+    bed.linked(7, "alice", 7, eth(9000));
+    bed.linked(8, "bob", 8, eth(9000));
+    bed.linked(9, "carol", 9, eth(9000));
+    bed.at(opening());
+    // Alice's ceiling: she leads at the reserve, not at her ceiling.
+    let r = bed.tweet(1, 7, "alice", "@SothebAIs bid max 5 ETH");
+    assert_eq!(Bed::kind(&r).0, TweetKind::Ceiling);
+    let a = bed.auction(1);
+    assert_eq!((a.leader, a.price), (Some(UserId(7)), eth(100)));
+    // Bob bids 2 ETH by hand: alice's ceiling answers at once with 2 ETH plus the raise (5 %).
+    bed.tweet(2, 8, "bob", "@SothebAIs bid 2 ETH");
+    let a = bed.auction(1);
+    assert_eq!((a.leader, a.price), (Some(UserId(7)), eth(2100)));
+    // Bob's ceiling of 3 ETH: alice's answers with 3 ETH plus the raise.
+    bed.tweet(3, 8, "bob", "@SothebAIs bid max 3 ETH");
+    let a = bed.auction(1);
+    assert_eq!((a.leader, a.price), (Some(UserId(7)), eth(3150)));
+    // Carol's ceiling ties alice's: the earlier one wins, at the full ceiling.
+    bed.tweet(4, 9, "carol", "@SothebAIs bid max 5 ETH");
+    let a = bed.auction(1);
+    assert_eq!((a.leader, a.price), (Some(UserId(7)), eth(5000)));
+    // Carol goes higher: she leads at alice's ceiling plus the raise.
+    bed.tweet(5, 9, "carol", "@SothebAIs bid max 6 ETH");
+    let a = bed.auction(1);
+    assert_eq!((a.leader, a.price), (Some(UserId(9)), eth(5250)));
+    // A ceiling escrow cannot cover is refused.
+    let r = bed.tweet(6, 8, "bob", "@SothebAIs bid max 90 ETH");
+    assert_eq!(Bed::kind(&r).1.as_deref(), Some("insufficient_escrow"));
+    // Every raise is a bid on record, made for its bidder, shown as a proxy bid.
+    let r = bed.store.read().unwrap();
+    let proxies = r
+        .bids_of_auction(AuctionId(1))
+        .unwrap()
+        .into_iter()
+        .filter(|b| matches!(b.source, BidSource::Proxy(_)))
+        .count();
+    assert!(proxies >= 4, "{proxies}");
+    drop(r);
+    // No tweet reveals a leading ceiling: carol's 6 ETH appears only in her own reply.
+    let texts = rendered(&bed);
+    let revealing: Vec<&String> = texts
+        .iter()
+        .filter(|t| t.contains("6 ETH") && !t.starts_with("@carol Your ceiling"))
+        .collect();
+    assert!(revealing.is_empty(), "{revealing:?}");
+    // Alice hears she was outbid (her ceiling is spent), in reply to the tweet that set it.
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("@alice You were outbid")),
+        "{texts:#?}"
+    );
+    bed.assert_consistent();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Ceilings set in any order (ties, raises, repeats): the strongest ceiling leads (highest,
+    /// the earlier of equals), at the second-strongest plus the minimum raise or its own ceiling
+    /// (or the second's, when a tie decided it), never above its own; with one ceiling, at the
+    /// reserve. Escrow is never over-committed and the log replays.
+    #[test]
+    fn the_strongest_ceiling_leads_at_the_second_plus_a_raise(
+        steps in proptest::collection::vec((0usize..4, 1u64..=12), 1..12)
+    ) {
+        let mut bed = Bed::new(open_rules());
+        let names = ["alice", "bob", "carol", "dan"];
+        for (i, name) in names.iter().enumerate() {
+            bed.linked(i as u64 + 1, name, i as u8 + 1, eth(20_000));
+        }
+        bed.at(opening());
+        for (n, (who, half_eth)) in steps.into_iter().enumerate() {
+            let text = format!("@SothebAIs bid max {} ETH", Wei(u128::from(half_eth) * 500_000_000_000_000_000).eth_string());
+            bed.tweet(100 + n as u64, who as u64 + 1, names[who], &text);
+            for (_, b) in bed.store.read().unwrap().balances().unwrap() {
+                prop_assert!(b.is_covered());
+            }
+        }
+        let a = bed.auction(1);
+        let ceilings = bed.store.read().unwrap().ceilings(AuctionId(1)).unwrap();
+        if ceilings.is_empty() {
+            prop_assert_eq!(a.leader, None);
+            return Ok(());
+        }
+        let stronger = |x: &store::Ceiling, y: &store::Ceiling| x.max > y.max || (x.max == y.max && x.order < y.order);
+        let top = ceilings.iter().reduce(|b, c| if stronger(c, b) { c } else { b }).unwrap();
+        prop_assert_eq!(a.leader, Some(top.user), "{:?}", ceilings);
+        let second = ceilings.iter().filter(|c| c.user != top.user).reduce(|b, c| if stronger(c, b) { c } else { b });
+        match second {
+            // The second plus a raise, capped by the top; or exactly the second's ceiling when
+            // a tie decided it (the earlier ceiling, since raised, keeps its lead at that price:
+            // raising your own ceiling never raises your price).
+            Some(s) => {
+                let raised = top.max.min(rules::raise_over(&a.rules, s.max));
+                prop_assert!(a.price == raised || a.price == s.max, "{:?}: {:?}", a.price, ceilings);
+            }
+            None => prop_assert_eq!(a.price, a.rules.reserve),
+        }
+        prop_assert!(a.price <= top.max);
+        let report = store::check::run(&bed.store).unwrap();
+        prop_assert!(report.ok(), "{:?}", report.problems);
+    }
 }
