@@ -303,6 +303,25 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 20.0)]
         seconds: f64,
     },
+    /// X under load against the local X server: a crowd bidding by tweet through the filtered
+    /// stream, replies under X's posting limit; decision and reply latencies, X spend.
+    X {
+        /// Bidders in the crowd.
+        #[arg(long, default_value_t = 100)]
+        bidders: usize,
+        /// Minutes of steady bidding.
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+        /// Bids per minute while steady.
+        #[arg(long, default_value_t = 10)]
+        per_minute: u32,
+        /// Bids in one burst minute after.
+        #[arg(long, default_value_t = 60)]
+        burst: u32,
+        /// Seconds to wait for replies after the last bid.
+        #[arg(long, default_value_t = 120)]
+        drain_secs: u64,
+    },
     /// The admin page under load: event clients, API latency from a second process, bid-to-event
     /// delivery, the appliance's CPU and memory.
     Web {

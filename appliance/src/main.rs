@@ -260,6 +260,26 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             bench::quality::quality(&resolution, seconds, kbps, encoder, &mut stdout)?;
         }
         Cmd::Bench {
+            what:
+                BenchWhat::X {
+                    bidders,
+                    minutes,
+                    per_minute,
+                    burst,
+                    drain_secs,
+                },
+        } => {
+            init_logs(LogFormat::Human, "warn", cli.log_json)?;
+            let options = bench::x::Options {
+                bidders,
+                minutes,
+                per_minute,
+                burst,
+                drain_secs,
+            };
+            runtime()?.block_on(bench::x::run(options, &mut stdout))?;
+        }
+        Cmd::Bench {
             what: BenchWhat::Latency { seconds },
         } => {
             init_logs(LogFormat::Human, "warn", cli.log_json)?;

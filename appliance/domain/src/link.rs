@@ -47,6 +47,34 @@ impl LinkError {
     }
 }
 
+/// The link tweet a wallet owner sends: `@host link <address> <signature>`, the signature being
+/// the wallet's `personal_sign` (EIP-191) of [`link_message`]. For the simulated crowds of the
+/// benchmarks and tests; the appliance itself never holds bidders' keys. Returns the tweet and
+/// the wallet's address.
+pub fn link_tweet(host: &str, handle: &str, key: &k256::ecdsa::SigningKey) -> (String, Address) {
+    let address = Address(alloy_primitives::Address::from_private_key(key).0.0);
+    let message = link_message(handle, &address, host);
+    let hash = alloy_primitives::eip191_hash_message(message.as_bytes());
+    let mut bytes = match key.sign_prehash_recoverable(hash.as_slice()) {
+        Ok((sig, recid)) => {
+            let mut b = sig.to_bytes().to_vec();
+            b.push(27 + recid.to_byte());
+            b
+        }
+        // A 32-byte prehash always signs; an empty signature would simply be refused.
+        Err(_) => Vec::new(),
+    };
+    bytes.truncate(65);
+    (
+        format!(
+            "@{host} link {} 0x{}",
+            checksummed(&address),
+            alloy_primitives::hex::encode(bytes)
+        ),
+        address,
+    )
+}
+
 /// Checks that `signature` is `address`'s `personal_sign` of the link message for `handle` and
 /// `host`. The canonical message has the checksummed address; the address as the bidder typed it
 /// and all-lower-case forms of address and handle are accepted too, since they name the same

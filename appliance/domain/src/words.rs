@@ -425,6 +425,74 @@ pub fn render(view: &impl View, row: &OutboxEntry, now: Timestamp) -> Result<Ren
     }
 }
 
+/// One tweet for several outbid notices of the same auction, when more than one is pending:
+/// `@a @b @c You were outbid on …` names every bidder it has room for (X notifies each), so one
+/// post under the posting limit tells them all. Returns the tweet and the rows it answers (at
+/// least two, in the order given), or `None` when fewer than two can share one.
+pub fn render_outbids(
+    view: &impl View,
+    rows: &[&OutboxEntry],
+    now: Timestamp,
+) -> Option<(Rendered, Vec<store::OutboxId>)> {
+    let cx = Ctx { view, now };
+    let mut auction: Option<Auction> = None;
+    let mut named: Vec<(store::OutboxId, String)> = Vec::new();
+    for row in rows {
+        let Notice::Outbid { bid, by } = &row.notice else {
+            continue;
+        };
+        if cx.fresh(row).is_err() {
+            continue;
+        }
+        let (Ok(mine), Ok(theirs)) = (cx.bid(*bid), cx.bid(*by)) else {
+            continue;
+        };
+        let Some(a) = theirs.auction.and_then(|id| cx.auction(id).ok()) else {
+            continue;
+        };
+        if a.state != store::AuctionState::Active || auction.as_ref().is_some_and(|x| x.id != a.id)
+        {
+            continue;
+        }
+        let Ok(who) = cx.handle(mine.bidder) else {
+            continue;
+        };
+        if !named.iter().any(|(_, h)| *h == who) {
+            named.push((row.id, who));
+        }
+        auction.get_or_insert(a);
+    }
+    let a = auction?;
+    let item = cx.item(&a).ok()?;
+    let body = format!(
+        "You were outbid on {}: {} ETH leads. Reply bid {} ETH or more to lead again ({} left).",
+        shorten(&item.name, 40),
+        a.price.eth_string(),
+        minimum_bid(&a).eth_string(),
+        time_left(now, a.ends_at)
+    );
+    let room = (MAX_WEIGHT / 100).saturating_sub(weighted_len(&body));
+    let mut mentions = String::new();
+    let mut ids = Vec::new();
+    for (id, who) in named {
+        let next = format!("@{who} ");
+        if weighted_len(&mentions) + weighted_len(&next) > room {
+            break;
+        }
+        mentions.push_str(&next);
+        ids.push(id);
+    }
+    (ids.len() >= 2).then(|| {
+        (
+            Rendered {
+                text: format!("{mentions}{body}"),
+                reply_to: None,
+            },
+            ids,
+        )
+    })
+}
+
 /// Makes `text` differ from the previous tweet (X refuses the same text twice in a row).
 pub fn unlike(text: String, previous: Option<&str>, now: Timestamp) -> String {
     if previous != Some(text.as_str()) {

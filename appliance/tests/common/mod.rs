@@ -60,20 +60,7 @@ pub fn config_with_live_auction(dir: &Path, rules: store::AuctionRules) -> PathB
 /// A link tweet as a wallet would sign it: `@SothebAIs link <address> <personal_sign of the
 /// canonical message>`. Returns the tweet and the wallet.
 pub fn link_tweet(handle: &str, key: &k256::ecdsa::SigningKey) -> (String, store::Address) {
-    let address = store::Address(alloy_primitives::Address::from_private_key(key).0.0);
-    let message = domain::link::link_message(handle, &address, "SothebAIs");
-    let hash = alloy_primitives::eip191_hash_message(message.as_bytes());
-    let (sig, recid) = key.sign_prehash_recoverable(hash.as_slice()).unwrap();
-    let mut bytes = sig.to_bytes().to_vec();
-    bytes.push(27 + recid.to_byte());
-    (
-        format!(
-            "@SothebAIs link {} 0x{}",
-            domain::link::checksummed(&address),
-            alloy_primitives::hex::encode(bytes)
-        ),
-        address,
-    )
+    domain::link::link_tweet("SothebAIs", handle, key)
 }
 
 /// A configuration for the demo in `dir` (simulated bidders acting every second), with `extra`

@@ -19,7 +19,7 @@ use domain::clock::SharedClock;
 use domain::delivery;
 use domain::engine::{Command, Committed, EngineHandle};
 use domain::report::{Heartbeat, LastError};
-use domain::words::{NotPosted, render, unlike};
+use domain::words::{NotPosted, render, render_outbids, unlike};
 
 use crate::api::{XClient, XError};
 use crate::pace::{Budget, Pacer};
@@ -205,10 +205,39 @@ impl TweetDeliverer {
                 self.skip(row, why).await?;
             }
         }
-        for id in plan.send {
-            if let Some(row) = by_id.get(&id) {
-                self.deliver(row, pacer, last_text).await?;
+        let mut done: std::collections::HashSet<store::OutboxId> = Default::default();
+        for id in &plan.send {
+            let Some(row) = by_id.get(id) else { continue };
+            if done.contains(id) {
+                continue;
             }
+            if matches!(row.notice, store::Notice::Outbid { .. }) {
+                // Several outbid notices of one auction share one post when they fit.
+                let waiting: Vec<&OutboxEntry> = plan
+                    .send
+                    .iter()
+                    .filter(|i| !done.contains(*i))
+                    .filter_map(|i| by_id.get(i).copied())
+                    .filter(|r| matches!(r.notice, store::Notice::Outbid { .. }))
+                    .collect();
+                let group = {
+                    let reader = self
+                        .store
+                        .read()
+                        .map_err(|e| Pause::Trouble(e.to_string()))?;
+                    render_outbids(&reader, &waiting, self.clock.now())
+                };
+                if let Some((rendered, ids)) = group {
+                    let rows: Vec<&OutboxEntry> =
+                        ids.iter().filter_map(|i| by_id.get(i).copied()).collect();
+                    self.deliver_group(&rows, rendered.text, pacer, last_text)
+                        .await?;
+                    done.extend(ids);
+                    continue;
+                }
+            }
+            self.deliver(row, pacer, last_text).await?;
+            done.insert(*id);
         }
         looked.retain(|id, _| sending.iter().any(|r| r.id == *id));
         Ok(())
@@ -284,6 +313,87 @@ impl TweetDeliverer {
             last_text,
         )
         .await
+    }
+
+    /// Posts one tweet answering several rows (outbid notices named together): each row is
+    /// `Sending` with the same text before it leaves and `Sent` with the same id after, so a
+    /// crash is resolved row by row by finding that text on the timeline.
+    async fn deliver_group(
+        &self,
+        rows: &[&OutboxEntry],
+        text: String,
+        pacer: &mut Pacer,
+        last_text: &mut Option<String>,
+    ) -> Result<(), Pause> {
+        let now = self.clock.now();
+        let text = unlike(text, last_text.as_deref(), now);
+        let Some(api) = self.api.as_ref().filter(|_| !self.dry_run) else {
+            let mode = if self.dry_run {
+                "dry run"
+            } else {
+                "X not configured"
+            };
+            tracing::info!(rows = rows.len(), text = %text, "tweet not posted ({mode})");
+            *last_text = Some(text.clone());
+            for row in rows {
+                self.skip(row, format!("{mode}: {text}")).await?;
+            }
+            return Ok(());
+        };
+        if pacer.wait() > Duration::ZERO {
+            return Err(Pause::Budget);
+        }
+        for row in rows {
+            self.set(
+                row,
+                OutboxStatus::Sending {
+                    at: now,
+                    text: text.clone(),
+                },
+                false,
+            )
+            .await?;
+        }
+        pacer.spend();
+        let outcome = match api.post_tweet(&text, None).await {
+            Ok((id, rate)) => {
+                pacer.observe(&rate);
+                pacer.succeeded();
+                self.spend.posted(self.clock.now(), &text);
+                *last_text = Some(text.clone());
+                self.stats.posted.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(rows = rows.len(), tweet = %id, "one tweet for several outbid notices posted");
+                Ok(id)
+            }
+            Err(e) if e.is_transient() => {
+                // Each row stays `Sending`: the next pass looks for the text first.
+                pacer.failed(&e);
+                tracing::warn!(error = %e, "posting failed; will check and retry");
+                return Err(Pause::Budget);
+            }
+            Err(e) if e.is_duplicate() => match self.find_posted(api, rows[0], &text).await {
+                Ok(Some(id)) => Ok(id),
+                _ => Err(e.to_string()),
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        for row in rows {
+            match &outcome {
+                Ok(id) => {
+                    self.set(
+                        row,
+                        OutboxStatus::Sent {
+                            at: self.clock.now(),
+                            external_id: id.clone(),
+                        },
+                        true,
+                    )
+                    .await?
+                }
+                Err(e) => self.give_up(row, e.clone(), true).await?,
+            }
+        }
+        Ok(())
     }
 
     async fn post(

@@ -1,0 +1,925 @@
+//! A local X API v2 server, written from X's public documentation: the stand-in for X in the
+//! tests and in `appliance bench x`, since X cannot be reached here.
+//!
+//! It follows X's documented shapes: `data` / `includes.users` / `meta` (`newest_id`,
+//! `oldest_id`, `result_count`, `next_token`), `since_id` and `start_time`, newest-first pages of
+//! `max_results`, problem JSON errors, the `x-rate-limit-limit/-remaining/-reset` headers on every
+//! answer and 429s when a window's budget is spent, OAuth 1.0a or bearer `Authorization` headers
+//! (anything else is a 401), and 403 for a tweet whose text repeats the account's previous one.
+//! Every OAuth 1.0a request's HMAC-SHA1 signature is verified as RFC 5849 says (method, base URL,
+//! the decoded query and `oauth_*` parameters, re-encoded and sorted) with the test's secrets; a
+//! wrong one is a 401. The host's own timeline may lag behind its posts, as X's does.
+//! Posted tweets are recorded for the test to inspect.
+//!
+//! The filtered stream: rules (`GET`/`POST /2/tweets/search/stream/rules`, app-only bearer
+//! token), and `GET /2/tweets/search/stream`, a long-lived answer of one JSON message per line
+//! (`data`, `includes`, `matching_rules`) and `\r\n` keep-alives; one connection at a time (a
+//! new one replaces the old). The test can drop the connection, stall it (nothing at all is
+//! sent, keep-alives included) or make connecting fail (429, 503).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use serde_json::{Value, json};
+
+/// A tweet the server knows.
+#[derive(Clone, Debug)]
+pub struct MockTweet {
+    /// Its id.
+    pub id: u64,
+    /// Its author's id.
+    pub author_id: u64,
+    /// Its text (as X stores it: `&`, `<`, `>` escaped).
+    pub text: String,
+    /// RFC 3339, milliseconds.
+    pub created_at: String,
+    /// `(type, id)` of the tweets it replies to, quotes or retweets.
+    pub references: Vec<(String, u64)>,
+    /// Every version's id, oldest first.
+    pub edit_history: Vec<u64>,
+}
+
+/// A tweet posted through the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Posted {
+    /// Its id.
+    pub id: u64,
+    /// Its text.
+    pub text: String,
+    /// The tweet it replies to.
+    pub reply_to: Option<u64>,
+    /// When it was posted (milliseconds since the epoch).
+    pub at_ms: u64,
+}
+
+#[derive(Clone, Debug)]
+struct User {
+    id: u64,
+    username: String,
+    created_at: String,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    limit: u32,
+    used: u32,
+    reset: u64,
+}
+
+#[derive(Default)]
+struct State {
+    users: Vec<User>,
+    tweets: Vec<MockTweet>,
+    posted: Vec<Posted>,
+    next_id: u64,
+    limits: HashMap<&'static str, u32>,
+    windows: HashMap<&'static str, Window>,
+    failures: HashMap<&'static str, Vec<u16>>,
+    requests: HashMap<&'static str, u32>,
+    post_delay: Duration,
+    host: u64,
+    paused: bool,
+    rules: Vec<(u64, String, String)>,
+    streams: Vec<(u64, tokio::sync::mpsc::Sender<Bytes>)>,
+    stalled: bool,
+    timeline_lag: Duration,
+}
+
+/// The OAuth 1.0a secrets the tests give the appliance.
+pub const CONSUMER_KEY: &str = "test-consumer-key";
+/// See [`CONSUMER_KEY`].
+pub const CONSUMER_SECRET: &str = "test-consumer-secret";
+/// See [`CONSUMER_KEY`].
+pub const ACCESS_TOKEN: &str = "1000-test-access-token";
+/// See [`CONSUMER_KEY`].
+pub const ACCESS_TOKEN_SECRET: &str = "test-access-secret";
+
+/// RFC 3986 percent-encoding of everything but the unreserved characters (RFC 5849 3.6).
+fn rfc3986(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The decoded `key=value` pairs of a query, in order (`+` is a space, as forms encode it).
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// Checks an `Authorization: OAuth …` header against the request, as RFC 5849 section 3.4
+/// defines the signature; `Err` says what is wrong.
+pub fn verify_oauth(method: &str, base_url: &str, query: &str, header: &str) -> Result<(), String> {
+    use base64::Engine as _;
+    use hmac::{KeyInit, Mac};
+    let fields = header.strip_prefix("OAuth ").ok_or("not an OAuth header")?;
+    let mut oauth: Vec<(String, String)> = Vec::new();
+    for part in fields.split(',') {
+        let (k, v) = part
+            .trim()
+            .split_once('=')
+            .ok_or("a malformed OAuth field")?;
+        let v = v.trim_matches('"');
+        let v = percent_encoding::percent_decode_str(v)
+            .decode_utf8_lossy()
+            .into_owned();
+        oauth.push((k.to_string(), v));
+    }
+    let get = |name: &str| {
+        oauth
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .ok_or(format!("no {name}"))
+    };
+    if get("oauth_signature_method")? != "HMAC-SHA1" {
+        return Err("the signature method is not HMAC-SHA1".into());
+    }
+    if get("oauth_consumer_key")? != CONSUMER_KEY || get("oauth_token")? != ACCESS_TOKEN {
+        return Err("unknown consumer key or token".into());
+    }
+    get("oauth_nonce")?;
+    let timestamp: u64 = get("oauth_timestamp")?
+        .parse()
+        .map_err(|_| "a bad timestamp")?;
+    if timestamp.abs_diff(now_epoch()) > 300 {
+        return Err("the timestamp is more than 5 minutes off".into());
+    }
+    let signature = get("oauth_signature")?;
+    let mut params: Vec<(String, String)> = query_pairs(query)
+        .into_iter()
+        .chain(
+            oauth
+                .iter()
+                .filter(|(k, _)| k != "oauth_signature" && k != "realm")
+                .cloned(),
+        )
+        .map(|(k, v)| (rfc3986(&k), rfc3986(&v)))
+        .collect();
+    params.sort();
+    let normalized = params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let base = format!(
+        "{}&{}&{}",
+        method.to_ascii_uppercase(),
+        rfc3986(base_url),
+        rfc3986(&normalized)
+    );
+    let key = format!(
+        "{}&{}",
+        rfc3986(CONSUMER_SECRET),
+        rfc3986(ACCESS_TOKEN_SECRET)
+    );
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(base.as_bytes());
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    if expected == signature {
+        Ok(())
+    } else {
+        Err(format!(
+            "the signature does not match (base string: {base})"
+        ))
+    }
+}
+
+type Body = BoxBody<Bytes, Infallible>;
+
+/// A long-lived answer fed through a channel.
+struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|o| o.map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+}
+
+/// Whether `text` matches a query the way the server's search does.
+fn matches_query(query: &str, t: &MockTweet) -> bool {
+    query
+        .split_whitespace()
+        .map(str::to_lowercase)
+        .all(|term| match term.as_str() {
+            "-is:retweet" => !t.references.iter().any(|r| r.0 == "retweeted"),
+            other => t.text.to_lowercase().contains(other),
+        })
+}
+
+/// Sends a new tweet to the stream's connection, as X would, unless stalled or paused.
+fn to_streams(s: &mut State, t: &MockTweet) {
+    if s.stalled || s.paused || s.streams.is_empty() {
+        return;
+    }
+    let matching: Vec<Value> = s
+        .rules
+        .iter()
+        .filter(|(_, value, _)| matches_query(value, t))
+        .map(|(id, _, tag)| json!({"id": id.to_string(), "tag": tag}))
+        .collect();
+    if matching.is_empty() {
+        return;
+    }
+    let mut message = json!({"data": tweet_json(t), "matching_rules": matching});
+    if let Some(u) = s.users.iter().find(|u| u.id == t.author_id) {
+        message["includes"] = json!({"users": [{"id": u.id.to_string(), "name": u.username,
+            "username": u.username, "created_at": u.created_at}]});
+    }
+    let line = Bytes::from(format!("{message}\r\n"));
+    s.streams
+        .retain(|(_, tx)| tx.try_send(line.clone()).is_ok());
+}
+
+fn now_epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn rfc3339_now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// The running server.
+pub struct XApi {
+    /// Its base URL (`http://127.0.0.1:PORT`).
+    pub url: String,
+    state: Arc<Mutex<State>>,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl XApi {
+    /// Starts a server whose host account is `host` (id `host_id`).
+    pub fn start(host: &str, host_id: u64) -> XApi {
+        let state = Arc::new(Mutex::new(State {
+            next_id: 1_790_000_000_000_000_000,
+            host: host_id,
+            ..State::default()
+        }));
+        state.lock().unwrap().users.push(User {
+            id: host_id,
+            username: host.to_string(),
+            created_at: "2020-01-01T00:00:00.000Z".into(),
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let shared = state.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr: SocketAddr = listener.local_addr().unwrap();
+                tx.send(addr).unwrap();
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let state = shared.clone();
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(move |req| {
+                            let state = state.clone();
+                            async move { Ok::<_, Infallible>(handle(state, req).await) }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+        });
+        let addr = rx.recv().unwrap();
+        XApi {
+            url: format!("http://{addr}"),
+            state,
+            _thread: thread,
+        }
+    }
+
+    /// An account (created `created_at`, RFC 3339).
+    pub fn add_user(&self, id: u64, username: &str, created_at: &str) {
+        self.state.lock().unwrap().users.push(User {
+            id,
+            username: username.into(),
+            created_at: created_at.into(),
+        });
+    }
+
+    /// `author` tweets `text` (replying to `reply_to`); returns its id.
+    pub fn tweet(&self, author: u64, text: &str, reply_to: Option<u64>) -> u64 {
+        let mut s = self.state.lock().unwrap();
+        s.next_id += 1;
+        let id = s.next_id;
+        s.tweets.push(MockTweet {
+            id,
+            author_id: author,
+            text: text.into(),
+            created_at: rfc3339_now(),
+            references: reply_to
+                .map(|r| vec![("replied_to".to_string(), r)])
+                .unwrap_or_default(),
+            edit_history: vec![id],
+        });
+        let t = s.tweets.last().unwrap().clone();
+        to_streams(&mut s, &t);
+        id
+    }
+
+    /// Ends the filtered stream's connection (the client sees the answer end).
+    pub fn drop_stream(&self) {
+        self.state.lock().unwrap().streams.clear();
+    }
+
+    /// While stalled, the stream's connection stays open but nothing at all is sent on it.
+    pub fn stall_stream(&self, stalled: bool) {
+        let mut s = self.state.lock().unwrap();
+        s.stalled = stalled;
+        if !stalled {
+            // The stalled connection is one the client gave up on.
+            s.streams.clear();
+        }
+    }
+
+    /// The filtered-stream rules: `(value, tag)`.
+    pub fn rules(&self) -> Vec<(String, String)> {
+        self.state
+            .lock()
+            .unwrap()
+            .rules
+            .iter()
+            .map(|(_, v, t)| (v.clone(), t.clone()))
+            .collect()
+    }
+
+    /// A rule some other tool left on the app.
+    pub fn add_rule(&self, value: &str, tag: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.next_id += 1;
+        let id = s.next_id;
+        s.rules.push((id, value.into(), tag.into()));
+    }
+
+    /// `author` edits tweet `original`: a new version with a new id.
+    pub fn edit(&self, original: u64, text: &str) -> u64 {
+        let mut s = self.state.lock().unwrap();
+        let old = s.tweets.iter().find(|t| t.id == original).unwrap().clone();
+        s.next_id += 1;
+        let id = s.next_id;
+        let mut history = old.edit_history.clone();
+        history.push(id);
+        s.tweets.push(MockTweet {
+            id,
+            text: text.into(),
+            created_at: rfc3339_now(),
+            edit_history: history,
+            ..old
+        });
+        let t = s.tweets.last().unwrap().clone();
+        to_streams(&mut s, &t);
+        id
+    }
+
+    /// Tweets posted through the API, in order.
+    pub fn posted(&self) -> Vec<Posted> {
+        self.state.lock().unwrap().posted.clone()
+    }
+
+    /// The texts posted in reply to `tweet`.
+    pub fn replies_to(&self, tweet: u64) -> Vec<String> {
+        self.posted()
+            .into_iter()
+            .filter(|p| p.reply_to == Some(tweet))
+            .map(|p| p.text)
+            .collect()
+    }
+
+    /// Requests served per endpoint.
+    pub fn requests(&self, endpoint: &str) -> u32 {
+        self.state
+            .lock()
+            .unwrap()
+            .requests
+            .get(endpoint)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The rate budget of an endpoint per 15-minute window.
+    pub fn set_limit(&self, endpoint: &'static str, limit: u32) {
+        let mut s = self.state.lock().unwrap();
+        s.limits.insert(endpoint, limit);
+        s.windows.remove(endpoint);
+    }
+
+    /// The next requests to `endpoint` fail with these statuses, in order.
+    pub fn fail_next(&self, endpoint: &'static str, statuses: &[u16]) {
+        self.state
+            .lock()
+            .unwrap()
+            .failures
+            .entry(endpoint)
+            .or_default()
+            .extend_from_slice(statuses);
+    }
+
+    /// While paused, requests wait (as for a slow X); tweets can pile up meanwhile.
+    pub fn pause(&self, paused: bool) {
+        self.state.lock().unwrap().paused = paused;
+    }
+
+    /// The host's own timeline shows its posts only `lag` after they were made.
+    pub fn lag_timeline(&self, lag: Duration) {
+        self.state.lock().unwrap().timeline_lag = lag;
+    }
+
+    /// Posting records the tweet at once but answers only after `delay`.
+    pub fn delay_posts(&self, delay: Duration) {
+        self.state.lock().unwrap().post_delay = delay;
+    }
+}
+
+fn json_response(status: StatusCode, body: Value, rate: Option<&Window>) -> Response<Body> {
+    let mut r = Response::builder()
+        .status(status)
+        .header("content-type", "application/json; charset=utf-8");
+    if let Some(w) = rate {
+        r = r
+            .header("x-rate-limit-limit", w.limit.to_string())
+            .header(
+                "x-rate-limit-remaining",
+                w.limit.saturating_sub(w.used).to_string(),
+            )
+            .header("x-rate-limit-reset", w.reset.to_string());
+    }
+    r.body(Full::new(Bytes::from(body.to_string())).boxed())
+        .unwrap()
+}
+
+fn problem(status: StatusCode, title: &str, detail: &str) -> Value {
+    json!({"title": title, "detail": detail, "type": "about:blank", "status": status.as_u16()})
+}
+
+fn query_map(query: Option<&str>) -> HashMap<String, String> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn tweet_json(t: &MockTweet) -> Value {
+    let mut v = json!({
+        "id": t.id.to_string(),
+        "text": t.text,
+        "author_id": t.author_id.to_string(),
+        "created_at": t.created_at,
+        "conversation_id": t.references.first().map_or(t.id, |r| r.1).to_string(),
+        "edit_history_tweet_ids": t.edit_history.iter().map(u64::to_string).collect::<Vec<_>>(),
+    });
+    if !t.references.is_empty() {
+        v["referenced_tweets"] = t
+            .references
+            .iter()
+            .map(|(kind, id)| json!({"type": kind, "id": id.to_string()}))
+            .collect();
+    }
+    v
+}
+
+/// One newest-first page of `matching`, as X shapes it.
+fn page(
+    s: &mut State,
+    mut matching: Vec<MockTweet>,
+    q: &HashMap<String, String>,
+    token_param: &str,
+) -> Value {
+    if let Some(since) = q.get("since_id").and_then(|v| v.parse::<u64>().ok()) {
+        matching.retain(|t| t.id > since);
+    }
+    if let Some(start) = q.get("start_time") {
+        matching.retain(|t| t.created_at.as_str() >= start.as_str());
+    }
+    matching.sort_by_key(|t| std::cmp::Reverse(t.id));
+    let max = q
+        .get("max_results")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(10)
+        .clamp(5, 100);
+    let offset = q
+        .get(token_param)
+        .and_then(|t| t.strip_prefix("page-"))
+        .and_then(|o| o.parse::<usize>().ok())
+        .unwrap_or(0);
+    let chunk: Vec<&MockTweet> = matching.iter().skip(offset).take(max).collect();
+    if offset > 0 {
+        *s.requests.entry("mentions_pages").or_default() += 1;
+    }
+    let mut meta = json!({"result_count": chunk.len()});
+    if let (Some(first), Some(last)) = (chunk.first(), chunk.last()) {
+        meta["newest_id"] = json!(first.id.to_string());
+        meta["oldest_id"] = json!(last.id.to_string());
+    }
+    if offset + chunk.len() < matching.len() {
+        meta["next_token"] = json!(format!("page-{}", offset + chunk.len()));
+    }
+    let mut body = json!({"meta": meta});
+    if !chunk.is_empty() {
+        body["data"] = chunk.iter().map(|t| tweet_json(t)).collect();
+        let mut authors: Vec<u64> = chunk.iter().map(|t| t.author_id).collect();
+        authors.sort_unstable();
+        authors.dedup();
+        body["includes"] = json!({"users": authors.iter().filter_map(|a| s.users.iter().find(|u| u.id == *a)).map(|u| json!({
+            "id": u.id.to_string(), "name": u.username, "username": u.username, "created_at": u.created_at
+        })).collect::<Vec<_>>()});
+    }
+    body
+}
+
+async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let raw_query = req.uri().query().unwrap_or("").to_string();
+    let host = req
+        .headers()
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let q = query_map(req.uri().query());
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let endpoint: &'static str = match (method.as_str(), path.as_str()) {
+        ("POST", "/2/tweets") => "tweets",
+        ("GET", "/2/tweets/search/stream") => "stream",
+        ("GET", "/2/tweets/search/stream/rules") => "rules",
+        ("POST", "/2/tweets/search/stream/rules") => "rules_change",
+        ("GET", "/2/tweets/search/recent") => "search",
+        ("GET", "/2/users/me") => "me",
+        ("GET", p) if p.starts_with("/2/users/by/username/") => "by_username",
+        ("GET", p) if p.ends_with("/mentions") => "mentions",
+        ("GET", p) if p.ends_with("/tweets") => "user_tweets",
+        _ => {
+            return json_response(
+                StatusCode::NOT_FOUND,
+                problem(StatusCode::NOT_FOUND, "Not Found", "no such endpoint"),
+                None,
+            );
+        }
+    };
+    let signed = auth.starts_with("OAuth ") && {
+        let url = format!("http://{host}{path}");
+        match verify_oauth(method.as_str(), &url, &raw_query, &auth) {
+            Ok(()) => true,
+            Err(why) => {
+                eprintln!("X stand-in: 401 for {method} {path}: {why}");
+                false
+            }
+        }
+    };
+    let bearer = auth.starts_with("Bearer ") && auth.len() > 7;
+    let app_only = matches!(endpoint, "stream" | "rules" | "rules_change");
+    let allowed = if app_only {
+        bearer
+    } else {
+        signed || (bearer && method == "GET" && endpoint != "me")
+    };
+    if !allowed {
+        return json_response(
+            StatusCode::UNAUTHORIZED,
+            problem(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"),
+            None,
+        );
+    }
+    let delay = {
+        let mut s = state.lock().unwrap();
+        *s.requests.entry(endpoint).or_default() += 1;
+        let limit = s.limits.get(endpoint).copied().unwrap_or(10_000);
+        let window = s.windows.entry(endpoint).or_insert(Window {
+            limit,
+            used: 0,
+            reset: now_epoch() + 900,
+        });
+        if now_epoch() >= window.reset {
+            window.used = 0;
+            window.reset = now_epoch() + 900;
+        }
+        window.used += 1;
+        let over = window.used > window.limit;
+        let injected = s
+            .failures
+            .get_mut(endpoint)
+            .and_then(|f| (!f.is_empty()).then(|| f.remove(0)));
+        let w = s.windows.get(endpoint).copied();
+        if over || injected == Some(429) {
+            return json_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                problem(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too Many Requests",
+                    "Too Many Requests",
+                ),
+                w.as_ref(),
+            );
+        }
+        if let Some(code) = injected {
+            let status = StatusCode::from_u16(code).unwrap();
+            return json_response(
+                status,
+                problem(status, "Service Unavailable", "Service Unavailable"),
+                w.as_ref(),
+            );
+        }
+        s.post_delay
+    };
+    if endpoint == "stream" {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(1024);
+        let connection = {
+            let mut s = state.lock().unwrap();
+            s.next_id += 1;
+            let id = s.next_id;
+            // One connection per app: the new one replaces the old.
+            s.streams.clear();
+            s.streams.push((id, tx));
+            id
+        };
+        let shared = state.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let s = shared.lock().unwrap();
+                let Some((_, tx)) = s.streams.iter().find(|(id, _)| *id == connection) else {
+                    return;
+                };
+                if !s.stalled && tx.try_send(Bytes::from_static(b"\r\n")).is_err() && tx.is_closed()
+                {
+                    return;
+                }
+            }
+        });
+        return Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/json; charset=utf-8")
+            .body(ChannelBody(rx).boxed())
+            .unwrap();
+    }
+    let (status, answer, rate) = respond(&state, endpoint, &path, &q, &body);
+    if endpoint == "tweets" && !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    json_response(status, answer, rate.as_ref())
+}
+
+fn respond(
+    state: &Mutex<State>,
+    endpoint: &str,
+    path: &str,
+    q: &HashMap<String, String>,
+    body: &[u8],
+) -> (StatusCode, Value, Option<Window>) {
+    let mut s = state.lock().unwrap();
+    let rate = s.windows.get(endpoint).copied();
+    let host = s.host;
+    let (status, answer) = match endpoint {
+        "me" => {
+            let u = s.users.iter().find(|u| u.id == host).unwrap();
+            (
+                StatusCode::OK,
+                json!({"data": {"id": u.id.to_string(), "name": u.username, "username": u.username, "created_at": u.created_at}}),
+            )
+        }
+        "by_username" => {
+            let name = path.rsplit('/').next().unwrap_or("");
+            match s
+                .users
+                .iter()
+                .find(|u| u.username.eq_ignore_ascii_case(name))
+            {
+                Some(u) => (
+                    StatusCode::OK,
+                    json!({"data": {"id": u.id.to_string(), "name": u.username, "username": u.username, "created_at": u.created_at}}),
+                ),
+                None => (
+                    StatusCode::OK,
+                    json!({"errors": [{"detail": format!("Could not find user with username: [{name}].")}]}),
+                ),
+            }
+        }
+        "mentions" => {
+            let id: u64 = path
+                .split('/')
+                .nth(3)
+                .and_then(|i| i.parse().ok())
+                .unwrap_or(0);
+            let name = s
+                .users
+                .iter()
+                .find(|u| u.id == id)
+                .map(|u| format!("@{}", u.username.to_lowercase()))
+                .unwrap_or_default();
+            let matching = s
+                .tweets
+                .iter()
+                .filter(|t| t.author_id != id && t.text.to_lowercase().contains(&name))
+                .cloned()
+                .collect();
+            (
+                StatusCode::OK,
+                page(&mut s, matching, q, "pagination_token"),
+            )
+        }
+        "search" => {
+            let query = q.get("query").cloned().unwrap_or_default();
+            let matching = s
+                .tweets
+                .iter()
+                .filter(|t| matches_query(&query, t))
+                .cloned()
+                .collect();
+            (StatusCode::OK, page(&mut s, matching, q, "next_token"))
+        }
+        "rules" => {
+            let data: Vec<Value> = s
+                .rules
+                .iter()
+                .map(|(id, value, tag)| json!({"id": id.to_string(), "value": value, "tag": tag}))
+                .collect();
+            let mut body = json!({"meta": {"sent": rfc3339_now(), "result_count": data.len()}});
+            if !data.is_empty() {
+                body["data"] = json!(data);
+            }
+            (StatusCode::OK, body)
+        }
+        "rules_change" => {
+            let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            let mut created = Vec::new();
+            for rule in parsed["add"].as_array().into_iter().flatten() {
+                s.next_id += 1;
+                let id = s.next_id;
+                let value = rule["value"].as_str().unwrap_or("").to_string();
+                let tag = rule["tag"].as_str().unwrap_or("").to_string();
+                created.push(json!({"id": id.to_string(), "value": value, "tag": tag}));
+                s.rules.push((id, value, tag));
+            }
+            let deleted: Vec<u64> = parsed["delete"]["ids"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i.as_str()?.parse().ok())
+                .collect();
+            let before = s.rules.len();
+            s.rules.retain(|(id, _, _)| !deleted.contains(id));
+            let summary = json!({"created": created.len(), "not_created": 0,
+                "deleted": before - s.rules.len(), "not_deleted": 0});
+            (
+                StatusCode::OK,
+                json!({"data": created, "meta": {"sent": rfc3339_now(), "summary": summary}}),
+            )
+        }
+        "user_tweets" => {
+            let id: u64 = path
+                .split('/')
+                .nth(3)
+                .and_then(|i| i.parse().ok())
+                .unwrap_or(0);
+            let shown_before = (chrono::Utc::now()
+                - chrono::Duration::from_std(s.timeline_lag).unwrap())
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string();
+            let matching = s
+                .tweets
+                .iter()
+                .filter(|t| t.author_id == id && t.created_at <= shown_before)
+                .cloned()
+                .collect();
+            (
+                StatusCode::OK,
+                page(&mut s, matching, q, "pagination_token"),
+            )
+        }
+        "tweets" => {
+            let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            let text = parsed["text"].as_str().unwrap_or("").to_string();
+            let reply_to = parsed["reply"]["in_reply_to_tweet_id"]
+                .as_str()
+                .and_then(|r| r.parse::<u64>().ok());
+            let previous = s.posted.last().map(|p| p.text.clone());
+            if text.is_empty() || text.chars().count() > 280 {
+                (
+                    StatusCode::BAD_REQUEST,
+                    problem(
+                        StatusCode::BAD_REQUEST,
+                        "Invalid Request",
+                        "text must be 1-280 characters",
+                    ),
+                )
+            } else if previous.as_deref() == Some(text.as_str()) {
+                (
+                    StatusCode::FORBIDDEN,
+                    problem(
+                        StatusCode::FORBIDDEN,
+                        "Forbidden",
+                        "You are not allowed to create a Tweet with duplicate content.",
+                    ),
+                )
+            } else if reply_to.is_some_and(|r| !s.tweets.iter().any(|t| t.id == r)) {
+                (
+                    StatusCode::BAD_REQUEST,
+                    problem(
+                        StatusCode::BAD_REQUEST,
+                        "Invalid Request",
+                        "The tweet you are replying to does not exist.",
+                    ),
+                )
+            } else {
+                s.next_id += 1;
+                let id = s.next_id;
+                s.posted.push(Posted {
+                    id,
+                    text: text.clone(),
+                    reply_to,
+                    at_ms: SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as u64),
+                });
+                s.tweets.push(MockTweet {
+                    id,
+                    author_id: host,
+                    text: text
+                        .replace('&', "&amp;")
+                        .replace('<', "&lt;")
+                        .replace('>', "&gt;"),
+                    created_at: rfc3339_now(),
+                    references: reply_to
+                        .map(|r| vec![("replied_to".to_string(), r)])
+                        .unwrap_or_default(),
+                    edit_history: vec![id],
+                });
+                let t = s.tweets.last().unwrap().clone();
+                to_streams(&mut s, &t);
+                (
+                    StatusCode::CREATED,
+                    json!({"data": {"id": id.to_string(), "text": text, "edit_history_tweet_ids": [id.to_string()]}}),
+                )
+            }
+        }
+        _ => unreachable!(),
+    };
+    (status, answer, rate)
+}
