@@ -2,9 +2,10 @@
 //! server (`xserver`), reading through the filtered stream and posting under today's limit (100
 //! posts per 15 minutes); a crowd of bidders tweets bids at a steady rate, then in a burst.
 //!
-//! Measured: tweet posted → bid decided (the engine's record of the tweet), tweet → reply posted,
-//! how long each bidder waited to hear about their latest bid (and who never did within the
-//! run), outbid notices against acceptances, and what X cost.
+//! Measured: tweet posted → bid decided (the engine's record of the tweet), bid tweet → the
+//! first post naming its bidder (a reply, or an outbid post naming several), how long each
+//! bidder waited to hear about their latest bid (and who never did within the run), outbid
+//! notices against acceptances, and what X cost.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -298,21 +299,23 @@ pub async fn run(opts: Options, out: &mut dyn std::io::Write) -> anyhow::Result<
         }
     }
     let posted = api.posted()[posted_before..].to_vec();
-    let mut first_reply: HashMap<u64, u64> = HashMap::new();
-    for p in &posted {
-        if let Some(to) = p.reply_to {
-            first_reply.entry(to).or_insert(p.at_ms);
-        }
-    }
-    let replied: Vec<f64> = sent
-        .iter()
-        .filter_map(|s| {
-            first_reply
-                .get(&s.tweet)
-                .map(|at| at.saturating_sub(s.at_ms) as f64 / 1000.0)
-        })
-        .collect();
-    // Each bidder's latest bid: how long until a post answered it.
+    // A bidder hears about a bid from the first post after it that names them (a reply to
+    // them, or an outbid post naming several bidders).
+    let names = |p: &xserver::Posted, who: usize| {
+        let handle = format!("@b{who}");
+        p.text
+            .split_whitespace()
+            .take_while(|w| w.starts_with('@'))
+            .any(|w| w == handle)
+    };
+    let heard_after = |s: &Sent| {
+        posted
+            .iter()
+            .find(|p| p.at_ms >= s.at_ms && names(p, s.bidder))
+            .map(|p| p.at_ms.saturating_sub(s.at_ms) as f64 / 1000.0)
+    };
+    let replied: Vec<f64> = sent.iter().filter_map(heard_after).collect();
+    // Each bidder's latest bid: how long until a post told them where they stand.
     let mut latest: HashMap<usize, &Sent> = HashMap::new();
     for s in &sent {
         latest.insert(s.bidder, s);
@@ -320,8 +323,8 @@ pub async fn run(opts: Options, out: &mut dyn std::io::Write) -> anyhow::Result<
     let mut heard = Vec::new();
     let mut never = 0;
     for s in latest.values() {
-        match first_reply.get(&s.tweet) {
-            Some(at) => heard.push(at.saturating_sub(s.at_ms) as f64 / 1000.0),
+        match heard_after(s) {
+            Some(secs) => heard.push(secs),
             None => never += 1,
         }
     }
@@ -347,7 +350,7 @@ pub async fn run(opts: Options, out: &mut dyn std::io::Write) -> anyhow::Result<
         .count();
 
     let line = |name: &str, (n, p50, p99, max): (usize, f64, f64, f64)| {
-        format!("| {name} | {n} | {p50:.2} | {p99:.2} | {max:.2} |")
+        format!("| {name} | {n} | {p50:.3} | {p99:.3} | {max:.3} |")
     };
     writeln!(
         out,
@@ -368,7 +371,7 @@ pub async fn run(opts: Options, out: &mut dyn std::io::Write) -> anyhow::Result<
     writeln!(
         out,
         "{}",
-        line("tweet → first reply (bids answered)", summary(replied))
+        line("bid tweet → a post naming its bidder", summary(replied))
     )?;
     writeln!(
         out,

@@ -281,11 +281,7 @@ impl TweetDeliverer {
         };
         let text = unlike(rendered.text, last_text.as_deref(), now);
         let Some(api) = self.api.as_ref().filter(|_| !self.dry_run) else {
-            let mode = if self.dry_run {
-                "dry run"
-            } else {
-                "X not configured"
-            };
+            let mode = self.not_posting();
             tracing::info!(row = %row.id, kind = row.notice.kind(), reply_to = rendered.reply_to.as_deref().unwrap_or(""), text = %text, "tweet not posted ({mode})");
             *last_text = Some(text.clone());
             return self.skip(row, format!("{mode}: {text}")).await;
@@ -315,6 +311,15 @@ impl TweetDeliverer {
         .await
     }
 
+    /// Why tweets are logged instead of posted (dry run, or no X).
+    fn not_posting(&self) -> &'static str {
+        if self.dry_run {
+            "dry run"
+        } else {
+            "X not configured"
+        }
+    }
+
     /// Posts one tweet answering several rows (outbid notices named together): each row is
     /// `Sending` with the same text before it leaves and `Sent` with the same id after, so a
     /// crash is resolved row by row by finding that text on the timeline.
@@ -328,11 +333,7 @@ impl TweetDeliverer {
         let now = self.clock.now();
         let text = unlike(text, last_text.as_deref(), now);
         let Some(api) = self.api.as_ref().filter(|_| !self.dry_run) else {
-            let mode = if self.dry_run {
-                "dry run"
-            } else {
-                "X not configured"
-            };
+            let mode = self.not_posting();
             tracing::info!(rows = rows.len(), text = %text, "tweet not posted ({mode})");
             *last_text = Some(text.clone());
             for row in rows {

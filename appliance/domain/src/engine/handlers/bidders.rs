@@ -221,21 +221,10 @@ impl Core {
             self.rate.stage(bidder, now);
             return Ok(Ok(Reply::Bid(receipt)));
         };
-        let user = w.user(bidder)?;
-        let wallet = w.wallet(bidder)?;
-        let balance = w.balance(bidder)?;
-        let ctx = BidContext {
-            auction: &auction,
-            bidder,
-            user: user.as_ref(),
-            wallet: wallet.as_ref(),
-            balance: &balance,
-            recent_bids: self
-                .rate
-                .count(bidder, now, auction.rules.rate_limit_window_secs),
-            now,
-            amount,
-        };
+        let recent = self
+            .rate
+            .count(bidder, now, auction.rules.rate_limit_window_secs);
+        let judged = judge(w, &auction, bidder, amount, recent, now)?;
         let mut receipt = BidReceipt {
             bid: id,
             accepted: false,
@@ -245,7 +234,7 @@ impl Core {
             ends_at: Some(auction.ends_at),
             rejection: None,
         };
-        match rules::evaluate(&ctx) {
+        match judged {
             Ok(acceptance) => {
                 receipt.accepted = true;
                 receipt.price = amount;
@@ -315,23 +304,11 @@ impl Core {
                 "No auction is taking bids right now.",
             )));
         };
-        let user = w.user(bidder)?;
-        let wallet = w.wallet(bidder)?;
-        let balance = w.balance(bidder)?;
-        let ctx = BidContext {
-            auction: &auction,
-            bidder,
-            user: user.as_ref(),
-            wallet: wallet.as_ref(),
-            balance: &balance,
-            recent_bids: self
-                .rate
-                .count(bidder, now, auction.rules.rate_limit_window_secs),
-            now,
-            amount: max,
-        };
+        let recent = self
+            .rate
+            .count(bidder, now, auction.rules.rate_limit_window_secs);
         self.rate.stage(bidder, now);
-        if let Err(why) = rules::evaluate(&ctx) {
+        if let Err(why) = judge(w, &auction, bidder, max, recent, now)? {
             return Ok(Err(why));
         }
         let ceilings = w.ceilings(auction.id)?;
@@ -378,20 +355,7 @@ impl Core {
                 .find(|c| c.user == bidder)
                 .cloned()
                 .ok_or_else(|| store::Error::Corrupt("a raise for no ceiling".into()))?;
-            let user = w.user(bidder)?;
-            let wallet = w.wallet(bidder)?;
-            let balance = w.balance(bidder)?;
-            let ctx = BidContext {
-                auction: &a,
-                bidder,
-                user: user.as_ref(),
-                wallet: wallet.as_ref(),
-                balance: &balance,
-                recent_bids: 0,
-                now,
-                amount,
-            };
-            match rules::evaluate(&ctx) {
+            match judge(w, &a, bidder, amount, 0, now)? {
                 Ok(acceptance) => {
                     let id = BidId(w.last_id(IdTable::Bids)? + 1);
                     let bid = Bid {
@@ -445,4 +409,29 @@ impl Core {
         self.live_hint = live.as_ref().map(|a| a.id);
         Ok(live)
     }
+}
+
+/// Judges a bid of `amount` by `bidder` on `auction` with the records it depends on
+/// (see [`rules::evaluate`]); `recent`: their bids in the rate-limit window before it.
+fn judge(
+    w: &Writer<'_>,
+    auction: &Auction,
+    bidder: UserId,
+    amount: Wei,
+    recent: u32,
+    now: Timestamp,
+) -> store::Result<Result<rules::Acceptance, store::Rejection>> {
+    let user = w.user(bidder)?;
+    let wallet = w.wallet(bidder)?;
+    let balance = w.balance(bidder)?;
+    Ok(rules::evaluate(&BidContext {
+        auction,
+        bidder,
+        user: user.as_ref(),
+        wallet: wallet.as_ref(),
+        balance: &balance,
+        recent_bids: recent,
+        now,
+        amount,
+    }))
 }
