@@ -168,6 +168,12 @@ pub enum Cmd {
         #[arg(long, default_value = "https://mainnet.shape.network")]
         rpc: String,
     },
+    /// The AI host's character file: check one, or convert one from ElizaOS.
+    Host {
+        /// What to do.
+        #[command(subcommand)]
+        action: HostAction,
+    },
     /// Benchmarks.
     Bench {
         /// Which.
@@ -241,6 +247,27 @@ pub enum ExportWhat {
 
 /// Admin page accounts.
 #[derive(Debug, Subcommand)]
+pub enum HostAction {
+    /// Check a character file (TOML); every problem is named.
+    Check {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Convert an ElizaOS character (JSON) into a character file, saying what could not be
+    /// carried over.
+    Import {
+        /// The ElizaOS character.
+        file: PathBuf,
+        /// Write here instead of standard output (an existing file is not replaced).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print the demo's character file.
+    Demo,
+}
+
+/// Account management.
+#[derive(Subcommand, Debug)]
 pub enum AdminAction {
     /// Sets an account's password (creating the account as an admin if it does not exist) and
     /// enables it; prints a new random password unless `--password-stdin` is given.

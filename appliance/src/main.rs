@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use appliance::cli::{AdminAction, BenchWhat, Cli, Cmd, CtlAction, ExportWhat};
+use appliance::cli::{AdminAction, BenchWhat, Cli, Cmd, CtlAction, ExportWhat, HostAction};
 use appliance::config::{Config, LogFormat};
 use appliance::{config, demo, logging, ops, run};
 use clap::Parser;
@@ -406,6 +406,46 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let outcome = domain::grammar::explain(&text, &host, author.as_deref());
             writeln!(stdout, "{}", serde_json::to_string(&outcome)?)?;
         }
+        Cmd::Host { action } => match action {
+            HostAction::Check { file } => {
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))?;
+                let c = host::Character::parse(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                writeln!(
+                    stdout,
+                    "{}: {} is a valid character ({} example lines, {} moods, voice {} / {})",
+                    file.display(),
+                    c.name,
+                    c.examples.len(),
+                    c.moods.len(),
+                    c.voice.engine,
+                    c.voice.voice
+                )?;
+            }
+            HostAction::Import { file, out } => {
+                let json = std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))?;
+                let imported = host::eliza::import(&json)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                let text = imported.character.to_toml();
+                match out {
+                    Some(path) => {
+                        let mut f = std::fs::OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .open(&path)
+                            .with_context(|| format!("cannot create {}", path.display()))?;
+                        f.write_all(text.as_bytes())?;
+                    }
+                    None => write!(stdout, "{text}")?,
+                }
+                for line in &imported.not_carried {
+                    eprintln!("not carried over: {line}");
+                }
+            }
+            HostAction::Demo => write!(stdout, "{}", host::DEMO_CHARACTER)?,
+        },
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -188,3 +188,60 @@ fn bench_bids_reports_every_level() {
         );
     }
 }
+
+/// The host's character from the command line: the demo's checks; a broken file names every
+/// problem; an ElizaOS character converts into a file that checks, with what was left behind.
+#[test]
+fn host_characters_are_checked_and_converted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, demo, err) = appliance(&["host", "demo"]);
+    assert!(ok, "{err}");
+    let file = dir.path().join("host.toml");
+    std::fs::write(&file, &demo).unwrap();
+    let (ok, out, err) = appliance(&["host", "check", file.to_str().unwrap()]);
+    assert!(ok && out.contains("is a valid character"), "{out}{err}");
+
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "name = \"\"\nbio = []\n[voice]\nspeed = 9.0\n").unwrap();
+    let (ok, _, err) = appliance(&["host", "check", broken.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        err.contains("name is empty") && err.contains("bio needs") && err.contains("voice.speed"),
+        "{err}"
+    );
+
+    let eliza = dir.path().join("eliza.json");
+    std::fs::write(
+        &eliza,
+        r#"{"name": "Gavel", "bio": "Sells art.", "plugins": ["x"], "system": "Be an auctioneer.",
+            "postExamples": ["Bidding opens soon."], "style": {"all": ["short"]}}"#,
+    )
+    .unwrap();
+    let converted = dir.path().join("gavel.toml");
+    let (ok, _, err) = appliance(&[
+        "host",
+        "import",
+        eliza.to_str().unwrap(),
+        "--out",
+        converted.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("not carried over: plugins") && err.contains("not carried over: system"),
+        "{err}"
+    );
+    let (ok, out, err) = appliance(&["host", "check", converted.to_str().unwrap()]);
+    assert!(
+        ok && out.contains("Gavel is a valid character"),
+        "{out}{err}"
+    );
+    // An existing file is not replaced.
+    let (ok, _, err) = appliance(&[
+        "host",
+        "import",
+        eliza.to_str().unwrap(),
+        "--out",
+        converted.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("cannot create"), "{err}");
+}
