@@ -1,10 +1,11 @@
 //! The AI host: its character (a TOML file the project owns, or one converted from ElizaOS),
-//! checked before use.
+//! checked before use, and the check that keeps what it says to the facts.
 //!
 //! Knows nothing of the network, the engine or the stream: it reads, checks and converts the
-//! character, the personality every line the host says is written in.
+//! character, and judges a line against the facts it was given.
 
 pub mod character;
 pub mod eliza;
+pub mod ground;
 
 pub use character::{Character, DEMO_CHARACTER, MOODS};
