@@ -7,5 +7,6 @@
 pub mod character;
 pub mod eliza;
 pub mod ground;
+pub mod mood;
 
 pub use character::{Character, DEMO_CHARACTER, MOODS};
