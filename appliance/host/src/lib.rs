@@ -7,6 +7,7 @@
 pub mod character;
 pub mod eliza;
 pub mod ground;
+pub mod lines;
 pub mod mood;
 
 pub use character::{Character, DEMO_CHARACTER, MOODS};
