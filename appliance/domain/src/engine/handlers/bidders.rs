@@ -239,19 +239,11 @@ impl Core {
                 receipt.accepted = true;
                 receipt.price = amount;
                 receipt.ends_at = Some(acceptance.ends_at);
-                let previous = auction.leading_bid;
-                let seq = w.append(
-                    now,
-                    Event::BidAccepted {
-                        bid,
-                        ends_at: acceptance.ends_at,
-                        extended: acceptance.extended,
-                    },
-                )?;
+                let seq = accept(w, bid, acceptance, now)?;
                 if tweet {
                     self.notify(w, seq, now, Notice::BidAccepted { bid: id })?;
                 }
-                self.tell_outbid(w, seq, now, previous, bidder, id)?;
+                self.tell_outbid(w, seq, now, auction.leading_bid, bidder, id)?;
                 self.resolve_ceilings(w, auction.id, now)?;
             }
             Err(reason) => {
@@ -367,14 +359,7 @@ impl Core {
                         source: BidSource::Proxy(ceiling.tweet.clone()),
                         rejection: None,
                     };
-                    let seq = w.append(
-                        now,
-                        Event::BidAccepted {
-                            bid,
-                            ends_at: acceptance.ends_at,
-                            extended: acceptance.extended,
-                        },
-                    )?;
+                    let seq = accept(w, bid, acceptance, now)?;
                     self.tell_outbid(w, seq, now, a.leading_bid, bidder, id)?;
                 }
                 Err(why) => {
@@ -434,4 +419,21 @@ fn judge(
         now,
         amount,
     }))
+}
+
+/// Records an accepted bid; returns its event's sequence number.
+fn accept(
+    w: &mut Writer<'_>,
+    bid: Bid,
+    acceptance: rules::Acceptance,
+    now: Timestamp,
+) -> store::Result<u64> {
+    w.append(
+        now,
+        Event::BidAccepted {
+            bid,
+            ends_at: acceptance.ends_at,
+            extended: acceptance.extended,
+        },
+    )
 }
