@@ -140,6 +140,21 @@ impl Collector for ApplianceMetrics {
             None,
             s.encoder_restarts,
         )?;
+        for (name, help, v) in [
+            (
+                "stream_audio_peak_dbfs",
+                "Program audio's peak over the last 3 s, dBFS (-120: silence)",
+                s.audio_peak_dbfs,
+            ),
+            (
+                "stream_audio_rms_dbfs",
+                "Program audio's RMS level over the last 3 s, dBFS",
+                s.audio_rms_dbfs,
+            ),
+        ] {
+            let g = ConstGauge::new(v);
+            g.encode(e.encode_descriptor(name, help, None, g.metric_type())?)?;
+        }
         gauge(
             &mut e,
             "stream_target_bitrate_kbps",

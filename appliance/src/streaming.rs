@@ -232,6 +232,8 @@ impl StreamControl {
             reconnects: o.reconnects.load(Ordering::Relaxed),
             bytes_sent: o.bytes_sent.load(Ordering::Relaxed),
             encoder_restarts: p.encoder_restarts.load(Ordering::Relaxed),
+            audio_peak_dbfs: p.audio_peak_cdb.load(Ordering::Relaxed) as f64 / 100.0,
+            audio_rms_dbfs: p.audio_rms_cdb.load(Ordering::Relaxed) as f64 / 100.0,
             rung: p.rung.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             target_kbps: p.bitrate_kbps.load(Ordering::Relaxed),
             steps_down: p.steps_down.load(Ordering::Relaxed),
@@ -303,6 +305,8 @@ impl StreamControl {
             "encoder": f.encoder,
             "encoder_restarts": f.encoder_restarts,
             "restarts": self.restarts(),
+            "audio_peak_dbfs": f.audio_peak_dbfs,
+            "audio_rms_dbfs": f.audio_rms_dbfs,
             "rung": f.rung,
             "top_rung": format!("{}@{}", self.config.stream.resolution, self.config.stream.bitrate_kbps),
             "target_kbps": f.target_kbps,
@@ -338,6 +342,10 @@ pub struct StreamFigures {
     pub bytes_sent: u64,
     /// Encoders replaced after failing mid-stream.
     pub encoder_restarts: u64,
+    /// Program audio over the last 3 s: peak, dBFS.
+    pub audio_peak_dbfs: f64,
+    /// Program audio over the last 3 s: RMS level, dBFS.
+    pub audio_rms_dbfs: f64,
     /// The ladder's rung in use ("720p@3000").
     pub rung: String,
     /// The video bit rate asked of the encoder, kbit/s.

@@ -106,6 +106,13 @@ async fn a_stream_whose_frame_loop_gives_up_is_started_again() {
         0,
         "a fresh stream"
     );
+    // The program audio is metered: the ambience bed is quiet, never silent, never clipping.
+    let peak: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("sothebais_stream_audio_peak_dbfs "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the audio peak in /metrics");
+    assert!((-60.0..0.0).contains(&peak), "{peak} dBFS");
     let log = std::fs::read_to_string(&app.running.log).unwrap();
     assert!(
         log.contains("the stream's frame loop ended; starting it again")

@@ -226,7 +226,8 @@ function renderDashboard(d) {
     s.running ? kv([["State", s.connected ? "live" : (s.publishing ? "connecting" : "recording only")], ["FPS", s.fps],
         ["Bit rate", s.bitrate_kbps !== undefined ? `${s.bitrate_kbps} kb/s` : ""], ["Dropped frames", s.dropped_frames],
         ["Reconnects", s.reconnects], ["Encoder", s.encoder],
-        ["Ladder", s.rung ? `${s.rung} (${s.steps_down} down, ${s.steps_up} up)` : ""]])
+        ["Ladder", s.rung ? `${s.rung} (${s.steps_down} down, ${s.steps_up} up)` : ""],
+        ["Audio", s.audio_peak_dbfs !== undefined ? `peak ${s.audio_peak_dbfs.toFixed(1)} dBFS, RMS ${s.audio_rms_dbfs.toFixed(1)} dBFS` : ""]])
       : el("span", "not streaming", "muted"));
   const x = d.x_spend;
   const usd = (v) => `$${Number(v || 0).toFixed(2)}`;

@@ -4,7 +4,7 @@
 //! cannot start on time is dropped and counted; audio is never dropped, so the timeline stays
 //! whole. Timestamps come from frame and sample counts, never from clocks.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -69,6 +69,11 @@ pub struct PipelineStats {
     pub steps_up: AtomicU64,
     /// The last step, with its reason.
     pub last_step: Mutex<String>,
+    /// Program audio: the peak of the last 3 s, in hundredths of a dB below full scale
+    /// (`-1200` is -12 dBFS; -12000 for silence).
+    pub audio_peak_cdb: AtomicI64,
+    /// Program audio: the RMS level of the last 3 s, in hundredths of a dBFS.
+    pub audio_rms_cdb: AtomicI64,
     /// Whether the standby picture is on air, and why.
     pub standby: Mutex<Option<String>>,
     /// The latest keyframe sent out, with the parameter sets that decode it: the operator's
@@ -132,6 +137,54 @@ fn video_pts_ms(n: u64, fps: u64) -> u64 {
 /// Audio samples (per channel) the stream holds once frame `n` is made: up to that frame's end.
 fn audio_samples_through(n: u64, fps: u64) -> u64 {
     (n + 1) * u64::from(AUDIO_SAMPLE_RATE) / fps
+}
+
+/// The quietest level reported, dBFS (digital silence).
+const FLOOR_DB: f64 = -120.0;
+
+/// Peak and mean square of 16-bit samples, as fractions of full scale.
+fn levels(pcm: &[i16]) -> (f64, f64) {
+    if pcm.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mut peak = 0.0f64;
+    let mut sum = 0.0f64;
+    for s in pcm {
+        let v = f64::from(*s) / 32768.0;
+        peak = peak.max(v.abs());
+        sum += v * v;
+    }
+    (peak, sum / pcm.len() as f64)
+}
+
+/// A fraction of full scale in dBFS (amplitude), floored.
+fn dbfs(amplitude: f64) -> f64 {
+    if amplitude <= 0.0 {
+        FLOOR_DB
+    } else {
+        (20.0 * amplitude.log10()).max(FLOOR_DB)
+    }
+}
+
+/// The program audio's level over a sliding window of frames: peak and RMS, dBFS.
+#[derive(Debug, Default)]
+struct Meter {
+    frames: std::collections::VecDeque<(f64, f64)>,
+}
+
+impl Meter {
+    /// Frames in the window (3 s at 30 fps).
+    const WINDOW: usize = 90;
+
+    fn push(&mut self, pcm: &[i16]) -> (f64, f64) {
+        if self.frames.len() == Self::WINDOW {
+            self.frames.pop_front();
+        }
+        self.frames.push_back(levels(pcm));
+        let peak = self.frames.iter().map(|f| f.0).fold(0.0, f64::max);
+        let mean = self.frames.iter().map(|f| f.1).sum::<f64>() / self.frames.len() as f64;
+        (dbfs(peak), dbfs(mean.sqrt()))
+    }
 }
 
 /// NVENC failures after which the stream goes on with openh264.
@@ -303,6 +356,7 @@ pub fn run(
     let mut bed = AudioBed::new(settings.audio);
     let mut picture = Yuv420::new(v.width, v.height).map_err(|e| e.to_string())?;
     let mut pcm = Vec::new();
+    let mut meter = Meter::default();
     let fps = u64::from(v.fps);
     let period = Duration::from_nanos(1_000_000_000 / fps);
     let mut queues: Vec<Arc<MediaQueue>> = Vec::new();
@@ -515,6 +569,13 @@ pub fn run(
         let target = audio_samples_through(n, fps);
         pcm.resize(((target - samples) * u64::from(AUDIO_CHANNELS)) as usize, 0);
         bed.fill(&mut pcm);
+        let (peak, rms) = meter.push(&pcm);
+        stats
+            .audio_peak_cdb
+            .store((peak * 100.0).round() as i64, Ordering::Relaxed);
+        stats
+            .audio_rms_cdb
+            .store((rms * 100.0).round() as i64, Ordering::Relaxed);
         samples = target;
         match aac.push(&pcm) {
             Ok(frames) => {
@@ -666,6 +727,33 @@ mod tests {
         assert_ne!(small, &big, "new parameter sets for the new size");
         let decoded = codec::decode::decode_keyframe(small, &out.avcc).unwrap();
         assert_eq!((decoded.width(), decoded.height()), (1280, 720));
+    }
+
+    #[test]
+    fn the_meter_reads_peak_and_rms_in_dbfs() {
+        // A full-scale square wave: peak and RMS 0 dBFS.
+        let square: Vec<i16> = (0..1600)
+            .map(|i| if i % 2 == 0 { 32767 } else { -32767 })
+            .collect();
+        let (peak, rms) = Meter::default().push(&square);
+        assert!(peak.abs() < 0.01 && rms.abs() < 0.01, "{peak} {rms}");
+        // A sine at half scale: peak -6 dBFS, RMS -9 dBFS.
+        let sine: Vec<i16> = (0..4800)
+            .map(|i| (16384.0 * (i as f64 * 2.0 * std::f64::consts::PI / 48.0).sin()) as i16)
+            .collect();
+        let (peak, rms) = Meter::default().push(&sine);
+        assert!((peak + 6.02).abs() < 0.1, "{peak}");
+        assert!((rms + 9.03).abs() < 0.1, "{rms}");
+        // Silence is the floor; the window remembers a loud moment for 3 s.
+        let silence = vec![0i16; 3200];
+        let mut m = Meter::default();
+        assert_eq!(m.push(&silence), (FLOOR_DB, FLOOR_DB));
+        m.push(&sine);
+        for _ in 0..(Meter::WINDOW - 1) {
+            let (peak, _) = m.push(&silence);
+            assert!(peak > -7.0, "the loud frame is still in the window");
+        }
+        assert_eq!(m.push(&silence).0, FLOOR_DB, "and then it is not");
     }
 
     #[test]

@@ -9,10 +9,19 @@ pub(super) async fn stream(depot: &mut Depot, res: &mut Response) {
     let on = app.backend.streaming();
     let standby = app.backend.standby();
     let scenes = app.backend.scenes();
+    let status = app.backend.status();
+    let audio = match (
+        status["stream"]["audio_peak_dbfs"].as_f64(),
+        status["stream"]["audio_rms_dbfs"].as_f64(),
+    ) {
+        (Some(peak), Some(rms)) => format!("peak {peak:.1} dBFS, RMS {rms:.1} dBFS (last 3 s)"),
+        _ => "not streaming".to_string(),
+    };
     page(depot, res, "Stream", |_, s| {
         let operate = can_operate(s);
         Ok(html! {
             p { "Streaming: " strong #streaming { (if on { "on" } else { "off" }) } }
+            p { "Program audio: " span #audio-level { (audio) } }
             @if operate && on {
                 (api_form("/api/v1/stream/stop", "POST", "Stop streaming", Some("Stop the live stream?"), false, html! {}))
             } @else if operate {
