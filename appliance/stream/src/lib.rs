@@ -8,7 +8,9 @@
 //! loop only reads the latest view-model.
 
 pub mod abr;
+mod encoders;
 pub mod host;
+mod meter;
 pub mod onair;
 mod pipeline;
 pub mod viewmodel;

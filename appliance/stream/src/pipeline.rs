@@ -10,15 +10,18 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use codec::{
-    AUDIO_CHANNELS, AUDIO_SAMPLE_RATE, AacEncoder, AudioBed, AvcConfig, CodecError, EncoderChoice,
-    VideoEncoder, Yuv420, open_video_encoder,
+    AUDIO_CHANNELS, AUDIO_SAMPLE_RATE, AacEncoder, AudioBed, AvcConfig, Yuv420, open_video_encoder,
 };
 use rtmp::{Media, MediaQueue, StreamHeaders, StreamInfo};
 use scene::{Compositor, DirAssets, ViewModel};
 use tokio::sync::watch;
 
 use super::StreamSettings;
-use crate::abr::{self, Rung, Uplink};
+use crate::abr::{self, Uplink};
+use crate::encoders::{
+    FailAfter, next_choice, take_rung, video_without_inband, with_parameter_sets,
+};
+use crate::meter::Meter;
 use domain::clock::SharedClock;
 
 /// The state the stream shows: a view-model, the event it includes up to, and when that event
@@ -139,161 +142,8 @@ fn audio_samples_through(n: u64, fps: u64) -> u64 {
     (n + 1) * u64::from(AUDIO_SAMPLE_RATE) / fps
 }
 
-/// The quietest level reported, dBFS (digital silence).
-const FLOOR_DB: f64 = -120.0;
-
-/// Peak and mean square of 16-bit samples, as fractions of full scale.
-fn levels(pcm: &[i16]) -> (f64, f64) {
-    if pcm.is_empty() {
-        return (0.0, 0.0);
-    }
-    let mut peak = 0.0f64;
-    let mut sum = 0.0f64;
-    for s in pcm {
-        let v = f64::from(*s) / 32768.0;
-        peak = peak.max(v.abs());
-        sum += v * v;
-    }
-    (peak, sum / pcm.len() as f64)
-}
-
-/// A fraction of full scale in dBFS (amplitude), floored.
-fn dbfs(amplitude: f64) -> f64 {
-    if amplitude <= 0.0 {
-        FLOOR_DB
-    } else {
-        (20.0 * amplitude.log10()).max(FLOOR_DB)
-    }
-}
-
-/// The program audio's level over a sliding window of frames: peak and RMS, dBFS.
-#[derive(Debug, Default)]
-struct Meter {
-    frames: std::collections::VecDeque<(f64, f64)>,
-}
-
-impl Meter {
-    /// Frames in the window (3 s at 30 fps).
-    const WINDOW: usize = 90;
-
-    fn push(&mut self, pcm: &[i16]) -> (f64, f64) {
-        if self.frames.len() == Self::WINDOW {
-            self.frames.pop_front();
-        }
-        self.frames.push_back(levels(pcm));
-        let peak = self.frames.iter().map(|f| f.0).fold(0.0, f64::max);
-        let mean = self.frames.iter().map(|f| f.1).sum::<f64>() / self.frames.len() as f64;
-        (dbfs(peak), dbfs(mean.sqrt()))
-    }
-}
-
-/// NVENC failures after which the stream goes on with openh264.
-const NVENC_STRIKES: u32 = 3;
 /// Encoder replacements allowed in a minute; one more ends the stream (something is badly wrong).
 const MAX_RESTARTS_PER_MINUTE: usize = 5;
-
-/// The encoder to open after `nvenc_failures` NVENC failures: the configured one until NVENC has
-/// failed [`NVENC_STRIKES`] times, openh264 after.
-fn next_choice(configured: EncoderChoice, nvenc_failures: u32) -> EncoderChoice {
-    if nvenc_failures >= NVENC_STRIKES {
-        EncoderChoice::OpenH264
-    } else {
-        configured
-    }
-}
-
-/// A keyframe carrying its parameter sets in front (AVCC), for a stream whose encoder was replaced
-/// by one with other parameters than the sequence header the outputs announced.
-fn with_parameter_sets(config: &AvcConfig, avcc: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(avcc.len() + config.sps.len() + config.pps.len() + 8);
-    for nal in [&config.sps, &config.pps] {
-        out.extend_from_slice(&u32::try_from(nal.len()).unwrap_or(0).to_be_bytes());
-        out.extend_from_slice(nal);
-    }
-    out.extend_from_slice(avcc);
-    out
-}
-
-/// The keyframe as the decoder wants it: parameter sets come separately, so those carried in
-/// front are left out.
-fn video_without_inband(avcc: &Bytes, inband: bool, config: &AvcConfig) -> Bytes {
-    if inband {
-        avcc.slice((config.sps.len() + config.pps.len() + 8).min(avcc.len())..)
-    } else {
-        avcc.clone()
-    }
-}
-
-/// An encoder that fails after `left` more frames (the crash tests' injected fault).
-struct FailAfter {
-    inner: Box<dyn VideoEncoder>,
-    left: u64,
-}
-
-impl VideoEncoder for FailAfter {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-
-    fn encode(
-        &mut self,
-        picture: &Yuv420,
-        pts_ms: u64,
-        force_keyframe: bool,
-    ) -> Result<Option<codec::EncodedVideo>, CodecError> {
-        if self.left == 0 {
-            return Err(CodecError::Encode("injected fault".into()));
-        }
-        self.left -= 1;
-        self.inner.encode(picture, pts_ms, force_keyframe)
-    }
-
-    fn config(&self) -> Option<&AvcConfig> {
-        self.inner.config()
-    }
-
-    fn set_bitrate(&mut self, kbps: u32) -> Result<(), CodecError> {
-        self.inner.set_bitrate(kbps)
-    }
-}
-
-/// Moves the encoder (and, for another size, the compositor and picture) to `rung`: the bit rate
-/// changed in place where the encoder can, a new encoder otherwise.
-fn take_rung(
-    rung: Rung,
-    video: &mut codec::VideoSettings,
-    choice: EncoderChoice,
-    encoder: &mut Box<dyn VideoEncoder>,
-    compositor: &mut Compositor,
-    picture: &mut Yuv420,
-    settings: &StreamSettings,
-) -> Result<(), String> {
-    let next = codec::VideoSettings {
-        width: rung.width,
-        height: rung.height,
-        bitrate_kbps: rung.kbps,
-        ..video.clone()
-    };
-    let resize = (next.width, next.height) != (video.width, video.height);
-    if !resize && encoder.set_bitrate(rung.kbps).is_ok() {
-        *video = next;
-        return Ok(());
-    }
-    let (replacement, _) = open_video_encoder(choice, &next).map_err(|e| e.to_string())?;
-    if resize {
-        *compositor = Compositor::new(
-            settings.scenes.clone(),
-            next.width,
-            next.height,
-            Arc::new(DirAssets(settings.assets_dir.clone())),
-        )
-        .map_err(|e| e.to_string())?;
-        *picture = Yuv420::new(next.width, next.height).map_err(|e| e.to_string())?;
-    }
-    *encoder = replacement;
-    *video = next;
-    Ok(())
-}
 
 /// Runs the loop until `stop` turns true or `settings.frames` frames were made.
 pub fn run(
@@ -627,162 +477,6 @@ mod tests {
         assert_eq!(
             pace(start, period, 0, start + period * 300),
             Pace::Skip(300)
-        );
-    }
-
-    /// A step from 1080p to a 720p rung: the compositor, the picture and the encoder all move
-    /// to the new size, and the next frame is a keyframe with the new size's parameter sets;
-    /// a step of the bit rate alone keeps all three.
-    #[test]
-    fn a_rung_of_another_size_reopens_what_draws_and_encodes() {
-        let dir = tempfile::tempdir().unwrap();
-        let settings = StreamSettings {
-            video: codec::VideoSettings {
-                width: 1920,
-                height: 1080,
-                ..codec::VideoSettings::hd720()
-            },
-            encoder: EncoderChoice::OpenH264,
-            audio: codec::AudioBedKind::Silence,
-            audio_kbps: 64,
-            scenes: scene::SceneSet::builtin(),
-            assets_dir: dir.path().into(),
-            publish: None,
-            record: None,
-            frames: None,
-            fail_encoder_after: None,
-            fail_every_encoder: false,
-            adaptive: None,
-            standby: Default::default(),
-        };
-        let mut current = settings.video.clone();
-        let (mut encoder, _) = open_video_encoder(EncoderChoice::OpenH264, &current).unwrap();
-        let mut compositor = Compositor::new(
-            settings.scenes.clone(),
-            1920,
-            1080,
-            Arc::new(DirAssets(dir.path().into())),
-        )
-        .unwrap();
-        let mut picture = Yuv420::new(1920, 1080).unwrap();
-        let vm = ViewModel::default();
-        let encode = |compositor: &mut Compositor,
-                      picture: &mut Yuv420,
-                      encoder: &mut Box<dyn VideoEncoder>,
-                      n: u64| {
-            let frame = compositor.render(&vm, 0);
-            picture
-                .fill_from_rgba(frame.data(), frame.width() * 4)
-                .unwrap();
-            encoder.encode(picture, n * 33, false).unwrap().unwrap()
-        };
-        assert!(encode(&mut compositor, &mut picture, &mut encoder, 0).keyframe);
-        let big = encoder.config().unwrap().clone();
-        assert!(!encode(&mut compositor, &mut picture, &mut encoder, 1).keyframe);
-
-        let rate_only = Rung {
-            width: 1920,
-            height: 1080,
-            kbps: 3000,
-        };
-        take_rung(
-            rate_only,
-            &mut current,
-            EncoderChoice::OpenH264,
-            &mut encoder,
-            &mut compositor,
-            &mut picture,
-            &settings,
-        )
-        .unwrap();
-        assert_eq!(current.bitrate_kbps, 3000);
-        assert!(
-            !encode(&mut compositor, &mut picture, &mut encoder, 2).keyframe,
-            "the same encoder goes on"
-        );
-
-        let smaller = Rung {
-            width: 1280,
-            height: 720,
-            kbps: 2000,
-        };
-        take_rung(
-            smaller,
-            &mut current,
-            EncoderChoice::OpenH264,
-            &mut encoder,
-            &mut compositor,
-            &mut picture,
-            &settings,
-        )
-        .unwrap();
-        assert_eq!(
-            (current.width, current.height, current.bitrate_kbps),
-            (1280, 720, 2000)
-        );
-        assert_eq!((picture.width(), picture.height()), (1280, 720));
-        let out = encode(&mut compositor, &mut picture, &mut encoder, 3);
-        assert!(out.keyframe, "a new encoder starts with a keyframe");
-        let small = encoder.config().unwrap();
-        assert_ne!(small, &big, "new parameter sets for the new size");
-        let decoded = codec::decode::decode_keyframe(small, &out.avcc).unwrap();
-        assert_eq!((decoded.width(), decoded.height()), (1280, 720));
-    }
-
-    #[test]
-    fn the_meter_reads_peak_and_rms_in_dbfs() {
-        // A full-scale square wave: peak and RMS 0 dBFS.
-        let square: Vec<i16> = (0..1600)
-            .map(|i| if i % 2 == 0 { 32767 } else { -32767 })
-            .collect();
-        let (peak, rms) = Meter::default().push(&square);
-        assert!(peak.abs() < 0.01 && rms.abs() < 0.01, "{peak} {rms}");
-        // A sine at half scale: peak -6 dBFS, RMS -9 dBFS.
-        let sine: Vec<i16> = (0..4800)
-            .map(|i| (16384.0 * (i as f64 * 2.0 * std::f64::consts::PI / 48.0).sin()) as i16)
-            .collect();
-        let (peak, rms) = Meter::default().push(&sine);
-        assert!((peak + 6.02).abs() < 0.1, "{peak}");
-        assert!((rms + 9.03).abs() < 0.1, "{rms}");
-        // Silence is the floor; the window remembers a loud moment for 3 s.
-        let silence = vec![0i16; 3200];
-        let mut m = Meter::default();
-        assert_eq!(m.push(&silence), (FLOOR_DB, FLOOR_DB));
-        m.push(&sine);
-        for _ in 0..(Meter::WINDOW - 1) {
-            let (peak, _) = m.push(&silence);
-            assert!(peak > -7.0, "the loud frame is still in the window");
-        }
-        assert_eq!(m.push(&silence).0, FLOOR_DB, "and then it is not");
-    }
-
-    #[test]
-    fn nvenc_gives_way_to_openh264_after_three_failures() {
-        assert_eq!(next_choice(EncoderChoice::Auto, 0), EncoderChoice::Auto);
-        assert_eq!(next_choice(EncoderChoice::Nvenc, 2), EncoderChoice::Nvenc);
-        assert_eq!(next_choice(EncoderChoice::Auto, 3), EncoderChoice::OpenH264);
-        assert_eq!(
-            next_choice(EncoderChoice::Nvenc, 7),
-            EncoderChoice::OpenH264
-        );
-        assert_eq!(
-            next_choice(EncoderChoice::OpenH264, 0),
-            EncoderChoice::OpenH264
-        );
-    }
-
-    #[test]
-    fn a_keyframe_can_carry_its_parameter_sets() {
-        let config = AvcConfig {
-            sps: vec![0x67, 1, 2],
-            pps: vec![0x68, 3],
-        };
-        let idr = [0, 0, 0, 2, 0x65, 9];
-        assert_eq!(
-            with_parameter_sets(&config, &idr),
-            [
-                0, 0, 0, 3, 0x67, 1, 2, 0, 0, 0, 2, 0x68, 3, 0, 0, 0, 2, 0x65, 9
-            ]
         );
     }
 
