@@ -30,6 +30,9 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Value, json};
 
+mod oauth;
+mod stream;
+
 /// A tweet the server knows.
 #[derive(Clone, Debug)]
 pub struct MockTweet {
@@ -93,141 +96,9 @@ struct State {
     timeline_lag: Duration,
 }
 
-/// The OAuth 1.0a secrets the tests give the appliance.
-pub const CONSUMER_KEY: &str = "test-consumer-key";
-/// See [`CONSUMER_KEY`].
-pub const CONSUMER_SECRET: &str = "test-consumer-secret";
-/// See [`CONSUMER_KEY`].
-pub const ACCESS_TOKEN: &str = "1000-test-access-token";
-/// See [`CONSUMER_KEY`].
-pub const ACCESS_TOKEN_SECRET: &str = "test-access-secret";
-
-/// RFC 3986 percent-encoding of everything but the unreserved characters (RFC 5849 3.6).
-fn rfc3986(text: &str) -> String {
-    let mut out = String::new();
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// The decoded `key=value` pairs of a query, in order (`+` is a space, as forms encode it).
-fn query_pairs(query: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(&s.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-/// Checks an `Authorization: OAuth …` header against the request, as RFC 5849 section 3.4
-/// defines the signature; `Err` says what is wrong.
-pub fn verify_oauth(method: &str, base_url: &str, query: &str, header: &str) -> Result<(), String> {
-    use base64::Engine as _;
-    use hmac::{KeyInit, Mac};
-    let fields = header.strip_prefix("OAuth ").ok_or("not an OAuth header")?;
-    let mut oauth: Vec<(String, String)> = Vec::new();
-    for part in fields.split(',') {
-        let (k, v) = part
-            .trim()
-            .split_once('=')
-            .ok_or("a malformed OAuth field")?;
-        let v = v.trim_matches('"');
-        let v = percent_encoding::percent_decode_str(v)
-            .decode_utf8_lossy()
-            .into_owned();
-        oauth.push((k.to_string(), v));
-    }
-    let get = |name: &str| {
-        oauth
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .ok_or(format!("no {name}"))
-    };
-    if get("oauth_signature_method")? != "HMAC-SHA1" {
-        return Err("the signature method is not HMAC-SHA1".into());
-    }
-    if get("oauth_consumer_key")? != CONSUMER_KEY || get("oauth_token")? != ACCESS_TOKEN {
-        return Err("unknown consumer key or token".into());
-    }
-    get("oauth_nonce")?;
-    let timestamp: u64 = get("oauth_timestamp")?
-        .parse()
-        .map_err(|_| "a bad timestamp")?;
-    if timestamp.abs_diff(now_epoch()) > 300 {
-        return Err("the timestamp is more than 5 minutes off".into());
-    }
-    let signature = get("oauth_signature")?;
-    let mut params: Vec<(String, String)> = query_pairs(query)
-        .into_iter()
-        .chain(
-            oauth
-                .iter()
-                .filter(|(k, _)| k != "oauth_signature" && k != "realm")
-                .cloned(),
-        )
-        .map(|(k, v)| (rfc3986(&k), rfc3986(&v)))
-        .collect();
-    params.sort();
-    let normalized = params
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
-    let base = format!(
-        "{}&{}&{}",
-        method.to_ascii_uppercase(),
-        rfc3986(base_url),
-        rfc3986(&normalized)
-    );
-    let key = format!(
-        "{}&{}",
-        rfc3986(CONSUMER_SECRET),
-        rfc3986(ACCESS_TOKEN_SECRET)
-    );
-    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(key.as_bytes()).unwrap();
-    mac.update(base.as_bytes());
-    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    if expected == signature {
-        Ok(())
-    } else {
-        Err(format!(
-            "the signature does not match (base string: {base})"
-        ))
-    }
-}
+pub use oauth::{ACCESS_TOKEN, ACCESS_TOKEN_SECRET, CONSUMER_KEY, CONSUMER_SECRET, verify_oauth};
 
 type Body = BoxBody<Bytes, Infallible>;
-
-/// A long-lived answer fed through a channel.
-struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
-
-impl hyper::body::Body for ChannelBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
-        self.0
-            .poll_recv(cx)
-            .map(|o| o.map(|b| Ok(hyper::body::Frame::data(b))))
-    }
-}
 
 /// Whether `text` matches a query the way the server's search does.
 fn matches_query(query: &str, t: &MockTweet) -> bool {
@@ -240,28 +111,27 @@ fn matches_query(query: &str, t: &MockTweet) -> bool {
         })
 }
 
-/// Sends a new tweet to the stream's connection, as X would, unless stalled or paused.
-fn to_streams(s: &mut State, t: &MockTweet) {
-    if s.stalled || s.paused || s.streams.is_empty() {
-        return;
-    }
-    let matching: Vec<Value> = s
-        .rules
-        .iter()
-        .filter(|(_, value, _)| matches_query(value, t))
-        .map(|(id, _, tag)| json!({"id": id.to_string(), "tag": tag}))
-        .collect();
-    if matching.is_empty() {
-        return;
-    }
-    let mut message = json!({"data": tweet_json(t), "matching_rules": matching});
-    if let Some(u) = s.users.iter().find(|u| u.id == t.author_id) {
-        message["includes"] = json!({"users": [{"id": u.id.to_string(), "name": u.username,
-            "username": u.username, "created_at": u.created_at}]});
-    }
-    let line = Bytes::from(format!("{message}\r\n"));
-    s.streams
-        .retain(|(_, tx)| tx.try_send(line.clone()).is_ok());
+/// Records a new tweet (never edited) and streams it.
+fn add_tweet(s: &mut State, id: u64, author: u64, text: String, reply_to: Option<u64>) {
+    push_tweet(
+        s,
+        MockTweet {
+            id,
+            author_id: author,
+            text,
+            created_at: rfc3339_now(),
+            references: reply_to
+                .map(|r| vec![("replied_to".to_string(), r)])
+                .unwrap_or_default(),
+            edit_history: vec![id],
+        },
+    );
+}
+
+/// Records a tweet and sends it to the stream's connection.
+fn push_tweet(s: &mut State, t: MockTweet) {
+    stream::send(s, &t);
+    s.tweets.push(t);
 }
 
 fn now_epoch() -> u64 {
@@ -348,18 +218,7 @@ impl XApi {
         let mut s = self.state.lock().unwrap();
         s.next_id += 1;
         let id = s.next_id;
-        s.tweets.push(MockTweet {
-            id,
-            author_id: author,
-            text: text.into(),
-            created_at: rfc3339_now(),
-            references: reply_to
-                .map(|r| vec![("replied_to".to_string(), r)])
-                .unwrap_or_default(),
-            edit_history: vec![id],
-        });
-        let t = s.tweets.last().unwrap().clone();
-        to_streams(&mut s, &t);
+        add_tweet(&mut s, id, author, text.into(), reply_to);
         id
     }
 
@@ -405,15 +264,16 @@ impl XApi {
         let id = s.next_id;
         let mut history = old.edit_history.clone();
         history.push(id);
-        s.tweets.push(MockTweet {
-            id,
-            text: text.into(),
-            created_at: rfc3339_now(),
-            edit_history: history,
-            ..old
-        });
-        let t = s.tweets.last().unwrap().clone();
-        to_streams(&mut s, &t);
+        push_tweet(
+            &mut s,
+            MockTweet {
+                id,
+                text: text.into(),
+                created_at: rfc3339_now(),
+                edit_history: history,
+                ..old
+            },
+        );
         id
     }
 
@@ -498,19 +358,8 @@ fn problem(status: StatusCode, title: &str, detail: &str) -> Value {
 }
 
 fn query_map(query: Option<&str>) -> HashMap<String, String> {
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let decode = |s: &str| {
-                percent_encoding::percent_decode_str(&s.replace('+', " "))
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
-            (decode(k), decode(v))
-        })
+    oauth::query_pairs(query.unwrap_or(""))
+        .into_iter()
         .collect()
 }
 
@@ -689,35 +538,7 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Bo
         s.post_delay
     };
     if endpoint == "stream" {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(1024);
-        let connection = {
-            let mut s = state.lock().unwrap();
-            s.next_id += 1;
-            let id = s.next_id;
-            // One connection per app: the new one replaces the old.
-            s.streams.clear();
-            s.streams.push((id, tx));
-            id
-        };
-        let shared = state.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                let s = shared.lock().unwrap();
-                let Some((_, tx)) = s.streams.iter().find(|(id, _)| *id == connection) else {
-                    return;
-                };
-                if !s.stalled && tx.try_send(Bytes::from_static(b"\r\n")).is_err() && tx.is_closed()
-                {
-                    return;
-                }
-            }
-        });
-        return Response::builder()
-            .status(StatusCode::OK)
-            .header("content-type", "application/json; charset=utf-8")
-            .body(ChannelBody(rx).boxed())
-            .unwrap();
+        return stream::connect(state);
     }
     let (status, answer, rate) = respond(&state, endpoint, &path, &q, &body);
     if endpoint == "tweets" && !delay.is_zero() {
@@ -898,21 +719,11 @@ fn respond(
                         .duration_since(UNIX_EPOCH)
                         .map_or(0, |d| d.as_millis() as u64),
                 });
-                s.tweets.push(MockTweet {
-                    id,
-                    author_id: host,
-                    text: text
-                        .replace('&', "&amp;")
-                        .replace('<', "&lt;")
-                        .replace('>', "&gt;"),
-                    created_at: rfc3339_now(),
-                    references: reply_to
-                        .map(|r| vec![("replied_to".to_string(), r)])
-                        .unwrap_or_default(),
-                    edit_history: vec![id],
-                });
-                let t = s.tweets.last().unwrap().clone();
-                to_streams(&mut s, &t);
+                let stored = text
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;");
+                add_tweet(&mut s, id, host, stored, reply_to);
                 (
                     StatusCode::CREATED,
                     json!({"data": {"id": id.to_string(), "text": text, "edit_history_tweet_ids": [id.to_string()]}}),
