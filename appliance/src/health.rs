@@ -62,6 +62,8 @@ pub struct Health {
     pub chain: Option<ChainHealth>,
     /// Scheduled backups, when they are on, with their interval.
     pub backups: Option<(Arc<BackupStatus>, Duration)>,
+    /// The AI host's counters, when it is on.
+    pub host: Option<Arc<crate::hosting::HostStats>>,
 }
 
 impl Health {

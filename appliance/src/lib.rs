@@ -13,6 +13,7 @@ pub mod demo;
 pub mod faults;
 pub mod files;
 pub mod health;
+pub mod hosting;
 pub mod logging;
 pub mod metrics;
 pub mod ops;

@@ -185,6 +185,59 @@ impl Collector for ApplianceMetrics {
             s.bytes_sent,
         )?;
 
+        let speech = self.stream.speech();
+        counter(
+            &mut e,
+            "host_spoken_lines",
+            "Lines the host began to speak on the stream",
+            None,
+            speech.spoken,
+        )?;
+        counter(
+            &mut e,
+            "host_dropped_lines",
+            "Lines the host did not speak: stale before their turn, or pushed out of a full queue",
+            None,
+            speech.dropped,
+        )?;
+        gauge(
+            &mut e,
+            "host_speaking",
+            "1 while the host speaks",
+            u64::from(speech.speaking),
+        )?;
+        if let Some(h) = &self.parts.health().host {
+            let mut family: MetricEncoder = e.encode_descriptor(
+                "host_lines",
+                "Lines the host said, by who wrote them (the model, or a template)",
+                None,
+                MetricType::Counter,
+            )?;
+            for (source, n) in [("model", &h.lines_model), ("template", &h.lines_template)] {
+                ConstCounter::new(load(n)).encode(family.encode_family(&[("source", source)])?)?;
+            }
+            counter(
+                &mut e,
+                "host_model_rejected_lines",
+                "Lines from the model refused because a number, handle, time or lot was not in the facts",
+                None,
+                load(&h.rejected),
+            )?;
+            counter(
+                &mut e,
+                "host_model_errors",
+                "Model calls that gave no line (timeout, error, budget)",
+                None,
+                load(&h.model_errors),
+            )?;
+            counter(
+                &mut e,
+                "host_voice_errors",
+                "Lines the voice could not speak",
+                None,
+                load(&h.voice_errors),
+            )?;
+        }
         let latest = self.parts.latest();
         let mut family: MetricEncoder = e.encode_descriptor(
             "part_state",
@@ -364,6 +417,7 @@ mod tests {
                 escrow: Arc::default(),
                 reconcile_every: std::time::Duration::from_secs(60),
             }),
+            host: Some(Arc::default()),
             ..crate::health::Health::default()
         };
         let first = stream::initial_snapshot(&store, &clock, std::env::temp_dir());
@@ -373,6 +427,7 @@ mod tests {
             None,
             snapshot_rx,
             clock,
+            Arc::default(),
         ));
         let (_stop, stopped) = watch::channel(false);
         let sup = crate::supervisor::Supervisor::new(stopped);

@@ -130,12 +130,55 @@ pub async fn run(
             )
         });
     }
+    let host_stats = Arc::new(crate::hosting::HostStats::default());
+    if config.host.enabled {
+        health.host = Some(host_stats.clone());
+    }
     let health = Arc::new(health);
     // The stream's view of the state: drawn by the stream, and by the admin page's previews.
     let assets = config.assets_dir();
     let first = stream::initial_snapshot(&store, &clock, assets.clone());
     let (snap_tx, snap_rx) = watch::channel(first);
     let snap_tx = Arc::new(snap_tx);
+    // The host: its line and mood go to the view, its voice to the stream's audio.
+    let (line_tx, line_rx) = watch::channel(stream::host::HostLine::default());
+    let speaker = Arc::new(stream::speech::Speaker::default());
+    if config.host.enabled {
+        let line_tx = Arc::new(line_tx);
+        let events = h.clone();
+        let (host, store, h, clock, speaker, stats) = (
+            config.host.clone(),
+            store.clone(),
+            h.clone(),
+            clock.clone(),
+            speaker.clone(),
+            host_stats.clone(),
+        );
+        let director = move || {
+            crate::hosting::Director::new(
+                &host,
+                store.clone(),
+                h.clone(),
+                clock.clone(),
+                speaker.clone(),
+                line_tx.clone(),
+                stats.clone(),
+            )
+        };
+        // A character file or model setting that cannot work stops the start, named.
+        director()?;
+        let stopped = stopped.clone();
+        sup.spawn("host", move || {
+            let made = director();
+            let (events, stopped) = (events.subscribe(), stopped.clone());
+            async move {
+                match made {
+                    Ok(d) => d.run(events, stopped).await,
+                    Err(e) => tracing::error!(error = %e, "the host cannot start"),
+                }
+            }
+        });
+    }
     {
         let (h, store, clock, stopped) = (h.clone(), store.clone(), clock.clone(), stopped.clone());
         sup.spawn("stream.view", move || {
@@ -145,6 +188,7 @@ pub async fn run(
                 snap_tx.clone(),
                 clock.clone(),
                 assets.clone(),
+                line_rx.clone(),
                 stopped.clone(),
             )
         });
@@ -154,6 +198,7 @@ pub async fn run(
         duration.map(|d| d.as_secs().max(1)),
         snap_rx.clone(),
         clock.clone(),
+        speaker.clone(),
     ));
     let (changes_tx, changes) = tokio::sync::mpsc::channel(256);
     let settle = health.chain.as_ref().map(|c| c.settle.clone());

@@ -49,6 +49,8 @@ pub struct StreamControl {
     wanted: std::sync::atomic::AtomicBool,
     /// The operator's standby switch, shared with every stream started.
     standby: Arc<std::sync::atomic::AtomicBool>,
+    /// The host's voice, mixed into every stream started.
+    speaker: Arc<stream::speech::Speaker>,
 }
 
 impl StreamControl {
@@ -64,6 +66,7 @@ impl StreamControl {
         duration_secs: Option<u64>,
         snapshots: watch::Receiver<Snapshot>,
         clock: SharedClock,
+        speaker: Arc<stream::speech::Speaker>,
     ) -> StreamControl {
         StreamControl {
             config,
@@ -77,7 +80,13 @@ impl StreamControl {
             restarts: Default::default(),
             wanted: Default::default(),
             standby: Arc::default(),
+            speaker,
         }
+    }
+
+    /// The host's speech: lines spoken, dropped, waiting, and their latencies.
+    pub fn speech(&self) -> stream::speech::SpeechStats {
+        self.speaker.stats()
     }
 
     /// Puts the standby picture on air (or takes it off), now and for streams started later.
@@ -125,6 +134,7 @@ impl StreamControl {
         }
         let mut settings = self.config.stream_settings(self.duration_secs)?;
         settings.standby = self.standby.clone();
+        settings.speaker = self.speaker.clone();
         if let Some((frames, every)) = self
             .encoder_fault
             .lock()
@@ -564,7 +574,13 @@ mod tests {
         config.stream.record = "off".into();
         let first = stream::initial_snapshot(&store, &clock, dir.path().into());
         let (_tx, rx) = watch::channel(first);
-        let control = Arc::new(StreamControl::new(config, None, rx, clock.clone()));
+        let control = Arc::new(StreamControl::new(
+            config,
+            None,
+            rx,
+            clock.clone(),
+            Arc::default(),
+        ));
         let (stop, stopped) = watch::channel(false);
         let quarter = Duration::from_secs(15 * 60);
         let task = tokio::spawn(follow_schedule(

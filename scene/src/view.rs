@@ -102,6 +102,8 @@ pub struct ViewModel {
     pub mood: Mood,
     /// What the host is saying.
     pub caption: String,
+    /// How open the host's mouth is while it speaks, 0 (closed, the mood's mouth) to 255.
+    pub mouth: u8,
 }
 
 /// Fields a label template may use.

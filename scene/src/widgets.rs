@@ -88,7 +88,7 @@ pub fn key(widget: &Widget, ctx: &Ctx<'_>) -> u64 {
         }
         Widget::Progress => hash((vm.day, vm.days)),
         Widget::SoldBanner => hash((vm.phase, &vm.winner, &vm.price)),
-        Widget::Avatar => hash(vm.mood),
+        Widget::Avatar => hash((vm.mood, mouth_step(vm.mouth), idle(ctx.now_ms))),
         Widget::LiveBadge => match vm.phase {
             // A slow pulse in 16 steps: the stream's one continuously moving element.
             Phase::Live => hash((1u8, pulse_step(ctx.now_ms))),
@@ -108,6 +108,25 @@ pub fn mood_name(mood: Mood) -> &'static str {
         Mood::Happy => "happy",
         Mood::Surprised => "surprised",
     }
+}
+
+/// The mouth's opening in four steps (0: closed, the mood's own mouth).
+fn mouth_step(mouth: u8) -> u8 {
+    match mouth {
+        0..=15 => 0,
+        16..=95 => 1,
+        96..=175 => 2,
+        _ => 3,
+    }
+}
+
+/// The host's idle motion at `now_ms`: whether its eyes are shut in a blink (150 ms every
+/// 4.2 s) and a slow breathing sway in 8 steps over 3.2 s (-4..=4).
+fn idle(now_ms: i64) -> (bool, i8) {
+    let blink = now_ms.rem_euclid(4200) < 150;
+    let phase = now_ms.rem_euclid(3200) as f32 / 3200.0;
+    let sway = ((phase * std::f32::consts::TAU).sin() * 4.0).round() as i8;
+    (blink, sway)
 }
 
 fn pulse_step(now_ms: i64) -> i64 {
@@ -496,18 +515,41 @@ pub fn draw(
             );
         }
         Widget::Avatar => {
-            // An uploaded picture for this mood (`avatar-excited.png`, ...) wins over the drawn face.
-            let name = format!("avatar-{}.png", mood_name(vm.mood));
-            match assets.optional(&name, target.width(), target.height()) {
+            // An uploaded picture for this mood (`avatar-excited.png`, ...) wins over the drawn
+            // face; while the host speaks, `avatar-<mood>-talking.png` (or `avatar-talking.png`)
+            // when there is one. Both sway gently.
+            let (blink, sway) = idle(ctx.now_ms);
+            let bob = sway as f32 * h * 0.004;
+            let mood = mood_name(vm.mood);
+            let talking = mouth_step(vm.mouth) > 0;
+            let (tw, th) = (target.width(), target.height());
+            let name = [
+                talking.then(|| format!("avatar-{mood}-talking.png")),
+                talking.then(|| "avatar-talking.png".to_string()),
+                Some(format!("avatar-{mood}.png")),
+            ]
+            .into_iter()
+            .flatten()
+            .find(|name| assets.optional(name, tw, th).is_some());
+            match name.and_then(|name| assets.optional(&name, tw, th)) {
                 Some(img) => target.draw_pixmap(
                     0,
-                    0,
+                    bob.round() as i32,
                     img.as_ref(),
                     &tiny_skia::PixmapPaint::default(),
                     Transform::identity(),
                     None,
                 ),
-                None => avatar(target, vm.mood, theme),
+                None => avatar(
+                    target,
+                    vm.mood,
+                    theme,
+                    Face {
+                        mouth: mouth_step(vm.mouth),
+                        blink,
+                        bob,
+                    },
+                ),
             }
         }
         Widget::LiveBadge => {
@@ -567,11 +609,22 @@ pub fn draw(
     }
 }
 
-/// The host: a round face whose eyes, brows and mouth follow its mood, with a bow tie.
-fn avatar(target: &mut Pixmap, mood: Mood, theme: &Theme) {
+/// The face's motion this frame.
+struct Face {
+    /// The mouth's opening while speaking, 0-3 (0: the mood's own mouth).
+    mouth: u8,
+    /// Eyes shut.
+    blink: bool,
+    /// Vertical sway, pixels.
+    bob: f32,
+}
+
+/// The host: a round face whose eyes, brows and mouth follow its mood, with a bow tie; it
+/// blinks, sways, and its mouth opens with its voice.
+fn avatar(target: &mut Pixmap, mood: Mood, theme: &Theme, face: Face) {
     let (w, h) = (target.width() as f32, target.height() as f32);
     let d = w.min(h) * 0.92;
-    let (cx, cy, r) = (w / 2.0, h / 2.0 - d * 0.04, d / 2.0 * 0.86);
+    let (cx, cy, r) = (w / 2.0, h / 2.0 - d * 0.04 + face.bob, d / 2.0 * 0.86);
     fill(
         target,
         PathBuilder::from_circle(cx, cy, r),
@@ -594,16 +647,31 @@ fn avatar(target: &mut Pixmap, mood: Mood, theme: &Theme) {
         (0.0, 0.0)
     };
     for side in [-1.0f32, 1.0] {
-        fill(
-            target,
-            PathBuilder::from_circle(cx + side * eye_dx, eye_y, white_r),
-            Rgba::rgb(0xff, 0xfb, 0xf2),
-        );
-        fill(
-            target,
-            PathBuilder::from_circle(cx + side * eye_dx + look_x, eye_y + look_y, pupil_r),
-            ink,
-        );
+        if face.blink {
+            let mut lid = PathBuilder::new();
+            lid.move_to(cx + side * eye_dx - white_r, eye_y);
+            lid.line_to(cx + side * eye_dx + white_r, eye_y);
+            if let Some(p) = lid.finish() {
+                target.stroke_path(
+                    &p,
+                    &paint(ink),
+                    &stroke(r * 0.05),
+                    Transform::identity(),
+                    None,
+                );
+            }
+        } else {
+            fill(
+                target,
+                PathBuilder::from_circle(cx + side * eye_dx, eye_y, white_r),
+                Rgba::rgb(0xff, 0xfb, 0xf2),
+            );
+            fill(
+                target,
+                PathBuilder::from_circle(cx + side * eye_dx + look_x, eye_y + look_y, pupil_r),
+                ink,
+            );
+        }
         // Brows: raised when surprised or excited, one raised when thinking.
         let lift = match mood {
             Mood::Surprised | Mood::Excited => 0.46,
@@ -633,6 +701,20 @@ fn avatar(target: &mut Pixmap, mood: Mood, theme: &Theme) {
         }
     }
     let mouth_y = cy + r * 0.38;
+    if face.mouth > 0 {
+        // Speaking: an open mouth as wide as the voice is loud.
+        let open = r * (0.06 + 0.07 * f32::from(face.mouth));
+        let mut m = PathBuilder::new();
+        m.push_oval(
+            Rect::from_xywh(cx - r * 0.22, mouth_y - open / 2.0, r * 0.44, open).unwrap_or(
+                Rect::from_xywh(cx - 1.0, mouth_y - 1.0, 2.0, 2.0)
+                    .expect("a 2 px square is a rect"),
+            ),
+        );
+        fill(target, m.finish(), ink);
+        bow_tie(target, cx, cy, r, theme);
+        return;
+    }
     let mut mouth = PathBuilder::new();
     match mood {
         Mood::Neutral => {
@@ -673,7 +755,11 @@ fn avatar(target: &mut Pixmap, mood: Mood, theme: &Theme) {
         ),
         _ => {}
     }
-    // Bow tie in the accent colour.
+    bow_tie(target, cx, cy, r, theme);
+}
+
+/// The host's bow tie, in the accent colour.
+fn bow_tie(target: &mut Pixmap, cx: f32, cy: f32, r: f32, theme: &Theme) {
     let ty = cy + r * 1.02;
     let tw = r * 0.42;
     let mut tie = PathBuilder::new();

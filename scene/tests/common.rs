@@ -47,5 +47,6 @@ pub fn live() -> ViewModel {
         caption:
             "A new leader! @crypto_collector takes Genesis #15 to 2.35 ETH. Who dares go higher?"
                 .into(),
+        mouth: 0,
     }
 }

@@ -206,3 +206,44 @@ fn output_scales_to_1080p() {
         "frames are opaque"
     );
 }
+
+#[test]
+fn the_host_talks_blinks_and_sways_in_its_own_box_only() {
+    let mut c = compositor();
+    let vm = live();
+    let silent = c.render(&vm, NOW).clone();
+    // Speaking: only the avatar's layer is redrawn, and it looks different.
+    let mut talking = vm.clone();
+    talking.mouth = 220;
+    let open = c.render(&talking, NOW).clone();
+    let redraw = c.last_redraw().clone();
+    assert_eq!(redraw.layers.len(), 1, "{:?}", redraw.layers);
+    assert!(redraw.layers[0].ends_with(":avatar"), "{:?}", redraw.layers);
+    assert_ne!(silent.data(), open.data(), "the mouth opens");
+    assert!(outside_unchanged(&silent, &open, &redraw.dirty));
+    // Louder is wider: the mouth has steps, each a different picture.
+    let mut softer = vm.clone();
+    softer.mouth = 60;
+    let half = c.render(&softer, NOW).clone();
+    assert_ne!(half.data(), open.data());
+    assert_ne!(half.data(), silent.data());
+    // Silent again: the same picture as before it spoke.
+    assert_eq!(c.render(&vm, NOW).data(), silent.data());
+    // A blink (NOW is 2.4 s into the 4.2 s blink cycle) and a sway change only the avatar.
+    let blink = c.render(&vm, NOW + 1_800).clone();
+    assert!(
+        c.last_redraw()
+            .layers
+            .iter()
+            .any(|l| l.ends_with(":avatar"))
+    );
+    assert_ne!(blink.data(), silent.data());
+    let swayed = c.render(&vm, NOW + 800).clone();
+    assert!(
+        c.last_redraw()
+            .layers
+            .iter()
+            .any(|l| l.ends_with(":avatar"))
+    );
+    assert_ne!(swayed.data(), silent.data());
+}

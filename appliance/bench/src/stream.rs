@@ -238,12 +238,15 @@ pub async fn latency(seconds: f64) -> anyhow::Result<String> {
         std::sync::Arc::new(tx),
         clock.clone(),
         dir.path().into(),
+        // The host's line does not change here: the bench measures the view and the frames.
+        watch::channel(stream::host::HostLine::default()).1,
         stopped,
     ));
     let settings = stream::StreamSettings {
         fail_encoder_after: None,
         fail_every_encoder: false,
         adaptive: None,
+        speaker: Default::default(),
         standby: Default::default(),
         video: VideoSettings::hd720(),
         encoder: EncoderChoice::OpenH264,

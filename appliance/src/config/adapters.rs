@@ -360,6 +360,7 @@ impl Config {
             fail_every_encoder: false,
             standby: Default::default(),
             adaptive: s.adaptive.then_some((ladder, tuning)),
+            speaker: Default::default(),
             frames: duration_secs.map(|d| d * u64::from(s.fps)),
             video,
             encoder,

@@ -53,6 +53,8 @@ pub struct Config {
     pub web: WebSection,
     /// Alerts to the operator.
     pub alerts: AlertsConfig,
+    /// The AI host.
+    pub host: HostConfig,
 }
 
 impl Default for Config {
@@ -71,6 +73,7 @@ impl Default for Config {
             campaign: None,
             web: WebSection::default(),
             alerts: AlertsConfig::default(),
+            host: HostConfig::default(),
         }
     }
 }
@@ -209,6 +212,7 @@ impl Config {
         }
         self.chain.validate()?;
         self.web.validate()?;
+        self.host.validate()?;
         self.refuse_passphrase_in_data_dir()?;
         Ok(())
     }

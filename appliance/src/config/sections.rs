@@ -438,6 +438,7 @@ pub const SECRET_KEYS: &[&str] = &[
     "chain.keystore_passphrase",
     "alerts.webhooks",
     "alerts.smtp_password",
+    "host.llm_key",
 ];
 
 /// The file in the data directory that holds settings saved from the admin page. It is read
@@ -502,5 +503,70 @@ impl Default for SimulationConfig {
             think_secs: 0,
             demo_campaign: true,
         }
+    }
+}
+
+/// The AI host: its character, its voice and the model that writes its lines.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HostConfig {
+    /// Whether the host reacts to the auction (mood, lines, voice).
+    pub enabled: bool,
+    /// The character file (TOML); empty: the demo's character.
+    pub character: PathBuf,
+    /// Whether the host's lines are spoken on the stream (else captions only).
+    pub speak: bool,
+    /// The language model's base URL (OpenAI-compatible chat completions); empty: the
+    /// built-in templates write every line.
+    pub llm_url: String,
+    /// The model's name.
+    pub llm_model: String,
+    /// The model's API key; empty for a local server without one.
+    pub llm_key: Secret,
+    /// The longest a model may take for a line, milliseconds; past it a template speaks.
+    pub llm_timeout_ms: u64,
+    /// Tokens the model may use per hour (prompts and answers); 0: no limit.
+    pub llm_tokens_per_hour: u64,
+    /// Seconds without a bid after which the host remarks on the quiet.
+    pub quiet_secs: u64,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            enabled: true,
+            character: PathBuf::new(),
+            speak: true,
+            llm_url: String::new(),
+            llm_model: String::new(),
+            llm_key: Secret::default(),
+            llm_timeout_ms: 2000,
+            llm_tokens_per_hour: 50_000,
+            quiet_secs: 90,
+        }
+    }
+}
+
+impl HostConfig {
+    /// Checks the values that have limits.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(100..=30_000).contains(&self.llm_timeout_ms) {
+            return Err("host.llm_timeout_ms must be 100 to 30000".into());
+        }
+        if !(10..=3600).contains(&self.quiet_secs) {
+            return Err("host.quiet_secs must be 10 to 3600".into());
+        }
+        if !self.llm_url.is_empty() {
+            if !(self.llm_url.starts_with("http://") || self.llm_url.starts_with("https://")) {
+                return Err(format!(
+                    "host.llm_url {:?} must start with http:// or https://",
+                    self.llm_url
+                ));
+            }
+            if self.llm_model.is_empty() {
+                return Err("host.llm_model must name the model when host.llm_url is set".into());
+            }
+        }
+        Ok(())
     }
 }

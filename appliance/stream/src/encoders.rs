@@ -175,6 +175,7 @@ mod tests {
             fail_encoder_after: None,
             fail_every_encoder: false,
             adaptive: None,
+            speaker: Default::default(),
             standby: Default::default(),
         };
         let mut current = settings.video.clone();

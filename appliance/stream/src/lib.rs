@@ -13,6 +13,7 @@ pub mod host;
 mod meter;
 pub mod onair;
 mod pipeline;
+pub mod speech;
 pub mod viewmodel;
 
 use std::path::PathBuf;
@@ -62,6 +63,8 @@ pub struct StreamSettings {
     /// Adaptive bitrate for the publisher: the ladder (its top is `video`'s size and rate) and
     /// when to move on it. `None`: the configured rate whatever the uplink does.
     pub adaptive: Option<(abr::Ladder, abr::Tuning)>,
+    /// The host's voice: lines queued here are mixed into the program audio.
+    pub speaker: Arc<speech::Speaker>,
 }
 
 /// Seconds of media the publisher's queue holds before dropping GOPs.
@@ -265,10 +268,11 @@ pub async fn update_view(
     snapshots: Arc<watch::Sender<Snapshot>>,
     clock: SharedClock,
     assets_dir: PathBuf,
+    mut host: watch::Receiver<host::HostLine>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut art = viewmodel::ArtworkFiles::new(assets_dir);
-    let mut host = host::HostLine::default();
+    let mut host_open = true;
     let mut seq = 0;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -280,6 +284,10 @@ pub async fn update_view(
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             _ = tick.tick() => {}
+            r = host.changed(), if host_open => if r.is_err() {
+                // No director any more (the host is off): the view goes on with its last line.
+                host_open = false;
+            },
             _ = stop.changed() => return,
         }
         while let Ok(b) = events.try_recv() {
@@ -299,14 +307,12 @@ pub async fn update_view(
             }
         };
         for b in &batches {
-            if let Some(line) = host::react(b, &reader, &host) {
-                host = line;
-            }
             if let Some(last) = b.last() {
                 seq = seq.max(last.seq);
             }
         }
-        match viewmodel::build(&reader, clock.now(), &host, &mut art) {
+        let line = host.borrow_and_update().clone();
+        match viewmodel::build(&reader, clock.now(), &line, &mut art) {
             Ok(vm) => {
                 let changed = snapshots.borrow().vm.as_ref() != &vm;
                 if changed || !batches.is_empty() {

@@ -207,6 +207,8 @@ pub fn run(
     let mut picture = Yuv420::new(v.width, v.height).map_err(|e| e.to_string())?;
     let mut pcm = Vec::new();
     let mut meter = Meter::default();
+    // The host's voice in the last frame's audio: this frame's mouth and caption.
+    let mut voiceover = crate::speech::Voiceover::default();
     let fps = u64::from(v.fps);
     let period = Duration::from_nanos(1_000_000_000 / fps);
     let mut queues: Vec<Arc<MediaQueue>> = Vec::new();
@@ -286,9 +288,16 @@ pub fn run(
             }
             *on_air = why.clone();
         }
-        let frame = if why.is_some() {
+        let speaking = voiceover.mouth > 0 || voiceover.caption.is_some();
+        let frame = if why.is_some() || speaking {
             let mut vm = (*snap.vm).clone();
-            vm.phase = scene::Phase::Standby;
+            if why.is_some() {
+                vm.phase = scene::Phase::Standby;
+            }
+            vm.mouth = voiceover.mouth;
+            if let Some(words) = &voiceover.caption {
+                vm.caption.clone_from(words);
+            }
             compositor.render(&vm, clock.now().0.div_euclid(1000))
         } else {
             compositor.render(&snap.vm, clock.now().0.div_euclid(1000))
@@ -419,6 +428,9 @@ pub fn run(
         let target = audio_samples_through(n, fps);
         pcm.resize(((target - samples) * u64::from(AUDIO_CHANNELS)) as usize, 0);
         bed.fill(&mut pcm);
+        voiceover = settings
+            .speaker
+            .mix(&mut pcm, AUDIO_CHANNELS as usize, Instant::now());
         let (peak, rms) = meter.push(&pcm);
         stats
             .audio_peak_cdb

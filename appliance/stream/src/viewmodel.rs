@@ -75,7 +75,7 @@ fn eth(w: Wei) -> String {
 
 /// The auction the stream is about at `now`: the live one; else one whose pre-auction window
 /// has begun; else one still in its post-auction window; else the next one.
-fn focus(auctions: &[Auction], now: Timestamp) -> Option<&Auction> {
+pub fn focus(auctions: &[Auction], now: Timestamp) -> Option<&Auction> {
     auctions
         .iter()
         .find(|a| {
@@ -126,6 +126,17 @@ pub fn short_reason(code: &str) -> String {
     .to_string()
 }
 
+/// The phase the picture shows for an auction.
+pub fn phase_of(a: &Auction) -> Phase {
+    match a.state {
+        AuctionState::Pending => Phase::Pre,
+        AuctionState::Active | AuctionState::Processing => Phase::Live,
+        AuctionState::Paused => Phase::Paused,
+        AuctionState::Completed if a.leader.is_some() => Phase::Sold,
+        AuctionState::Completed | AuctionState::Cancelled => Phase::Unsold,
+    }
+}
+
 /// Builds the view-model of the state in `r` at `now`.
 pub fn build(
     r: &Reader,
@@ -154,13 +165,7 @@ pub fn build(
         Some(u) => handle(u)?,
         None => "No bids yet".into(),
     };
-    let phase = match a.state {
-        AuctionState::Pending => Phase::Pre,
-        AuctionState::Active | AuctionState::Processing => Phase::Live,
-        AuctionState::Paused => Phase::Paused,
-        AuctionState::Completed if a.leader.is_some() => Phase::Sold,
-        AuctionState::Completed | AuctionState::Cancelled => Phase::Unsold,
-    };
+    let phase = phase_of(a);
     let mut ticker = Vec::with_capacity(TICKER_ROWS);
     for bid in r.recent_bids_of_auction(a.id, TICKER_ROWS * 4)? {
         // Refusals show for a while, with why: the picture is the bidder's instant answer.
@@ -187,7 +192,7 @@ pub fn build(
         |i| (i.name, i.artist, i.image),
     );
     let ms = |t: Timestamp| t.0.div_euclid(1000);
-    let caption = if host.caption.is_empty() {
+    let caption = if !host.holds(a.id, phase) {
         match phase {
             Phase::Pre | Phase::Idle => {
                 format!("Good evening! Up next: {title}. Bidding opens soon.")
@@ -235,5 +240,6 @@ pub fn build(
         },
         mood: host.mood,
         caption,
+        mouth: 0,
     })
 }

@@ -57,6 +57,7 @@ async fn a_replaced_artwork_reaches_the_picture_without_a_restart() {
         Arc::new(tx),
         clock.clone(),
         dir.path().into(),
+        watch::channel(stream::host::HostLine::default()).1,
         stopped,
     ));
     let mut compositor = Compositor::new(

@@ -56,6 +56,7 @@ async fn stale_data_and_the_operator_put_the_stream_on_standby() {
         fail_encoder_after: None,
         fail_every_encoder: false,
         adaptive: None,
+        speaker: Default::default(),
         standby: standby.clone(),
     };
     let s = stream::Stream::start(settings, rx, clock, tokio::runtime::Handle::current()).unwrap();

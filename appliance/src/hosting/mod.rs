@@ -1,0 +1,480 @@
+//! The AI host at work: it follows the auction's committed events (and the clock, for quiet
+//! stretches and the final minutes), moves its mood, writes a line for each notable moment
+//! (from the language model when one is configured, answered in time and true to the facts;
+//! else from its templates), shows it on the stream, speaks it through its voice, and keeps
+//! its mood and line in the store so that a restart resumes them.
+
+pub mod facts;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use domain::clock::SharedClock;
+use domain::engine::{Command, Committed, EngineHandle};
+use host::lines::{Lines, Moment};
+use host::mood::{Cue, MoodState};
+use host::{Character, ground};
+use serde::{Deserialize, Serialize};
+use store::{AuctionId, AuctionState, Event, Store, View};
+use stream::host::HostLine;
+use stream::speech::{Speaker, Utterance};
+use tokio::sync::{broadcast, watch};
+
+use crate::config::HostConfig;
+
+/// The store key of the host's mood and line.
+pub const STATE_KEY: &str = "host.state";
+/// The final minutes begin this long before the end.
+const FINAL_MINUTES_MICROS: i64 = 5 * 60 * 1_000_000;
+/// The least time between two lines about bids (new leaders, a bidding war, the quiet).
+const MIN_CHATTER_GAP: Duration = Duration::from_secs(6);
+/// Template lines remembered so none repeats soon.
+const REMEMBER: usize = 6;
+
+/// The host's counters, for `/metrics`, the status and the figures.
+#[derive(Debug, Default)]
+pub struct HostStats {
+    /// Lines written by the model and said.
+    pub lines_model: AtomicU64,
+    /// Lines from the templates.
+    pub lines_template: AtomicU64,
+    /// Model lines refused by the grounding check.
+    pub rejected: AtomicU64,
+    /// Model calls that failed (timeout, error, budget).
+    pub model_errors: AtomicU64,
+    /// Lines the voice could not speak.
+    pub voice_errors: AtomicU64,
+    /// The voice in use, or why there is none.
+    pub voice: Mutex<String>,
+    /// The last problem (model or voice), for the status.
+    pub last_problem: Mutex<String>,
+}
+
+impl HostStats {
+    fn problem(&self, what: String) {
+        *self.last_problem.lock().unwrap_or_else(|e| e.into_inner()) = what;
+    }
+}
+
+/// What is kept in the store.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Saved {
+    mood: MoodState,
+    caption: String,
+    auction: Option<u64>,
+    phase: Option<String>,
+    /// Auctions whose final minutes were announced.
+    finals: Vec<u64>,
+}
+
+fn phase_name(p: scene::Phase) -> &'static str {
+    match p {
+        scene::Phase::Idle => "idle",
+        scene::Phase::Pre => "pre",
+        scene::Phase::Live => "live",
+        scene::Phase::Paused => "paused",
+        scene::Phase::Sold => "sold",
+        scene::Phase::Unsold => "unsold",
+        scene::Phase::Standby => "standby",
+    }
+}
+
+fn phase_from(name: &str) -> Option<scene::Phase> {
+    [
+        scene::Phase::Idle,
+        scene::Phase::Pre,
+        scene::Phase::Live,
+        scene::Phase::Paused,
+        scene::Phase::Sold,
+        scene::Phase::Unsold,
+        scene::Phase::Standby,
+    ]
+    .into_iter()
+    .find(|p| phase_name(*p) == name)
+}
+
+/// The face for an expression of the character file.
+pub fn face(expression: &str) -> scene::Mood {
+    match expression {
+        "excited" => scene::Mood::Excited,
+        "thinking" => scene::Mood::Thinking,
+        "happy" => scene::Mood::Happy,
+        "surprised" => scene::Mood::Surprised,
+        _ => scene::Mood::Neutral,
+    }
+}
+
+/// How urgent a moment's line is, and how long it stays worth saying.
+fn urgency(m: Moment) -> (u8, Duration) {
+    match m {
+        Moment::Sold | Moment::Unsold => (9, Duration::from_secs(30)),
+        Moment::Extension => (8, Duration::from_secs(10)),
+        Moment::Paused | Moment::Resumed => (7, Duration::from_secs(15)),
+        Moment::Opening | Moment::FinalMinutes => (6, Duration::from_secs(20)),
+        Moment::NewLeader | Moment::BiddingWar => (5, Duration::from_secs(8)),
+        Moment::Quiet => (2, Duration::from_secs(20)),
+    }
+}
+
+/// The most notable moment in a committed batch, and its auction.
+fn notable(events: &[store::EventRecord], r: &store::Reader) -> Option<(Moment, AuctionId)> {
+    let rank = |e: &Event| -> Option<(u8, Moment, AuctionId)> {
+        Some(match e {
+            Event::AuctionSettled { auction, .. } => {
+                let sold = r.auction(*auction).ok()??.leader.is_some();
+                (
+                    6,
+                    if sold { Moment::Sold } else { Moment::Unsold },
+                    *auction,
+                )
+            }
+            Event::AuctionStarted { auction, .. } => (5, Moment::Opening, *auction),
+            Event::BidAccepted {
+                bid,
+                extended: true,
+                ..
+            } => (4, Moment::Extension, bid.auction?),
+            Event::BidAccepted { bid, .. } => (3, Moment::NewLeader, bid.auction?),
+            Event::AuctionPaused { auction, .. } => (2, Moment::Paused, *auction),
+            Event::AuctionResumed { auction, .. } => (2, Moment::Resumed, *auction),
+            _ => return None,
+        })
+    };
+    events
+        .iter()
+        .filter_map(|e| rank(&e.event).map(|(k, m, a)| (k, e.seq, m, a)))
+        .max_by_key(|(k, seq, ..)| (*k, *seq))
+        .map(|(_, _, m, a)| (m, a))
+}
+
+fn cue_of(m: Moment) -> Cue {
+    match m {
+        Moment::NewLeader | Moment::BiddingWar => Cue::NewLeader,
+        Moment::Quiet => Cue::Quiet,
+        Moment::FinalMinutes => Cue::FinalMinutes,
+        Moment::Extension => Cue::Extension,
+        Moment::Sold => Cue::Sold,
+        Moment::Unsold => Cue::Unsold,
+        Moment::Paused => Cue::Paused,
+        Moment::Opening | Moment::Resumed => Cue::Resumed,
+    }
+}
+
+/// The host, with what it needs.
+pub struct Director {
+    config: HostConfig,
+    character: Character,
+    store: Arc<Store>,
+    engine: EngineHandle,
+    clock: SharedClock,
+    model: Option<llm::Client>,
+    voice: Option<voice::Voice>,
+    speaker: Arc<Speaker>,
+    out: Arc<watch::Sender<HostLine>>,
+    stats: Arc<HostStats>,
+    lines: Lines,
+    saved: Saved,
+    last_line: Instant,
+    last_bid: Instant,
+}
+
+impl Director {
+    /// A director for `config`'s character, model and voice; the line it shows goes to `out`,
+    /// its speech to `speaker`. A character file that cannot be read or fails its check is an
+    /// error; a voice that cannot run is reported (captions still show) but not fatal.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: &HostConfig,
+        store: Arc<Store>,
+        engine: EngineHandle,
+        clock: SharedClock,
+        speaker: Arc<Speaker>,
+        out: Arc<watch::Sender<HostLine>>,
+        stats: Arc<HostStats>,
+    ) -> anyhow::Result<Director> {
+        let character = if config.character.as_os_str().is_empty() {
+            Character::parse(host::DEMO_CHARACTER).map_err(anyhow::Error::msg)?
+        } else {
+            let text = std::fs::read_to_string(&config.character).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot read host.character {}: {e}",
+                    config.character.display()
+                )
+            })?;
+            Character::parse(&text)
+                .and_then(|c| c.check().map(|()| c))
+                .map_err(|e| {
+                    anyhow::anyhow!("host.character {}: {e}", config.character.display())
+                })?
+        };
+        let model = if config.llm_url.is_empty() {
+            None
+        } else {
+            Some(
+                llm::Client::new(llm::Config {
+                    url: config.llm_url.clone(),
+                    model: config.llm_model.clone(),
+                    key: config.llm_key.clone(),
+                    timeout: Duration::from_millis(config.llm_timeout_ms),
+                    max_tokens: 120,
+                    tokens_per_hour: config.llm_tokens_per_hour,
+                })
+                .map_err(anyhow::Error::msg)?,
+            )
+        };
+        let voice = if config.speak {
+            let v = &character.voice;
+            match voice::Voice::new(&v.engine, &v.voice, v.speed).and_then(|voice| {
+                voice.check()?;
+                Ok(voice)
+            }) {
+                Ok(voice) => {
+                    *stats.voice.lock().unwrap_or_else(|e| e.into_inner()) = voice.describe();
+                    Some(voice)
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the host cannot speak; its lines show as captions only");
+                    *stats.voice.lock().unwrap_or_else(|e| e.into_inner()) = format!("none: {e}");
+                    stats.problem(format!("voice: {e}"));
+                    None
+                }
+            }
+        } else {
+            *stats.voice.lock().unwrap_or_else(|e| e.into_inner()) =
+                "off (host.speak = false)".into();
+            None
+        };
+        let saved: Saved = store
+            .read()?
+            .state(STATE_KEY)?
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        Ok(Director {
+            config: config.clone(),
+            character,
+            store,
+            engine,
+            clock,
+            model,
+            voice,
+            speaker,
+            out,
+            stats,
+            lines: Lines::new(REMEMBER),
+            saved,
+            last_line: Instant::now()
+                .checked_sub(MIN_CHATTER_GAP)
+                .unwrap_or_else(Instant::now),
+            last_bid: Instant::now(),
+        })
+    }
+
+    /// The line resumed from the store.
+    fn show_saved(&self) {
+        let s = &self.saved;
+        self.out.send_replace(HostLine {
+            mood: face(self.character.expression(&s.mood.mood)),
+            caption: s.caption.clone(),
+            auction: s.auction.map(AuctionId),
+            phase: s.phase.as_deref().and_then(phase_from),
+        });
+    }
+
+    /// Follows the auction until `stop`.
+    pub async fn run(
+        mut self,
+        mut events: broadcast::Receiver<Committed>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        match &self.voice {
+            Some(v) => tracing::info!(voice = %v.describe(), "the host is on, with its voice"),
+            None => tracing::info!("the host is on, without a voice (captions only)"),
+        }
+        self.show_saved();
+        // A first start during an auction: the opening went by before the host was on.
+        if self.saved.caption.is_empty() {
+            let active = self.store.read().ok().and_then(|r| {
+                r.auctions()
+                    .ok()?
+                    .into_iter()
+                    .find(|a| a.state == AuctionState::Active)
+            });
+            if let Some(a) = active {
+                self.speak(Moment::Opening, a.id, Instant::now()).await;
+            }
+        }
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            let mut batches = Vec::new();
+            tokio::select! {
+                r = events.recv() => match r {
+                    Ok(b) => batches.push(b),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                _ = tick.tick() => {}
+                _ = stop.changed() => return,
+            }
+            while let Ok(b) = events.try_recv() {
+                batches.push(b);
+            }
+            let moment = {
+                let Ok(r) = self.store.read() else { continue };
+                let mut best: Option<(Moment, AuctionId, Instant)> = None;
+                for b in &batches {
+                    if b.iter()
+                        .any(|e| matches!(e.event, Event::BidAccepted { .. }))
+                    {
+                        self.last_bid = Instant::now();
+                    }
+                    if let Some((m, a)) = notable(b, &r) {
+                        let better = best.is_none_or(|(bm, ..)| urgency(m).0 >= urgency(bm).0);
+                        if better {
+                            best = Some((m, a, b.at));
+                        }
+                    }
+                }
+                best.or_else(|| self.timed(&r))
+            };
+            if let Some((m, a, cued)) = moment {
+                self.speak(m, a, cued).await;
+            }
+        }
+    }
+
+    /// A moment that time alone brings: the final minutes, or a quiet stretch.
+    fn timed(&mut self, r: &store::Reader) -> Option<(Moment, AuctionId, Instant)> {
+        let now = self.clock.now();
+        let auctions = r.auctions().ok()?;
+        let a = auctions.iter().find(|a| a.state == AuctionState::Active)?;
+        let left = a.ends_at.micros_since(now);
+        if left > 0 && left <= FINAL_MINUTES_MICROS && !self.saved.finals.contains(&a.id.0) {
+            self.saved.finals.push(a.id.0);
+            let keep = self.saved.finals.len().saturating_sub(8);
+            self.saved.finals.drain(..keep);
+            return Some((Moment::FinalMinutes, a.id, Instant::now()));
+        }
+        let quiet = Duration::from_secs(self.config.quiet_secs);
+        if self.last_bid.elapsed() >= quiet && self.last_line.elapsed() >= quiet {
+            return Some((Moment::Quiet, a.id, Instant::now()));
+        }
+        None
+    }
+
+    /// Writes, shows, keeps and speaks the line for `moment`.
+    async fn speak(&mut self, mut moment: Moment, auction: AuctionId, cued: Instant) {
+        let now = self.clock.now();
+        let now_ms = now.0.div_euclid(1000);
+        self.saved.mood.on(cue_of(moment), now_ms);
+        let war = moment == Moment::NewLeader
+            && self.saved.mood.mood == "tense"
+            && self.saved.mood.leaders_ms.len() >= 3;
+        if war {
+            moment = Moment::BiddingWar;
+        }
+        // Bids can come several a second: the face follows each, the voice at most one every
+        // few seconds, so lines are heard whole and none is stale when its turn comes.
+        let (priority, _) = urgency(moment);
+        if priority <= urgency(Moment::NewLeader).0 && self.last_line.elapsed() < MIN_CHATTER_GAP {
+            let mood = face(self.character.expression(&self.saved.mood.mood));
+            self.out
+                .send_if_modified(|l| std::mem::replace(&mut l.mood, mood) != mood);
+            return;
+        }
+        let gathered = {
+            let Ok(r) = self.store.read() else { return };
+            let Ok(Some(a)) = r.auction(auction) else {
+                return;
+            };
+            match facts::gather(&r, &a, moment, now) {
+                Ok(g) => g,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the facts for the host");
+                    return;
+                }
+            }
+        };
+        let text = match self.model_line(&gathered).await {
+            Some(line) => {
+                self.stats.lines_model.fetch_add(1, Ordering::Relaxed);
+                self.lines.said(&line);
+                line
+            }
+            None => match self.lines.line(moment, &gathered.values) {
+                Some(line) => {
+                    self.stats.lines_template.fetch_add(1, Ordering::Relaxed);
+                    line
+                }
+                None => return,
+            },
+        };
+        self.last_line = Instant::now();
+        let line = HostLine {
+            mood: face(self.character.expression(&self.saved.mood.mood)),
+            caption: text.clone(),
+            auction: Some(auction),
+            phase: Some(gathered.phase),
+        };
+        tracing::info!(moment = ?moment, mood = %self.saved.mood.mood, line = %text, "the host speaks");
+        self.out.send_replace(line);
+        self.saved.caption = text.clone();
+        self.saved.auction = Some(auction.0);
+        self.saved.phase = Some(phase_name(gathered.phase).into());
+        if let Ok(value) = serde_json::to_string(&self.saved) {
+            let saved = self
+                .engine
+                .execute(Command::SaveState {
+                    key: STATE_KEY.into(),
+                    value,
+                })
+                .await;
+            if let Err(e) = saved {
+                tracing::warn!(error = %e, "cannot keep the host's mood and line");
+            }
+        }
+        if let Some(voice) = self.voice.clone() {
+            let (priority, fresh) = urgency(moment);
+            let (speaker, stats) = (self.speaker.clone(), self.stats.clone());
+            // Off the director's loop: the next moment need not wait for this one's voice.
+            tokio::task::spawn_blocking(move || match voice.speak(&text) {
+                Ok(samples) => speaker.say(Utterance {
+                    text,
+                    samples: samples.into(),
+                    priority,
+                    expires: cued + fresh,
+                    cued,
+                }),
+                Err(e) => {
+                    stats.voice_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %e, "the host's voice failed; the line shows as a caption");
+                    stats.problem(format!("voice: {e}"));
+                }
+            });
+        }
+    }
+
+    /// A line from the model, if one is configured, answers in time and holds to the facts.
+    async fn model_line(&self, g: &facts::Gathered) -> Option<String> {
+        let model = self.model.as_ref()?;
+        match model.line(&self.character.system_prompt(), &g.json).await {
+            Ok(line) => match ground::check(&line.text, &g.ground) {
+                Ok(()) => Some(line.text),
+                Err(v) => {
+                    self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(line = %line.text, violation = ?v, "the model's line does not hold to the facts; a template speaks instead");
+                    None
+                }
+            },
+            Err(e) => {
+                self.stats.model_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "no line from the model; a template speaks instead");
+                self.stats.problem(format!("model: {e}"));
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,251 @@
+//! The host against a local OpenAI-compatible server: a line with a wrong number is refused and
+//! a template speaks; a line true to the facts is said; a slow server falls back within the
+//! budget; the mood and line survive a restart.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use domain::clock::{SharedClock, SystemClock};
+use domain::engine::{Command, Engine, EngineConfig, Reply};
+use host::lines::Moment;
+use store::{AuctionId, Audit, Store, View};
+use stream::host::HostLine;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+
+use super::{Director, HostStats, STATE_KEY};
+use crate::config::HostConfig;
+
+/// A chat-completions server that answers each request with the next of `answers` (text,
+/// delay); the last one repeats.
+async fn model_server(answers: Vec<(String, Duration)>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut n = 0usize;
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let (text, delay) = answers[n.min(answers.len() - 1)].clone();
+            n += 1;
+            tokio::spawn(async move {
+                // Read the request: headers, then the body by its length.
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(k) = sock.read(&mut chunk).await else {
+                        return;
+                    };
+                    if k == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..k]);
+                    let text = String::from_utf8_lossy(&buf);
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .and_then(|v| v.trim().parse::<usize>().ok())
+                            })
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                tokio::time::sleep(delay).await;
+                let body = serde_json::json!({
+                    "id": "chatcmpl-1",
+                    "object": "chat.completion",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 200, "completion_tokens": 20, "total_tokens": 220},
+                })
+                .to_string();
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+struct Bed {
+    store: Arc<Store>,
+    engine: Engine,
+    clock: SharedClock,
+    auction: AuctionId,
+    lot: String,
+    reserve: String,
+}
+
+async fn bed() -> Bed {
+    let store = Arc::new(Store::in_memory().unwrap());
+    let clock: SharedClock = Arc::new(SystemClock);
+    let engine = Engine::start(store.clone(), clock.clone(), EngineConfig::default()).unwrap();
+    let reply = engine
+        .handle()
+        .execute(Command::CreateCampaign {
+            spec: Box::new(domain::demo::live_spec(clock.now())),
+            audit: Audit {
+                actor: "test".into(),
+                origin: "test".into(),
+                reason: "test".into(),
+            },
+        })
+        .await
+        .unwrap();
+    assert!(matches!(reply, Reply::Campaign { .. }), "{reply:?}");
+    let r = store.read().unwrap();
+    let a = r
+        .auctions()
+        .unwrap()
+        .into_iter()
+        .min_by_key(|a| a.starts_at)
+        .unwrap();
+    let lot = r.item(a.item).unwrap().unwrap().name;
+    Bed {
+        auction: a.id,
+        lot,
+        reserve: a.rules.reserve.eth_string(),
+        store: store.clone(),
+        engine,
+        clock,
+    }
+}
+
+fn director(b: &Bed, config: &HostConfig) -> (Director, watch::Receiver<HostLine>, Arc<HostStats>) {
+    let (tx, rx) = watch::channel(HostLine::default());
+    let stats = Arc::new(HostStats::default());
+    let d = Director::new(
+        config,
+        b.store.clone(),
+        b.engine.handle(),
+        b.clock.clone(),
+        Arc::default(),
+        Arc::new(tx),
+        stats.clone(),
+    )
+    .unwrap();
+    (d, rx, stats)
+}
+
+fn model(url: &str, timeout_ms: u64) -> HostConfig {
+    HostConfig {
+        speak: false,
+        llm_url: url.into(),
+        llm_model: "stand-in".into(),
+        llm_timeout_ms: timeout_ms,
+        ..HostConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_lines_are_said_only_when_true_to_the_facts() {
+    let b = bed().await;
+    let (lot, reserve) = (b.lot.clone(), b.reserve.clone());
+    let url = model_server(vec![
+        // A made-up reserve.
+        (
+            format!("Bidding is open on {lot}! The reserve is 7.77 ETH."),
+            Duration::ZERO,
+        ),
+        // A handle nobody used.
+        (
+            format!("@mallory opens {lot} at {reserve} ETH!"),
+            Duration::ZERO,
+        ),
+        // A lot that is not tonight's.
+        ("\"The Mona Lisa\" is on the block!".into(), Duration::ZERO),
+        // True to the facts.
+        (
+            format!("The gavel rises: {lot}, and the reserve is {reserve} ETH."),
+            Duration::ZERO,
+        ),
+    ])
+    .await;
+    let (mut d, rx, stats) = director(&b, &model(&url, 2000));
+    let mut said = Vec::new();
+    for _ in 0..4 {
+        d.speak(Moment::Opening, b.auction, Instant::now()).await;
+        said.push(rx.borrow().caption.clone());
+    }
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(load(&stats.rejected), 3, "{said:#?}");
+    assert_eq!(
+        (load(&stats.lines_template), load(&stats.lines_model)),
+        (3, 1)
+    );
+    for line in &said[..3] {
+        assert!(!line.contains("7.77") && !line.contains("mallory") && !line.contains("Mona"));
+        assert!(
+            line.contains(&lot) || line.contains(&reserve),
+            "a template: {line}"
+        );
+    }
+    assert_eq!(
+        said[3],
+        format!("The gavel rises: {lot}, and the reserve is {reserve} ETH.")
+    );
+    // The line is for this auction while bidding is open (the demo opens at once).
+    let line = rx.borrow().clone();
+    assert_eq!(line.auction, Some(b.auction));
+    assert_eq!(line.phase, Some(scene::Phase::Live));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_model_falls_back_to_a_template_within_the_budget() {
+    let b = bed().await;
+    let url = model_server(vec![("Too late.".into(), Duration::from_secs(5))]).await;
+    let (mut d, rx, stats) = director(&b, &model(&url, 300));
+    let started = Instant::now();
+    d.speak(Moment::Opening, b.auction, Instant::now()).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert_eq!(
+        stats
+            .model_errors
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert!(rx.borrow().caption.contains(&b.lot) || rx.borrow().caption.contains(&b.reserve));
+    // A dead server: the same.
+    let (mut d, rx, stats) = director(&b, &model("http://127.0.0.1:9", 300));
+    d.speak(Moment::Paused, b.auction, Instant::now()).await;
+    assert_eq!(
+        stats
+            .model_errors
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert!(!rx.borrow().caption.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_resumes_the_mood_and_the_line() {
+    let b = bed().await;
+    let config = HostConfig {
+        speak: false,
+        ..HostConfig::default()
+    };
+    let (mut d, rx, _) = director(&b, &config);
+    d.speak(Moment::Paused, b.auction, Instant::now()).await;
+    let before = rx.borrow().clone();
+    assert_eq!(
+        before.mood,
+        scene::Mood::Thinking,
+        "apologetic shows as thinking"
+    );
+    let kept = b.store.read().unwrap().state(STATE_KEY).unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&kept).contains("apologetic"));
+    drop(d);
+    // A new director on the same store shows what the last one said, as it was.
+    let (d, rx, _) = director(&b, &config);
+    d.show_saved();
+    assert_eq!(*rx.borrow(), before);
+}
