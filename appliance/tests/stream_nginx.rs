@@ -421,11 +421,7 @@ type Stretch = (f64, f64);
 
 /// Stretches of `file`'s audio louder than `threshold_db` (ffmpeg's silencedetect), as
 /// (start, end) seconds, and the stretches at or below it.
-fn loud_and_quiet(
-    file: &Path,
-    threshold_db: i32,
-    total: f64,
-) -> (Vec<Stretch>, Vec<Stretch>) {
+fn loud_and_quiet(file: &Path, threshold_db: i32, total: f64) -> (Vec<Stretch>, Vec<Stretch>) {
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-nostats", "-i"])
         .arg(file)

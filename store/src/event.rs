@@ -263,6 +263,13 @@ pub enum Event {
         /// The ceiling.
         ceiling: Ceiling,
     },
+    /// The host answered a viewer's question; the answer is the question tweet's reply.
+    QuestionAnswered {
+        /// The question tweet.
+        tweet: String,
+        /// The answer, as checked against the facts.
+        answer: String,
+    },
 }
 
 impl Event {
@@ -296,6 +303,7 @@ impl Event {
             Event::TransactionReplaced { .. } => "transaction_replaced",
             Event::NoticesSet { .. } => "notices_set",
             Event::CeilingSet { .. } => "ceiling_set",
+            Event::QuestionAnswered { .. } => "question_answered",
             Event::AdminAction { .. } => "admin_action",
         }
     }

@@ -5,7 +5,10 @@
 use redb::ReadableTable;
 
 use crate::event::Event;
-use crate::model::{Auction, AuctionId, Balance, Bid, Deposit, Milestone, UserId, handle_key};
+use crate::model::{
+    Auction, AuctionId, Balance, Bid, Deposit, Milestone, TweetKind, TweetRecord, UserId,
+    handle_key,
+};
 use crate::record::{self, Record};
 use crate::tables::{WriteTables, decode_at, get_record, id_bytes, id_from_bytes};
 use crate::wei::Wei;
@@ -255,6 +258,25 @@ pub(crate) fn apply(t: &mut WriteTables<'_>, event: &Event) -> Result<()> {
         Event::TweetReceived { tweet } => {
             t.tweets
                 .insert(tweet.id.as_str(), record::encode(tweet).as_slice())?;
+        }
+        Event::QuestionAnswered { tweet, answer } => {
+            let mut record = t
+                .tweets
+                .get(tweet.as_str())?
+                .map(|v| decode_at::<TweetRecord>("tweets", tweet, v.value()))
+                .transpose()?
+                .ok_or_else(|| {
+                    Error::Corrupt(format!("answer to tweet {tweet}, which is not recorded"))
+                })?;
+            if record.kind != TweetKind::Question || record.reason.is_some() {
+                return Err(Error::Corrupt(format!(
+                    "tweet {tweet} is not an unanswered question"
+                )));
+            }
+            record.message.clone_from(answer);
+            record.reason = Some("answered".into());
+            t.tweets
+                .insert(tweet.as_str(), record::encode(&record).as_slice())?;
         }
         Event::DepositReverted { deposit, reason } => {
             let d: Deposit = must(&t.deposits, "deposits", deposit.0)?;

@@ -542,6 +542,10 @@ fn every_event() -> Vec<Event> {
                 tweet: "1860000000000000003".into(),
             },
         },
+        Event::QuestionAnswered {
+            tweet: "1860000000000000004".into(),
+            answer: "The reserve is 1 ETH.".into(),
+        },
     ]
 }
 
@@ -577,6 +581,7 @@ fn position(e: &Event) -> usize {
         Event::TransactionReplaced { .. } => 25,
         Event::NoticesSet { .. } => 26,
         Event::CeilingSet { .. } => 27,
+        Event::QuestionAnswered { .. } => 28,
     }
 }
 
@@ -590,7 +595,7 @@ fn every_event_encodes_as_the_fixture_says() {
     let positions: Vec<usize> = events.iter().map(position).collect();
     assert_eq!(
         positions,
-        (0..28).collect::<Vec<_>>(),
+        (0..29).collect::<Vec<_>>(),
         "one of each kind, in order"
     );
     let mut prev: Hash = [0; 32];

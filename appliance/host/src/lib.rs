@@ -4,6 +4,7 @@
 //! Knows nothing of the network, the engine or the stream: it reads, checks and converts the
 //! character, and judges a line against the facts it was given.
 
+pub mod answers;
 pub mod character;
 pub mod eliza;
 pub mod ground;

@@ -10,7 +10,7 @@ use host::ground::Facts;
 use host::lines::Moment;
 use scene::Phase;
 use serde_json::{Value, json};
-use store::{Auction, AuctionId, Reader, Timestamp, View};
+use store::{Auction, AuctionId, AuctionState, Reader, Timestamp, View};
 
 /// Bids of the auction named in the facts (the newest first).
 const RECENT_BIDS: usize = 5;
@@ -119,6 +119,15 @@ pub fn gather(r: &Reader, a: &Auction, moment: Moment, now: Timestamp) -> store:
     values.insert("reserve", reserve.clone());
     values.insert("left", left.clone());
     let (day, days) = (a.day, campaign.as_ref().map_or(a.day, |c| c.days));
+    values.insert("day", day.to_string());
+    values.insert("days", days.to_string());
+    if let Some(c) = &campaign {
+        values.insert("campaign", c.name.clone());
+    }
+    let opens_et = a.starts_at.to_datetime().with_timezone(&New_York);
+    if a.state == AuctionState::Pending {
+        values.insert("opens", opens_et.format("%H:%M").to_string());
+    }
     let json = json!({
         "moment": moment_name(moment),
         "campaign": campaign.as_ref().map(|c| c.name.clone()),
@@ -132,6 +141,7 @@ pub fn gather(r: &Reader, a: &Auction, moment: Moment, now: Timestamp) -> store:
         "reserve_eth": reserve,
         "time_left": left,
         "ends_at": format!("{} ET", ends_et.format("%H:%M")),
+        "opens_at": format!("{} ET", opens_et.format("%H:%M")),
         "bids_so_far": a.bids_accepted,
         "extensions": a.extensions,
         "recent_bids": recent,
@@ -174,6 +184,7 @@ pub fn gather(r: &Reader, a: &Auction, moment: Moment, now: Timestamp) -> store:
             times: vec![
                 ends_et.format("%H:%M").to_string(),
                 ends_utc.format("%H:%M").to_string(),
+                opens_et.format("%H:%M").to_string(),
             ],
             lots: vec![lot],
             catalogue,

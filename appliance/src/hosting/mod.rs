@@ -5,6 +5,7 @@
 //! its mood and line in the store so that a restart resumes them.
 
 pub mod facts;
+mod questions;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -340,6 +341,11 @@ impl Director {
             if let Some((m, a, cued)) = moment {
                 self.speak(m, a, cued).await;
             }
+            for b in &batches {
+                for q in questions::asked(b) {
+                    self.answer(q, b.at).await;
+                }
+            }
         }
     }
 
@@ -409,18 +415,33 @@ impl Director {
                 None => return,
             },
         };
+        tracing::info!(moment = ?moment, mood = %self.saved.mood.mood, line = %text, "the host speaks");
+        let (priority, fresh) = urgency(moment);
+        self.say(text, auction, gathered.phase, priority, cued + fresh, cued)
+            .await;
+    }
+
+    /// Shows `text` as the host's line for `auction` in `phase`, keeps it (with the mood) in
+    /// the store, and speaks it if it can, unless it is still waiting at `expires`.
+    async fn say(
+        &mut self,
+        text: String,
+        auction: AuctionId,
+        phase: scene::Phase,
+        priority: u8,
+        expires: Instant,
+        cued: Instant,
+    ) {
         self.last_line = Instant::now();
-        let line = HostLine {
+        self.out.send_replace(HostLine {
             mood: face(self.character.expression(&self.saved.mood.mood)),
             caption: text.clone(),
             auction: Some(auction),
-            phase: Some(gathered.phase),
-        };
-        tracing::info!(moment = ?moment, mood = %self.saved.mood.mood, line = %text, "the host speaks");
-        self.out.send_replace(line);
+            phase: Some(phase),
+        });
         self.saved.caption = text.clone();
         self.saved.auction = Some(auction.0);
-        self.saved.phase = Some(phase_name(gathered.phase).into());
+        self.saved.phase = Some(phase_name(phase).into());
         if let Ok(value) = serde_json::to_string(&self.saved) {
             let saved = self
                 .engine
@@ -434,7 +455,6 @@ impl Director {
             }
         }
         if let Some(voice) = self.voice.clone() {
-            let (priority, fresh) = urgency(moment);
             let (speaker, stats) = (self.speaker.clone(), self.stats.clone());
             // Off the director's loop: the next moment need not wait for this one's voice.
             tokio::task::spawn_blocking(move || match voice.speak(&text) {
@@ -442,7 +462,7 @@ impl Director {
                     text,
                     samples: samples.into(),
                     priority,
-                    expires: cued + fresh,
+                    expires,
                     cued,
                 }),
                 Err(e) => {
@@ -456,8 +476,14 @@ impl Director {
 
     /// A line from the model, if one is configured, answers in time and holds to the facts.
     async fn model_line(&self, g: &facts::Gathered) -> Option<String> {
+        self.model_line_with(&self.character.system_prompt(), g)
+            .await
+    }
+
+    /// A line from the model told `system`, if it answers in time and holds to `g`'s facts.
+    async fn model_line_with(&self, system: &str, g: &facts::Gathered) -> Option<String> {
         let model = self.model.as_ref()?;
-        match model.line(&self.character.system_prompt(), &g.json).await {
+        match model.line(system, &g.json).await {
             Ok(line) => match ground::check(&line.text, &g.ground) {
                 Ok(()) => Some(line.text),
                 Err(v) => {

@@ -260,6 +260,14 @@ pub enum Command {
         /// The new value (JSON text).
         value: String,
     },
+    /// The host's answer to a viewer's question: recorded and replied on X through the outbox
+    /// (once per question; a question already answered is refused).
+    AnswerQuestion {
+        /// The question tweet.
+        tweet: String,
+        /// The answer (checked against the facts by the host).
+        answer: String,
+    },
 }
 
 /// A tweet as the X client hands it to the engine.
@@ -316,6 +324,7 @@ impl Command {
             Command::SaveState { .. } => "save_state",
             Command::SwapState { .. } => "swap_state",
             Command::RecordAdminAction { .. } => "record_admin_action",
+            Command::AnswerQuestion { .. } => "answer_question",
         }
     }
 

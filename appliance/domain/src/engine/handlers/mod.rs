@@ -332,6 +332,43 @@ impl Core {
                 w.put_state(key, value.as_bytes())?;
                 Ok(Ok(Reply::Done))
             }
+            Command::AnswerQuestion { tweet, answer } => {
+                let Some(t) = w.tweet(tweet)? else {
+                    return Ok(Err(CommandError::not_found(format!("no tweet {tweet}"))));
+                };
+                if t.kind != store::TweetKind::Question {
+                    return Ok(Err(CommandError::invalid(format!(
+                        "tweet {tweet} is not a question"
+                    ))));
+                }
+                if t.reason.is_some() {
+                    return Ok(Err(CommandError::conflict(format!(
+                        "tweet {tweet} is already answered"
+                    ))));
+                }
+                let answer = answer.trim();
+                if answer.is_empty() || answer.chars().count() > 500 {
+                    return Ok(Err(CommandError::invalid(
+                        "an answer is 1 to 500 characters",
+                    )));
+                }
+                let seq = w.append(
+                    now,
+                    Event::QuestionAnswered {
+                        tweet: tweet.clone(),
+                        answer: answer.to_string(),
+                    },
+                )?;
+                self.notify(
+                    w,
+                    seq,
+                    now,
+                    Notice::TweetReply {
+                        tweet: tweet.clone(),
+                    },
+                )?;
+                Ok(Ok(Reply::Done))
+            }
             Command::SwapState {
                 key,
                 expected,
