@@ -29,9 +29,17 @@ pub struct Admin {
     head: watch::Receiver<u64>,
     scenes_text: Mutex<String>,
     preview: Mutex<Option<scene::Compositor>>,
+    /// Lines the operator gives the host to say now.
+    host_say: Option<tokio::sync::mpsc::Sender<String>>,
 }
 
 impl Admin {
+    /// Lets the operator make the host speak, through `say`.
+    pub fn with_host(mut self, say: tokio::sync::mpsc::Sender<String>) -> Admin {
+        self.host_say = Some(say);
+        self
+    }
+
     /// Wires the page to the running parts. Follows the engine's commits for `changes`.
     pub fn new(
         engine: EngineHandle,
@@ -84,6 +92,7 @@ impl Admin {
             head,
             scenes_text: Mutex::new(scenes_text),
             preview: Mutex::new(None),
+            host_say: None,
         })
     }
 
@@ -230,10 +239,22 @@ impl Backend for Admin {
         let stats = self.engine.stats();
         let mut stream = self.stream.stats();
         let vm = self.snapshots.borrow().vm.clone();
+        let speech = self.stream.speech();
         stream["host"] = json!({
             "mood": format!("{:?}", vm.mood).to_lowercase(),
             "line": vm.caption,
+            "speaking": speech.speaking,
+            "spoken": speech.spoken,
+            "dropped": speech.dropped,
         });
+        if let Some(h) = &self.parts.health().host {
+            stream["host"]["voice"] = json!(*h.voice.lock().unwrap_or_else(|e| e.into_inner()));
+            stream["host"]["last_problem"] =
+                json!(*h.last_problem.lock().unwrap_or_else(|e| e.into_inner()));
+            stream["host"]["lines_model"] = json!(h.lines_model.load(Ordering::Relaxed));
+            stream["host"]["lines_template"] = json!(h.lines_template.load(Ordering::Relaxed));
+            stream["host"]["model_rejected"] = json!(h.rejected.load(Ordering::Relaxed));
+        }
         let connections = self.parts.report();
         let tasks: Vec<Value> = self
             .parts
@@ -461,6 +482,18 @@ impl Backend for Admin {
 
     fn assets_dir(&self) -> PathBuf {
         self.config.assets_dir()
+    }
+
+    fn host_say(&self, text: &str) -> Result<(), String> {
+        let Some(say) = &self.host_say else {
+            return Err("the host is off (host.enabled = false)".into());
+        };
+        say.try_send(text.to_string()).map_err(|e| match e {
+            tokio::sync::mpsc::error::TrySendError::Full(_) => {
+                "the host has lines waiting; try again in a moment".to_string()
+            }
+            tokio::sync::mpsc::error::TrySendError::Closed(_) => "the host is not running".into(),
+        })
     }
 }
 

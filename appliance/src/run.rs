@@ -143,6 +143,8 @@ pub async fn run(
     // The host: its line and mood go to the view, its voice to the stream's audio.
     let (line_tx, line_rx) = watch::channel(stream::host::HostLine::default());
     let speaker = Arc::new(stream::speech::Speaker::default());
+    let (say_tx, say_rx) = tokio::sync::mpsc::channel::<String>(4);
+    let say_rx = Arc::new(tokio::sync::Mutex::new(say_rx));
     if config.host.enabled {
         let line_tx = Arc::new(line_tx);
         let events = h.clone();
@@ -170,10 +172,10 @@ pub async fn run(
         let stopped = stopped.clone();
         sup.spawn("host", move || {
             let made = director();
-            let (events, stopped) = (events.subscribe(), stopped.clone());
+            let (events, stopped, said) = (events.subscribe(), stopped.clone(), say_rx.clone());
             async move {
                 match made {
-                    Ok(d) => d.run(events, stopped).await,
+                    Ok(d) => d.run(events, said, stopped).await,
                     Err(e) => tracing::error!(error = %e, "the host cannot start"),
                 }
             }
@@ -281,6 +283,11 @@ pub async fn run(
             snap_rx,
         )
         .map_err(anyhow::Error::msg)?;
+        let admin = if config.host.enabled {
+            admin.with_host(say_tx)
+        } else {
+            admin
+        };
         Some(start_web(&config, Arc::new(admin), store.clone(), stopped.clone()).await?)
     } else {
         None

@@ -299,6 +299,48 @@ async fn the_admin_page_refuses_what_it_must() {
         "a secret reached the log"
     );
 
+    // The host says what the operator gives it now: checked, shown, audited.
+    for bad in [
+        json!({"text": "  \n "}),
+        json!({"text": "x".repeat(281)}),
+        json!({}),
+    ] {
+        let r = admin.send("POST", "/api/v1/host/say", bad.clone()).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
+    let r = admin
+        .send(
+            "POST",
+            "/api/v1/host/say",
+            json!({"text": "Welcome,\u{7} everyone!"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["said"], "Welcome,  everyone!");
+    let mut line = String::new();
+    for _ in 0..100 {
+        let system = admin.get("/api/v1/system").await.json();
+        line = system["status"]["stream"]["host"]["line"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if line == "Welcome,  everyone!" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        line, "Welcome,  everyone!",
+        "the host shows the operator's line"
+    );
+    assert_eq!(
+        admin
+            .send("POST", "/api/v1/host/voice-test", json!({}))
+            .await
+            .status,
+        200
+    );
+
     // Uploads.
     let upload = |name: &str| format!("/api/v1/assets?name={name}");
     let picture = admin.get("/api/v1/stream/scenes/live/preview").await;
@@ -452,6 +494,8 @@ async fn the_admin_page_refuses_what_it_must() {
         "asset_uploaded",
         "asset_deleted",
         "totp_enabled",
+        "host_say",
+        "host_voice_test",
     ] {
         assert!(actions.contains(&want), "{want} not in {actions:?}");
     }

@@ -95,4 +95,6 @@ pub trait Backend: Send + Sync + 'static {
     fn log_lines(&self, n: usize) -> Vec<String>;
     /// Where pictures (artwork, avatars, backgrounds) live.
     fn assets_dir(&self) -> PathBuf;
+    /// Makes the host say `text` now (on stream, spoken, before any waiting line).
+    fn host_say(&self, text: &str) -> Result<(), String>;
 }

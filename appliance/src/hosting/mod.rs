@@ -286,8 +286,10 @@ impl Director {
     pub async fn run(
         mut self,
         mut events: broadcast::Receiver<Committed>,
+        operator: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<String>>>,
         mut stop: watch::Receiver<bool>,
     ) {
+        let mut operator = operator.lock().await;
         match &self.voice {
             Some(v) => tracing::info!(voice = %v.describe(), "the host is on, with its voice"),
             None => tracing::info!("the host is on, without a voice (captions only)"),
@@ -315,6 +317,10 @@ impl Director {
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
                 _ = tick.tick() => {}
+                Some(text) = operator.recv() => {
+                    self.say_for_operator(text).await;
+                    continue;
+                }
                 _ = stop.changed() => return,
             }
             while let Ok(b) = events.try_recv() {
@@ -366,6 +372,30 @@ impl Director {
             return Some((Moment::Quiet, a.id, Instant::now()));
         }
         None
+    }
+
+    /// Says the operator's line now, before any line waiting, about the auction on screen.
+    async fn say_for_operator(&mut self, text: String) {
+        let now = self.clock.now();
+        let focus = self.store.read().ok().and_then(|r| {
+            let auctions = r.auctions().ok()?;
+            stream::viewmodel::focus(&auctions, now).map(|a| (a.id, stream::viewmodel::phase_of(a)))
+        });
+        let Some((auction, phase)) = focus else {
+            tracing::warn!("no auction to speak of: the operator's line is not said");
+            return;
+        };
+        tracing::info!(line = %text, "the host says the operator's line");
+        let cued = Instant::now();
+        self.say(
+            text,
+            auction,
+            phase,
+            u8::MAX,
+            cued + Duration::from_secs(60),
+            cued,
+        )
+        .await;
     }
 
     /// Writes, shows, keeps and speaks the line for `moment`.

@@ -73,7 +73,9 @@ pub fn router() -> Router {
         .push(Router::with_path("stream/stop").post(stream::stream_stop))
         .push(Router::with_path("stream/standby").post(stream::standby_on))
         .push(Router::with_path("stream/standby/off").post(stream::standby_off))
-        .push(Router::with_path("stream/scenes").put(stream::save_scenes));
+        .push(Router::with_path("stream/scenes").put(stream::save_scenes))
+        .push(Router::with_path("host/say").post(stream::host_say))
+        .push(Router::with_path("host/voice-test").post(stream::host_voice_test));
     let admin = Router::new()
         .hoop(Guard::api(Role::Admin))
         .push(

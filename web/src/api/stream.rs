@@ -155,3 +155,67 @@ pub(super) async fn stream_start(req: &mut Request, depot: &mut Depot, res: &mut
 pub(super) async fn stream_stop(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     switch_stream(false, req, depot, res).await;
 }
+
+/// What the operator gives the host to say.
+#[derive(Deserialize, salvo::oapi::ToSchema)]
+pub(super) struct SayBody {
+    /// The line, 1 to 280 characters.
+    text: String,
+}
+
+/// The host says this now, on stream: spoken, shown as its caption, ahead of any line waiting.
+#[endpoint(tags("stream"))]
+pub(super) async fn host_say(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let app = app(depot);
+    let b: SayBody = match body(req).await {
+        Ok(b) => b,
+        Err(e) => return fail(res, e),
+    };
+    let text: String = b
+        .text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_string();
+    if text.is_empty() || text.chars().count() > 280 {
+        return refuse(
+            res,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "a line is 1 to 280 characters",
+        );
+    }
+    say(&app, &text, "host_say", req, depot, res).await;
+}
+
+/// The host says a test line, to check its voice on the stream.
+#[endpoint(tags("stream"))]
+pub(super) async fn host_voice_test(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let app = app(depot);
+    say(
+        &app,
+        "This is your host, testing my voice. One, two, three.",
+        "host_voice_test",
+        req,
+        depot,
+        res,
+    )
+    .await;
+}
+
+async fn say(
+    app: &crate::App,
+    text: &str,
+    action: &str,
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) {
+    if let Err(e) = app.backend.host_say(text) {
+        return refuse(res, StatusCode::CONFLICT, "invalid_state", e);
+    }
+    let s = who(depot);
+    record(app, &s, req, action, text).await;
+    res.render(Json(json!({"ok": true, "said": text})));
+}

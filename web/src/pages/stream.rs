@@ -33,6 +33,28 @@ pub(super) async fn stream(depot: &mut Depot, res: &mut Response) {
             } @else if operate {
                 (api_form("/api/v1/stream/standby", "POST", "Emergency: standby picture", Some("Show \"we'll be right back\" instead of the auction? Bidding goes on."), false, html! {}))
             }
+            h2 { "The host" }
+            p {
+                "Saying: " span #host-line { (status["stream"]["host"]["line"].as_str().unwrap_or("")) }
+            }
+            p.muted {
+                "Voice: " (status["stream"]["host"]["voice"].as_str().unwrap_or("off"))
+                " · lines spoken: " (status["stream"]["host"]["spoken"].as_u64().unwrap_or(0))
+                @if let Some(p) = status["stream"]["host"]["last_problem"].as_str().filter(|p| !p.is_empty()) {
+                    " · last problem: " (p)
+                }
+            }
+            @if operate {
+                (api_form(
+                    "/api/v1/host/say",
+                    "POST",
+                    "Say this now",
+                    None,
+                    false,
+                    html! { input name="text" placeholder="a line for the host to say on stream" required maxlength="280" aria-label="line to say"; },
+                ))
+                (api_form("/api/v1/host/voice-test", "POST", "Voice test", None, false, html! {}))
+            }
             h2 { "Live preview" }
             img #preview .preview data-refresh="2000" src="/api/v1/stream/preview" alt="the composed frame";
             h2 { "Preview a scene before going live" }
