@@ -157,6 +157,12 @@ impl Compositor {
         &self.redraw
     }
 
+    /// The smallest text drawn since the last call, in output pixels (what a viewer must
+    /// read), and that text.
+    pub fn smallest_text(&mut self) -> Option<(f32, String)> {
+        self.fonts.take_smallest()
+    }
+
     /// Decodes of pictures so far (each picture is decoded once per drawn size).
     pub fn picture_decodes(&self) -> u64 {
         self.assets.decodes

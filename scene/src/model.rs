@@ -468,8 +468,8 @@ mod tests {
         let cases = [
             (
                 good.replacen(
-                    "bounds = [24, 24, 720, 528]",
-                    "bounds = [24, 24, 1720, 528]",
+                    "bounds = [24, 24, 720, 480]",
+                    "bounds = [24, 24, 1720, 480]",
                     1,
                 ),
                 "leave the",

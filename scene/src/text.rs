@@ -23,6 +23,8 @@ pub struct Fonts {
     regular: Font,
     bold: Font,
     glyphs: HashMap<(char, u16, Weight), (Metrics, Vec<u8>)>,
+    /// The smallest size drawn since it was last taken, pixels, and the text drawn at it.
+    smallest: Option<(f32, String)>,
 }
 
 /// Text laid out in one line.
@@ -46,6 +48,7 @@ impl Fonts {
             regular: load(dejavu::sans::regular())?,
             bold: load(dejavu::sans::bold())?,
             glyphs: HashMap::new(),
+            smallest: None,
         })
     }
 
@@ -185,6 +188,11 @@ impl Fonts {
         lines
     }
 
+    /// The smallest font size drawn since the last call, pixels, with the text drawn at it.
+    pub fn take_smallest(&mut self) -> Option<(f32, String)> {
+        self.smallest.take()
+    }
+
     /// Draws one line with its baseline at `baseline` and its left edge at `x`.
     pub fn draw(
         &mut self,
@@ -196,6 +204,9 @@ impl Fonts {
         color: Rgba,
     ) {
         let (x, baseline) = origin;
+        if !text.trim().is_empty() && self.smallest.as_ref().is_none_or(|(s, _)| px < *s) {
+            self.smallest = Some((px, text.to_string()));
+        }
         let q = Self::quantize(px);
         let size = f32::from(q) / 4.0;
         let mut pen = x;

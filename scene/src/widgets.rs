@@ -430,7 +430,7 @@ pub fn draw(
                 0.0,
                 w,
                 h * 0.6,
-                16.0 * s,
+                22.0 * s,
                 Weight::Bold,
                 theme.muted,
                 Align::Left,
