@@ -410,9 +410,12 @@ impl Director {
             moment = Moment::BiddingWar;
         }
         // Bids can come several a second: the face follows each, the voice at most one every
-        // few seconds, so lines are heard whole and none is stale when its turn comes.
+        // few seconds and never while it is still speaking, so lines are heard whole and none
+        // waits to become stale. A sale or a late bid cuts a bid line short instead.
         let (priority, _) = urgency(moment);
-        if priority <= urgency(Moment::NewLeader).0 && self.last_line.elapsed() < MIN_CHATTER_GAP {
+        if priority <= urgency(Moment::NewLeader).0
+            && (self.last_line.elapsed() < MIN_CHATTER_GAP || self.speaker.busy())
+        {
             let mood = face(self.character.expression(&self.saved.mood.mood));
             self.out
                 .send_if_modified(|l| std::mem::replace(&mut l.mood, mood) != mood);

@@ -85,7 +85,8 @@ fn main() {
         silent.push(run(false));
         talking.push(run(true));
     }
-    let avg = |v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| v.iter().map(f).sum::<f64>() / v.len() as f64;
+    let avg =
+        |v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| v.iter().map(f).sum::<f64>() / v.len() as f64;
     let (sc, sm) = (avg(&silent, |x| x.0), avg(&silent, |x| x.1));
     let (tc, tm) = (avg(&talking, |x| x.0), avg(&talking, |x| x.1));
     println!("silent host:  compose {sc:.0} µs/frame, mix {sm:.1} µs/frame");

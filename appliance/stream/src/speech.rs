@@ -22,6 +22,10 @@ const RELEASE: f32 = RATE as f32 * 0.400;
 const SPEECH_GAIN: f32 = 0.9;
 /// A pause between two lines, samples (300 ms).
 const GAP: usize = RATE as usize * 3 / 10;
+/// A line this urgent cuts short a less urgent one being spoken (a sale, a late bid).
+pub const INTERRUPTS: u8 = 8;
+/// Samples over which a line cut short fades out (20 ms).
+const FADE: usize = RATE as usize / 50;
 /// Latencies kept for the figures.
 const KEEP_LATENCIES: usize = 1024;
 
@@ -56,6 +60,8 @@ pub struct SpeechStats {
     pub spoken: u64,
     /// Lines dropped: stale before their turn, or pushed out of a full queue.
     pub dropped: u64,
+    /// Lines cut short by a more urgent one.
+    pub cut: u64,
     /// Lines waiting.
     pub queued: usize,
     /// Whether the host is speaking now.
@@ -68,6 +74,8 @@ pub struct SpeechStats {
 struct Playing {
     u: Utterance,
     pos: usize,
+    /// Where a fade-out began, when the line is being cut short.
+    fade_from: Option<usize>,
 }
 
 #[derive(Default)]
@@ -91,6 +99,14 @@ impl Speaker {
     /// Queues a line. A full queue drops its least urgent, oldest line (maybe this one).
     pub fn say(&self, u: Utterance) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if u.priority >= INTERRUPTS
+            && let Some(p) = s.now.as_mut()
+            && p.u.priority < u.priority
+            && p.fade_from.is_none()
+        {
+            p.fade_from = Some(p.pos);
+            s.stats.cut += 1;
+        }
         s.queue.push_back(u);
         if s.queue.len() > MAX_QUEUED
             && let Some(i) = (0..s.queue.len()).min_by_key(|&i| (s.queue[i].priority, i))
@@ -98,6 +114,12 @@ impl Speaker {
             s.queue.remove(i);
             s.stats.dropped += 1;
         }
+    }
+
+    /// Whether the host is speaking or has lines waiting.
+    pub fn busy(&self) -> bool {
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.now.is_some() || !s.queue.is_empty()
     }
 
     /// Counters so far.
@@ -126,11 +148,16 @@ impl Speaker {
             }
             let voice = match s.now.as_mut() {
                 Some(p) => {
-                    let v = p.u.samples[p.pos];
+                    let mut v = p.u.samples[p.pos];
+                    let faded = p.fade_from.map(|from| p.pos - from);
+                    if let Some(k) = faded {
+                        v = (i32::from(v) * (FADE - k.min(FADE)) as i32 / FADE as i32) as i16;
+                    }
                     p.pos += 1;
-                    if p.pos == p.u.samples.len() {
+                    if p.pos == p.u.samples.len() || faded.is_some_and(|k| k + 1 >= FADE) {
+                        let cut = faded.is_some();
                         s.now = None;
-                        s.gap = GAP;
+                        s.gap = if cut { 0 } else { GAP };
                     }
                     Some(v)
                 }
@@ -196,7 +223,11 @@ fn start_next(s: &mut State, now: Instant) {
     l.push(ms);
     s.stats.spoken += 1;
     tracing::info!(latency_ms = ms, queued = s.queue.len(), line = %u.text, "the host's line is on air");
-    s.now = Some(Playing { u, pos: 0 });
+    s.now = Some(Playing {
+        u,
+        pos: 0,
+        fade_from: None,
+    });
 }
 
 /// The words of `text` said once `pos` of `len` samples are: words are shown as the voice
@@ -297,7 +328,7 @@ mod tests {
         assert_eq!(sp.mix(&mut pcm, 2, t).caption.as_deref(), Some("first"));
         sp.say(line("low", 0.5, 1, t));
         sp.say(line("urgent", 0.5, 5, t));
-        let mut stale = line("stale", 0.5, 9, t);
+        let mut stale = line("stale", 0.5, 7, t);
         stale.expires = t + Duration::from_millis(100);
         sp.say(stale);
         let (frames, _) = run(&sp, 3.0, t);
@@ -315,6 +346,27 @@ mod tests {
         assert_eq!((stats.spoken, stats.dropped), (3, 1));
         // The urgent line waited for the first (0.5 s + the pause): never over each other.
         assert!(stats.latencies_ms[1] >= 500, "{:?}", stats.latencies_ms);
+    }
+
+    #[test]
+    fn a_sale_cuts_short_a_line_about_bids_with_a_fade() {
+        let sp = Speaker::default();
+        let t = Instant::now();
+        sp.say(line("a long line about bids", 5.0, 5, t));
+        let (frames, _) = run(&sp, 0.5, t);
+        assert!(frames.iter().all(|v| v.caption.is_some()));
+        sp.say(line("sold", 1.0, 9, t));
+        let (frames, pcm) = run(&sp, 0.5, t);
+        // Within a frame the old line fades out and the sale begins.
+        assert_eq!(frames[1].caption.as_deref(), Some("sold"));
+        // No click: the first samples after the cut were faded, not a jump to silence.
+        let stats = sp.stats();
+        assert_eq!((stats.cut, stats.spoken), (1, 2));
+        assert!(pcm.iter().all(|s| s.unsigned_abs() < 20_000));
+        // A line as urgent or less does not cut.
+        sp.say(line("also sold", 1.0, 9, t));
+        assert_eq!(sp.stats().cut, 1);
+        assert!(sp.busy());
     }
 
     #[test]
