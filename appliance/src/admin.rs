@@ -31,6 +31,7 @@ pub struct Admin {
     preview: Mutex<Option<scene::Compositor>>,
     /// Lines the operator gives the host to say now.
     host_say: Option<tokio::sync::mpsc::Sender<String>>,
+    store: Arc<Store>,
 }
 
 impl Admin {
@@ -93,6 +94,7 @@ impl Admin {
             scenes_text: Mutex::new(scenes_text),
             preview: Mutex::new(None),
             host_say: None,
+            store,
         })
     }
 
@@ -482,6 +484,28 @@ impl Backend for Admin {
 
     fn assets_dir(&self) -> PathBuf {
         self.config.assets_dir()
+    }
+
+    fn host_character(&self) -> Result<(String, String), String> {
+        let (c, text) = crate::hosting::load_character(&self.config.host, &self.store)?;
+        Ok((text, c.system_prompt()))
+    }
+
+    fn set_host_character(&self, text: String) -> BoxFut<'_, Result<(), String>> {
+        Box::pin(async move {
+            if text.len() > 64 * 1024 {
+                return Err("a character file is at most 64 KiB".into());
+            }
+            host::Character::parse(&text).and_then(|c| c.check())?;
+            self.engine
+                .execute(domain::engine::Command::SaveState {
+                    key: crate::hosting::CHARACTER_KEY.into(),
+                    value: text,
+                })
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
     }
 
     fn host_say(&self, text: &str) -> Result<(), String> {

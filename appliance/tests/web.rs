@@ -341,6 +341,42 @@ async fn the_admin_page_refuses_what_it_must() {
         200
     );
 
+    // The character: checked with the problem named, in force at once, audited.
+    let r = admin
+        .send(
+            "PUT",
+            "/api/v1/host/character",
+            json!({"toml": "name = \"\"\nbogus = 1"}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("bogus"), "{}", r.text());
+    let edited = host::DEMO_CHARACTER.replace("name = \"Sotheby\"", "name = \"Gavel Grace\"");
+    let r = admin
+        .send("PUT", "/api/v1/host/character", json!({"toml": edited}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.json()["system_prompt"]
+            .as_str()
+            .unwrap()
+            .contains("You are Gavel Grace")
+    );
+    let page = admin.get("/stream").await.text();
+    assert!(
+        page.contains("Gavel Grace"),
+        "the page shows the character in force"
+    );
+    common::wait_until(
+        std::time::Duration::from_secs(20),
+        "the host takes the new character",
+        || {
+            std::fs::read_to_string(&app.running.log)
+                .unwrap_or_default()
+                .contains("the host's character changed")
+        },
+    );
+
     // Uploads.
     let upload = |name: &str| format!("/api/v1/assets?name={name}");
     let picture = admin.get("/api/v1/stream/scenes/live/preview").await;
@@ -496,6 +532,7 @@ async fn the_admin_page_refuses_what_it_must() {
         "totp_enabled",
         "host_say",
         "host_voice_test",
+        "host_character_saved",
     ] {
         assert!(actions.contains(&want), "{want} not in {actions:?}");
     }

@@ -97,4 +97,8 @@ pub trait Backend: Send + Sync + 'static {
     fn assets_dir(&self) -> PathBuf;
     /// Makes the host say `text` now (on stream, spoken, before any waiting line).
     fn host_say(&self, text: &str) -> Result<(), String>;
+    /// The host's character in force (TOML), and what a model is told from it.
+    fn host_character(&self) -> Result<(String, String), String>;
+    /// Replaces the host's character (checked first; every problem named), in force at once.
+    fn set_host_character(&self, text: String) -> BoxFut<'_, Result<(), String>>;
 }

@@ -33,11 +33,14 @@ pub enum Moment {
 fn templates(moment: Moment) -> &'static [&'static str] {
     match moment {
         Moment::Opening => &[
+            "Last night @{last_winner} took {last_lot}. Tonight: {lot}, reserve {reserve} ETH.",
             "Bidding is open on {lot}! The reserve is {reserve} ETH.",
             "{lot} by {artist} is on the block. Who opens at {reserve} ETH?",
             "The gavel is up: {lot}, reserve {reserve} ETH. The floor is yours.",
         ],
         Moment::NewLeader => &[
+            "Welcome back, @{returning}! {price} ETH leads.",
+            "@{champion} has won here before, and leads again at {price} ETH.",
             "@{leader} takes the lead at {price} ETH!",
             "{price} ETH from @{leader}. Who goes higher?",
             "@{leader} leads with {price} ETH. The next bid is {min_next} ETH.",
@@ -123,7 +126,8 @@ impl Lines {
     }
 
     /// A line for `moment` from the facts (`lot`, `artist`, `leader`, `price`, `min_next`,
-    /// `reserve`, `left`): one not among the last lines said if any can be, taking turns
+    /// `reserve`, `left`; the host's memory: `returning` and `champion`, the leader when they
+    /// bid in an earlier auction or won one, and `last_winner` with `last_lot`): one not among the last lines said if any can be, taking turns
     /// through the templates; `None` when no template's facts are all given.
     pub fn line(&mut self, moment: Moment, facts: &BTreeMap<&str, String>) -> Option<String> {
         let all = templates(moment);
@@ -161,6 +165,10 @@ mod tests {
             ("min_next", "2.6"),
             ("reserve", "1"),
             ("left", "4 min"),
+            ("returning", "ada"),
+            ("champion", "ada"),
+            ("last_winner", "bob"),
+            ("last_lot", "Genesis #2"),
         ]
         .into_iter()
         .map(|(k, v)| (k, v.to_string()))
@@ -208,10 +216,10 @@ mod tests {
                 "4".into(),
                 "3".into(),
             ],
-            handles: vec!["ada".into()],
+            handles: vec!["ada".into(), "bob".into()],
             times: vec![],
-            lots: vec!["Genesis #3".into()],
-            catalogue: vec!["Genesis #3".into()],
+            lots: vec!["Genesis #3".into(), "Genesis #2".into()],
+            catalogue: vec!["Genesis #3".into(), "Genesis #2".into()],
         };
         let mut lines = Lines::new(1);
         for moment in ALL {
@@ -220,7 +228,15 @@ mod tests {
                 assert_eq!(check(&line, &grounded), Ok(()), "{line}");
             }
         }
-        // A missing fact leaves out the templates that need it; none left: nothing to say.
+        // A missing fact leaves out the templates that need it (a first-time bidder is not
+        // welcomed back); none left: nothing to say.
+        let mut first_timer = f.clone();
+        first_timer.remove("returning");
+        first_timer.remove("champion");
+        for _ in 0..10 {
+            let l = Lines::new(2).line(Moment::NewLeader, &first_timer).unwrap();
+            assert!(!l.contains("back") && !l.contains("before"), "{l}");
+        }
         let mut no_leader = f.clone();
         no_leader.remove("leader");
         assert!(Lines::new(2).line(Moment::Sold, &no_leader).is_none());

@@ -102,7 +102,48 @@ pub fn gather(r: &Reader, a: &Auction, moment: Moment, now: Timestamp) -> store:
             break;
         }
     }
+    // The host's memory, from what the store holds: whether the leader bid in an earlier
+    // auction or won one, and who won the day before.
+    let mut lots = vec![lot.clone()];
+    let (mut returning, mut wins) = (false, 0u32);
+    if let Some(u) = a.leader {
+        returning = r
+            .bids_of_user(u)?
+            .iter()
+            .any(|b| b.rejection.is_none() && b.auction.is_some_and(|x| x != a.id));
+    }
+    let mut last = None;
+    for other in r.auctions()? {
+        if other.campaign != a.campaign || other.id == a.id {
+            continue;
+        }
+        if other.state == AuctionState::Completed
+            && other.leader.is_some()
+            && other.leader == a.leader
+        {
+            wins += 1;
+        }
+        if other.day + 1 == a.day
+            && other.state == AuctionState::Completed
+            && let (Some(w), Some(i)) = (other.leader, r.item(other.item)?)
+            && let Some(h) = handle(w)?
+        {
+            last = Some((h, i.name));
+        }
+    }
     let mut values: BTreeMap<&'static str, String> = BTreeMap::new();
+    if let Some(l) = leader.as_ref().filter(|_| returning) {
+        values.insert("returning", l.clone());
+    }
+    if let Some(l) = leader.as_ref().filter(|_| wins > 0) {
+        values.insert("champion", l.clone());
+    }
+    if let Some((h, l)) = &last {
+        values.insert("last_winner", h.clone());
+        values.insert("last_lot", l.clone());
+        handles.push(h.clone());
+        lots.push(l.clone());
+    }
     values.insert("lot", lot.clone());
     if !artist.is_empty() {
         values.insert("artist", artist.clone());
@@ -145,6 +186,9 @@ pub fn gather(r: &Reader, a: &Auction, moment: Moment, now: Timestamp) -> store:
         "bids_so_far": a.bids_accepted,
         "extensions": a.extensions,
         "recent_bids": recent,
+        "leader_bid_here_before": returning,
+        "leader_wins_before": wins,
+        "last_winner": last.as_ref().map(|(h, l)| json!({"handle": format!("@{h}"), "lot": l})),
         "how_to_bid": "tweet @host bid <amount> ETH, after linking a wallet and depositing ETH to escrow",
     });
     let mut numbers = vec![
@@ -186,7 +230,7 @@ pub fn gather(r: &Reader, a: &Auction, moment: Moment, now: Timestamp) -> store:
                 ends_utc.format("%H:%M").to_string(),
                 opens_et.format("%H:%M").to_string(),
             ],
-            lots: vec![lot],
+            lots,
             catalogue,
         },
     })

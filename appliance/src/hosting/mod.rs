@@ -26,6 +26,40 @@ use crate::config::HostConfig;
 
 /// The store key of the host's mood and line.
 pub const STATE_KEY: &str = "host.state";
+/// The store key of the character as edited on the admin page (TOML); it wins over
+/// `host.character`.
+pub const CHARACTER_KEY: &str = "host.character";
+
+/// The character in force and its text: the one edited on the admin page, else
+/// `host.character`'s file, else the demo's; checked.
+pub fn load_character(config: &HostConfig, store: &Store) -> Result<(Character, String), String> {
+    let edited = store
+        .read()
+        .map_err(|e| e.to_string())?
+        .state(CHARACTER_KEY)
+        .map_err(|e| e.to_string())?
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
+    let (text, source) = match edited {
+        Some(t) => (t, "the character edited on the admin page".to_string()),
+        None if config.character.as_os_str().is_empty() => (
+            host::DEMO_CHARACTER.to_string(),
+            "the demo character".into(),
+        ),
+        None => (
+            std::fs::read_to_string(&config.character).map_err(|e| {
+                format!(
+                    "cannot read host.character {}: {e}",
+                    config.character.display()
+                )
+            })?,
+            format!("host.character {}", config.character.display()),
+        ),
+    };
+    let c = Character::parse(&text)
+        .and_then(|c| c.check().map(|()| c))
+        .map_err(|e| format!("{source}: {e}"))?;
+    Ok((c, text))
+}
 /// The final minutes begin this long before the end.
 const FINAL_MINUTES_MICROS: i64 = 5 * 60 * 1_000_000;
 /// The least time between two lines about bids (new leaders, a bidding war, the quiet).
@@ -162,10 +196,37 @@ fn cue_of(m: Moment) -> Cue {
     }
 }
 
+/// The voice of `character`, if the host speaks and the voice can run (else why not, in
+/// `stats` and the log).
+fn voice_of(config: &HostConfig, character: &Character, stats: &HostStats) -> Option<voice::Voice> {
+    let set = |what: String| *stats.voice.lock().unwrap_or_else(|e| e.into_inner()) = what;
+    if !config.speak {
+        set("off (host.speak = false)".into());
+        return None;
+    }
+    let v = &character.voice;
+    match voice::Voice::new(&v.engine, &v.voice, v.speed).and_then(|voice| {
+        voice.check()?;
+        Ok(voice)
+    }) {
+        Ok(voice) => {
+            set(voice.describe());
+            Some(voice)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the host cannot speak; its lines show as captions only");
+            set(format!("none: {e}"));
+            stats.problem(format!("voice: {e}"));
+            None
+        }
+    }
+}
+
 /// The host, with what it needs.
 pub struct Director {
     config: HostConfig,
     character: Character,
+    character_text: String,
     store: Arc<Store>,
     engine: EngineHandle,
     clock: SharedClock,
@@ -194,21 +255,8 @@ impl Director {
         out: Arc<watch::Sender<HostLine>>,
         stats: Arc<HostStats>,
     ) -> anyhow::Result<Director> {
-        let character = if config.character.as_os_str().is_empty() {
-            Character::parse(host::DEMO_CHARACTER).map_err(anyhow::Error::msg)?
-        } else {
-            let text = std::fs::read_to_string(&config.character).map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot read host.character {}: {e}",
-                    config.character.display()
-                )
-            })?;
-            Character::parse(&text)
-                .and_then(|c| c.check().map(|()| c))
-                .map_err(|e| {
-                    anyhow::anyhow!("host.character {}: {e}", config.character.display())
-                })?
-        };
+        let (character, character_text) =
+            load_character(config, &store).map_err(anyhow::Error::msg)?;
         let model = if config.llm_url.is_empty() {
             None
         } else {
@@ -224,28 +272,7 @@ impl Director {
                 .map_err(anyhow::Error::msg)?,
             )
         };
-        let voice = if config.speak {
-            let v = &character.voice;
-            match voice::Voice::new(&v.engine, &v.voice, v.speed).and_then(|voice| {
-                voice.check()?;
-                Ok(voice)
-            }) {
-                Ok(voice) => {
-                    *stats.voice.lock().unwrap_or_else(|e| e.into_inner()) = voice.describe();
-                    Some(voice)
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "the host cannot speak; its lines show as captions only");
-                    *stats.voice.lock().unwrap_or_else(|e| e.into_inner()) = format!("none: {e}");
-                    stats.problem(format!("voice: {e}"));
-                    None
-                }
-            }
-        } else {
-            *stats.voice.lock().unwrap_or_else(|e| e.into_inner()) =
-                "off (host.speak = false)".into();
-            None
-        };
+        let voice = voice_of(config, &character, &stats);
         let saved: Saved = store
             .read()?
             .state(STATE_KEY)?
@@ -254,6 +281,7 @@ impl Director {
         Ok(Director {
             config: config.clone(),
             character,
+            character_text,
             store,
             engine,
             clock,
@@ -326,6 +354,7 @@ impl Director {
             while let Ok(b) = events.try_recv() {
                 batches.push(b);
             }
+            self.refresh_character();
             let moment = {
                 let Ok(r) = self.store.read() else { continue };
                 let mut best: Option<(Moment, AuctionId, Instant)> = None;
@@ -372,6 +401,35 @@ impl Director {
             return Some((Moment::Quiet, a.id, Instant::now()));
         }
         None
+    }
+
+    /// Takes a character edited on the admin page since the last look, at once.
+    fn refresh_character(&mut self) {
+        let edited = self
+            .store
+            .read()
+            .ok()
+            .and_then(|r| r.state(CHARACTER_KEY).ok().flatten())
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        let Some(text) = edited.filter(|t| *t != self.character_text) else {
+            return;
+        };
+        match Character::parse(&text).and_then(|c| c.check().map(|()| c)) {
+            Ok(c) => {
+                let voice_changed = c.voice != self.character.voice;
+                self.character = c;
+                self.character_text = text;
+                if voice_changed {
+                    self.voice = voice_of(&self.config, &self.character, &self.stats);
+                }
+                tracing::info!(name = %self.character.name, "the host's character changed");
+            }
+            Err(e) => {
+                // Checked before it was saved; kept out all the same.
+                self.character_text = text;
+                tracing::error!(error = %e, "the edited character does not hold; the host keeps its last one");
+            }
+        }
     }
 
     /// Says the operator's line now, before any line waiting, about the auction on screen.

@@ -219,3 +219,39 @@ async fn say(
     record(app, &s, req, action, text).await;
     res.render(Json(json!({"ok": true, "said": text})));
 }
+
+/// The host's character file.
+#[derive(Deserialize, salvo::oapi::ToSchema)]
+pub(super) struct CharacterBody {
+    /// The whole character (TOML).
+    toml: String,
+}
+
+/// Replaces the host's character: checked (every problem named), in force at once, audited.
+#[endpoint(tags("stream"))]
+pub(super) async fn save_character(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let app = app(depot);
+    let b: CharacterBody = match body(req).await {
+        Ok(b) => b,
+        Err(e) => return fail(res, e),
+    };
+    let size = b.toml.len();
+    if let Err(e) = app.backend.set_host_character(b.toml).await {
+        return refuse(res, StatusCode::BAD_REQUEST, "invalid_request", e);
+    }
+    let s = who(depot);
+    record(
+        &app,
+        &s,
+        req,
+        "host_character_saved",
+        &format!("{size} bytes"),
+    )
+    .await;
+    let prompt = app
+        .backend
+        .host_character()
+        .map(|(_, p)| p)
+        .unwrap_or_default();
+    res.render(Json(json!({"ok": true, "system_prompt": prompt})));
+}

@@ -55,6 +55,29 @@ pub(super) async fn stream(depot: &mut Depot, res: &mut Response) {
                 ))
                 (api_form("/api/v1/host/voice-test", "POST", "Voice test", None, false, html! {}))
             }
+            h2 { "The host's character" }
+            @match app.backend.host_character() {
+                Ok((text, prompt)) => {
+                    p.muted { "Name, bio, style, topics, moods and voice (checked before it is saved; the host uses it at once)." }
+                    @if operate {
+                        (api_form(
+                            "/api/v1/host/character",
+                            "PUT",
+                            "Check and save the character",
+                            Some("Change the host's character now?"),
+                            false,
+                            html! { textarea name="toml" rows="16" spellcheck="false" aria-label="character file" { (text) } },
+                        ))
+                    } @else {
+                        pre { (text) }
+                    }
+                    details {
+                        summary { "What a language model is told" }
+                        pre #host-prompt { (prompt) }
+                    }
+                }
+                Err(e) => p.alert.warning { "The character cannot be read: " (e) }
+            }
             h2 { "Live preview" }
             img #preview .preview data-refresh="2000" src="/api/v1/stream/preview" alt="the composed frame";
             h2 { "Preview a scene before going live" }
