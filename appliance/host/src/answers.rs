@@ -225,25 +225,8 @@ pub fn answer(topic: Topic, facts: &BTreeMap<&str, String>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ground::{Facts, check};
-
-    fn facts() -> BTreeMap<&'static str, String> {
-        [
-            ("lot", "Genesis #3"),
-            ("artist", "Ada Pixel"),
-            ("leader", "ada"),
-            ("price", "2.5"),
-            ("min_next", "2.6"),
-            ("reserve", "1"),
-            ("left", "4 minutes"),
-            ("campaign", "Genesis"),
-            ("day", "3"),
-            ("days", "30"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k, v.to_string()))
-        .collect()
-    }
+    use crate::fixture::{facts, grounded};
+    use crate::ground::check;
 
     #[test]
     fn questions_are_read_for_their_topic() {
@@ -267,20 +250,7 @@ mod tests {
 
     #[test]
     fn answers_hold_to_the_facts_whatever_the_question_says() {
-        let grounded = Facts {
-            numbers: vec![
-                "2.5".into(),
-                "2.6".into(),
-                "1".into(),
-                "4".into(),
-                "3".into(),
-                "30".into(),
-            ],
-            handles: vec!["ada".into()],
-            times: vec![],
-            lots: vec!["Genesis #3".into()],
-            catalogue: vec!["Genesis #3".into()],
-        };
+        let grounded = grounded();
         let f = facts();
         // The known attacks: instructions, a fake system message, a request to bid or to
         // change a wallet. Each gets an answer from the facts, or a refusal.

@@ -7,6 +7,8 @@
 pub mod answers;
 pub mod character;
 pub mod eliza;
+#[cfg(test)]
+mod fixture;
 pub mod ground;
 pub mod lines;
 pub mod mood;

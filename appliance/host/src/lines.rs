@@ -154,26 +154,8 @@ impl Lines {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ground::{Facts, check};
-
-    fn facts() -> BTreeMap<&'static str, String> {
-        [
-            ("lot", "Genesis #3"),
-            ("artist", "Ada Pixel"),
-            ("leader", "ada"),
-            ("price", "2.5"),
-            ("min_next", "2.6"),
-            ("reserve", "1"),
-            ("left", "4 min"),
-            ("returning", "ada"),
-            ("champion", "ada"),
-            ("last_winner", "bob"),
-            ("last_lot", "Genesis #2"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k, v.to_string()))
-        .collect()
-    }
+    use crate::fixture::{facts, grounded};
+    use crate::ground::check;
 
     const ALL: [Moment; 10] = [
         Moment::Opening,
@@ -208,19 +190,7 @@ mod tests {
     #[test]
     fn template_lines_hold_to_the_facts_they_were_filled_from() {
         let f = facts();
-        let grounded = Facts {
-            numbers: vec![
-                "2.5".into(),
-                "2.6".into(),
-                "1".into(),
-                "4".into(),
-                "3".into(),
-            ],
-            handles: vec!["ada".into(), "bob".into()],
-            times: vec![],
-            lots: vec!["Genesis #3".into(), "Genesis #2".into()],
-            catalogue: vec!["Genesis #3".into(), "Genesis #2".into()],
-        };
+        let grounded = grounded();
         let mut lines = Lines::new(1);
         for moment in ALL {
             for _ in 0..templates(moment).len() {
