@@ -270,6 +270,15 @@ pub enum Event {
         /// The answer, as checked against the facts.
         answer: String,
     },
+    /// The host posted before an auction (its teaser, or the hour-before call).
+    HostPosted {
+        /// The auction.
+        auction: AuctionId,
+        /// Which post (`Teaser` or `HourBefore`).
+        milestone: Milestone,
+        /// What it says.
+        text: String,
+    },
 }
 
 impl Event {
@@ -304,6 +313,7 @@ impl Event {
             Event::NoticesSet { .. } => "notices_set",
             Event::CeilingSet { .. } => "ceiling_set",
             Event::QuestionAnswered { .. } => "question_answered",
+            Event::HostPosted { .. } => "host_posted",
             Event::AdminAction { .. } => "admin_action",
         }
     }

@@ -669,6 +669,10 @@ pub enum Milestone {
     /// Its sale was handed to the chain (token transfer, treasury payment); it completes when
     /// they are confirmed.
     SettlementQueued,
+    /// The host's teaser for it was posted (the morning of its day).
+    Teaser,
+    /// The host's call an hour before it opens was posted.
+    HourBefore,
 }
 
 impl Milestone {
@@ -678,6 +682,8 @@ impl Milestone {
             Self::FinalMinutes => 1,
             Self::RemindersSent => 2,
             Self::SettlementQueued => 3,
+            Self::Teaser => 4,
+            Self::HourBefore => 5,
         }
     }
 }

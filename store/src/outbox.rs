@@ -98,6 +98,13 @@ pub enum Notice {
         /// Their best bid.
         bid: BidId,
     },
+    /// A post the host wrote before an auction (a teaser, the hour-before call).
+    HostPost {
+        /// The auction it announces.
+        auction: AuctionId,
+        /// The text (checked against the facts by the host, at most 280 characters).
+        text: String,
+    },
 }
 
 /// Who delivers a notice.
@@ -137,6 +144,7 @@ impl Notice {
             Notice::DepositCredited { .. } => "deposit_credited",
             Notice::TokenDelivered { .. } => "token_delivered",
             Notice::RunnerUp { .. } => "runner_up",
+            Notice::HostPost { .. } => "host_post",
         }
     }
 

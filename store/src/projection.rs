@@ -362,6 +362,17 @@ pub(crate) fn apply(t: &mut WriteTables<'_>, event: &Event) -> Result<()> {
                 t.quiet.insert(user.0, [].as_slice())?;
             }
         }
+        Event::HostPosted {
+            auction, milestone, ..
+        } => {
+            if t.milestones.get((auction.0, milestone.key()))?.is_some() {
+                return Err(Error::Corrupt(format!(
+                    "auction {auction}: the host's {milestone:?} post twice"
+                )));
+            }
+            t.milestones
+                .insert((auction.0, milestone.key()), [].as_slice())?;
+        }
         Event::MilestoneReached { auction, milestone } => {
             t.milestones
                 .insert((auction.0, milestone.key()), [].as_slice())?;

@@ -546,6 +546,11 @@ fn every_event() -> Vec<Event> {
             tweet: "1860000000000000004".into(),
             answer: "The reserve is 1 ETH.".into(),
         },
+        Event::HostPosted {
+            auction: AuctionId(2),
+            milestone: Milestone::HourBefore,
+            text: "One hour to go: Genesis #2 opens at 14:00 ET.".into(),
+        },
     ]
 }
 
@@ -582,6 +587,7 @@ fn position(e: &Event) -> usize {
         Event::NoticesSet { .. } => 26,
         Event::CeilingSet { .. } => 27,
         Event::QuestionAnswered { .. } => 28,
+        Event::HostPosted { .. } => 29,
     }
 }
 
@@ -595,7 +601,7 @@ fn every_event_encodes_as_the_fixture_says() {
     let positions: Vec<usize> = events.iter().map(position).collect();
     assert_eq!(
         positions,
-        (0..29).collect::<Vec<_>>(),
+        (0..30).collect::<Vec<_>>(),
         "one of each kind, in order"
     );
     let mut prev: Hash = [0; 32];

@@ -344,6 +344,17 @@ pub fn render(view: &impl View, row: &OutboxEntry, now: Timestamp) -> Result<Ren
                 reply_to: Some(tweet.clone()),
             })
         }
+        Notice::HostPost { auction, text } => {
+            cx.fresh(row)?;
+            let a = cx.auction(*auction)?;
+            if a.state != store::AuctionState::Pending {
+                return Err(NotPosted::Stale("the auction has opened".into()));
+            }
+            Ok(Rendered {
+                text: shorten(text, MAX_WEIGHT / 100),
+                reply_to: None,
+            })
+        }
         Notice::TweetReply { tweet } => {
             cx.fresh(row)?;
             let t = view

@@ -250,6 +250,30 @@ impl Character {
             .map_or("neutral", |m| m.expression.as_str())
     }
 
+    /// What a language model is told to write one post on X: the character, its style for
+    /// tweets, its example posts, and the same rule about facts.
+    pub fn post_prompt(&self) -> String {
+        let mut p = format!(
+            "You are {}, the host of a daily NFT auction streamed on X. You write one post for X.\n",
+            self.name
+        );
+        if !self.bio.is_empty() {
+            p.push_str(&format!("Who you are: {}\n", self.bio.join(" ")));
+        }
+        for rule in &self.style.tweets {
+            p.push_str(&format!("Style: {rule}\n"));
+        }
+        for e in self.post_examples.iter().take(4) {
+            p.push_str(&format!("Example post: {e}\n"));
+        }
+        p.push_str(
+            "Rules: at most 240 characters, no links. Every number, amount, @handle, time and \
+             lot name must appear in the facts exactly as written there. The facts' \"moment\" \
+             says which post this is.",
+        );
+        p
+    }
+
     /// What a language model is told about who speaks and the rules for the stream: the
     /// character, its style and topics, and the rule that every number, handle, time and lot
     /// name comes from the facts.

@@ -84,6 +84,31 @@ fn templates(moment: Moment) -> &'static [&'static str] {
     }
 }
 
+/// The host's posts on X before an auction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Post {
+    /// The morning of the auction's day.
+    Teaser,
+    /// An hour before it opens.
+    HourBefore,
+}
+
+/// A post's text from the facts (`lot`, `artist`, `reserve`, `opens`), the first template whose
+/// facts are all given.
+pub fn post(kind: Post, facts: &BTreeMap<&str, String>) -> Option<String> {
+    let templates: &[&str] = match kind {
+        Post::Teaser => &[
+            "Today at {opens} ET: {lot} by {artist}, reserve {reserve} ETH. Link a wallet and deposit now to bid.",
+            "Today at {opens} ET: {lot}, reserve {reserve} ETH. Link a wallet and deposit now to bid.",
+        ],
+        Post::HourBefore => &[
+            "One hour to go: {lot} by {artist} opens at {opens} ET. Reply bid <amount> ETH once it opens.",
+            "One hour to go: {lot} opens at {opens} ET. Reply bid <amount> ETH once it opens.",
+        ],
+    };
+    templates.iter().find_map(|t| fill(t, facts))
+}
+
 /// Fills `{slot}`s from `facts`; `None` when one is missing.
 fn fill(template: &str, facts: &BTreeMap<&str, String>) -> Option<String> {
     let mut out = String::new();
@@ -169,6 +194,23 @@ mod tests {
         Moment::Paused,
         Moment::Resumed,
     ];
+
+    #[test]
+    fn posts_hold_to_the_facts() {
+        let mut f = facts();
+        f.insert("opens", "14:00".into());
+        let mut g = grounded();
+        g.times.push("14:00".into());
+        for kind in [Post::Teaser, Post::HourBefore] {
+            let p = post(kind, &f).unwrap();
+            assert_eq!(check(&p, &g), Ok(()), "{p}");
+            assert!(p.chars().count() <= 280);
+        }
+        f.remove("artist");
+        assert!(!post(Post::HourBefore, &f).unwrap().contains(" by "));
+        f.remove("opens");
+        assert_eq!(post(Post::Teaser, &f), None, "no time, no teaser");
+    }
 
     #[test]
     fn no_line_repeats_while_another_template_can_speak() {

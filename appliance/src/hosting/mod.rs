@@ -5,6 +5,7 @@
 //! its mood and line in the store so that a restart resumes them.
 
 pub mod facts;
+mod posts;
 mod questions;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -381,6 +382,7 @@ impl Director {
                     self.answer(q, b.at).await;
                 }
             }
+            self.post_when_due().await;
         }
     }
 

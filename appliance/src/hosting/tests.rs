@@ -355,3 +355,81 @@ async fn questions_get_one_grounded_answer_on_x_and_on_stream_whatever_they_say(
     let report = store::check::run(&b.store).unwrap();
     assert!(report.ok(), "{report:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_posts_a_teaser_and_the_hour_before_call_once_each() {
+    let b = bed().await;
+    let tomorrow = {
+        let r = b.store.read().unwrap();
+        let mut pending: Vec<_> = r
+            .auctions()
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.state == store::AuctionState::Pending && a.day >= 2)
+            .collect();
+        pending.sort_by_key(|a| a.starts_at);
+        pending.remove(0)
+    };
+    let clock = Arc::new(domain::clock::ManualClock::new(
+        tomorrow.starts_at.plus_secs(-2 * 3600),
+    ));
+    let (tx, _rx) = watch::channel(HostLine::default());
+    let mut d = Director::new(
+        &HostConfig {
+            speak: false,
+            ..HostConfig::default()
+        },
+        b.store.clone(),
+        b.engine.handle(),
+        clock.clone(),
+        Arc::default(),
+        Arc::new(tx),
+        Arc::new(HostStats::default()),
+    )
+    .unwrap();
+    let posts = |b: &Bed| -> Vec<String> {
+        b.store
+            .read()
+            .unwrap()
+            .outbox_after(0, 1000)
+            .unwrap()
+            .into_iter()
+            .filter_map(|row| match row.notice {
+                store::Notice::HostPost { auction, text } if auction == tomorrow.id => Some(text),
+                _ => None,
+            })
+            .collect()
+    };
+    // Two hours ahead: the teaser is due (its time has passed), not the call.
+    d.post_when_due().await;
+    let lot = b
+        .store
+        .read()
+        .unwrap()
+        .item(tomorrow.item)
+        .unwrap()
+        .unwrap()
+        .name;
+    let p = posts(&b);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("Today at ") && p[0].contains(&lot),
+        "{}",
+        p[0]
+    );
+    d.post_when_due().await;
+    assert_eq!(posts(&b).len(), 1, "the teaser once");
+    // Half an hour ahead: the call.
+    clock.set(tomorrow.starts_at.plus_secs(-1800));
+    d.post_when_due().await;
+    d.post_when_due().await;
+    let p = posts(&b);
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(
+        p[1].starts_with("One hour to go") && p[1].contains(&lot),
+        "{}",
+        p[1]
+    );
+    let report = store::check::run(&b.store).unwrap();
+    assert!(report.ok(), "{report:?}");
+}

@@ -268,6 +268,16 @@ pub enum Command {
         /// The answer (checked against the facts by the host).
         answer: String,
     },
+    /// A post the host wrote before an auction: recorded and posted through the outbox, once
+    /// per auction and kind (a second is refused).
+    HostPost {
+        /// The auction it announces (still to open).
+        auction: AuctionId,
+        /// `Teaser` or `HourBefore`.
+        milestone: store::Milestone,
+        /// What it says (checked against the facts by the host).
+        text: String,
+    },
 }
 
 /// A tweet as the X client hands it to the engine.
@@ -325,6 +335,7 @@ impl Command {
             Command::SwapState { .. } => "swap_state",
             Command::RecordAdminAction { .. } => "record_admin_action",
             Command::AnswerQuestion { .. } => "answer_question",
+            Command::HostPost { .. } => "host_post",
         }
     }
 

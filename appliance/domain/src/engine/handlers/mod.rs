@@ -332,6 +332,54 @@ impl Core {
                 w.put_state(key, value.as_bytes())?;
                 Ok(Ok(Reply::Done))
             }
+            Command::HostPost {
+                auction,
+                milestone,
+                text,
+            } => {
+                if !matches!(milestone, Milestone::Teaser | Milestone::HourBefore) {
+                    return Ok(Err(CommandError::invalid(
+                        "the host posts a teaser or the hour-before call",
+                    )));
+                }
+                let Some(a) = w.auction(*auction)? else {
+                    return Ok(Err(CommandError::not_found(format!(
+                        "no auction {auction}"
+                    ))));
+                };
+                if a.state != AuctionState::Pending {
+                    return Ok(Err(CommandError::invalid(format!(
+                        "auction {auction} is no longer to open"
+                    ))));
+                }
+                if w.milestone(*auction, *milestone)? {
+                    return Ok(Err(CommandError::conflict(format!(
+                        "the {milestone:?} post of auction {auction} was made"
+                    ))));
+                }
+                let text = text.trim();
+                if text.is_empty() || text.chars().count() > 280 {
+                    return Ok(Err(CommandError::invalid("a post is 1 to 280 characters")));
+                }
+                let seq = w.append(
+                    now,
+                    Event::HostPosted {
+                        auction: *auction,
+                        milestone: *milestone,
+                        text: text.to_string(),
+                    },
+                )?;
+                self.notify(
+                    w,
+                    seq,
+                    now,
+                    Notice::HostPost {
+                        auction: *auction,
+                        text: text.to_string(),
+                    },
+                )?;
+                Ok(Ok(Reply::Done))
+            }
             Command::AnswerQuestion { tweet, answer } => {
                 let Some(t) = w.tweet(tweet)? else {
                     return Ok(Err(CommandError::not_found(format!("no tweet {tweet}"))));
