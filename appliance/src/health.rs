@@ -260,6 +260,17 @@ impl Parts {
              kernel log).",
         )];
         parts.extend(self.stream_part());
+        if let Some(h) = &self.health.host {
+            parts.push(part(
+                "host",
+                h.degraded().map_or((PartState::Ok, String::new()), |why| {
+                    (PartState::Degraded, why)
+                }),
+                "The auction goes on. Without a voice, install flite (apt-get install flite) or \
+                 fix the character's [voice]; a model that fails or is slow is replaced by \
+                 templates: check host.llm_url and its server.",
+            ));
+        }
         parts.extend(self.connection_parts());
         // A supervised task waiting to be restarted is down, whatever its part says.
         let records = self.sup.records();

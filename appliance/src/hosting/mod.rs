@@ -85,11 +85,37 @@ pub struct HostStats {
     pub voice: Mutex<String>,
     /// The last problem (model or voice), for the status.
     pub last_problem: Mutex<String>,
+    /// When it happened.
+    pub problem_at: Mutex<Option<Instant>>,
 }
+
+/// A problem stays on the host's part this long.
+const PROBLEM_SHOWN: Duration = Duration::from_secs(300);
 
 impl HostStats {
     fn problem(&self, what: String) {
         *self.last_problem.lock().unwrap_or_else(|e| e.into_inner()) = what;
+        *self.problem_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+    }
+
+    /// Why the host is degraded, if it is: no voice while it should speak, or a problem in the
+    /// last five minutes.
+    pub fn degraded(&self) -> Option<String> {
+        let voice = self.voice.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(why) = voice.strip_prefix("none: ") {
+            return Some(format!("the host cannot speak (captions only): {why}"));
+        }
+        let recent = self
+            .problem_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|t| t.elapsed() < PROBLEM_SHOWN);
+        recent.then(|| {
+            self.last_problem
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        })
     }
 }
 

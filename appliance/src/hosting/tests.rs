@@ -433,3 +433,18 @@ async fn the_host_posts_a_teaser_and_the_hour_before_call_once_each() {
     let report = store::check::run(&b.store).unwrap();
     assert!(report.ok(), "{report:?}");
 }
+
+#[test]
+fn a_silent_or_failing_host_is_a_degraded_part() {
+    let stats = HostStats::default();
+    *stats.voice.lock().unwrap() = "flite slt".into();
+    assert_eq!(stats.degraded(), None);
+    stats.problem("model: the model did not answer within 2s".into());
+    assert_eq!(
+        stats.degraded().as_deref(),
+        Some("model: the model did not answer within 2s")
+    );
+    let silent = HostStats::default();
+    *silent.voice.lock().unwrap() = "none: flite is not installed: apt-get install flite".into();
+    assert!(silent.degraded().unwrap().contains("cannot speak"));
+}
