@@ -155,9 +155,14 @@ fn tweets_bid_link_and_get_one_reply_each() {
         api.replies_to(b4)
     );
     assert!(api.replies_to(edited)[0].contains("Edited tweets do not count"));
+    // The host answers the question, once, from the facts (the artist).
+    wait_until(Duration::from_secs(20), "the host's answer", || {
+        !api.replies_to(q).is_empty()
+    });
+    let answer = api.replies_to(q);
     assert!(
-        api.replies_to(q).is_empty(),
-        "questions are stored, not answered"
+        answer.len() == 1 && answer[0].starts_with("@bob ") && answer[0].contains(" is by "),
+        "{answer:?}"
     );
 
     // Everything the appliance said: within 280 characters, never the same text twice in a row,

@@ -274,15 +274,23 @@ async fn ask(b: &Bed, id: &str, text: &str) -> store::TweetRecord {
     t
 }
 
-/// The replies queued for X, as (tweet replied to).
-fn replies(b: &Bed) -> Vec<String> {
+/// The notices queued in the outbox, in order.
+fn notices(b: &Bed) -> Vec<store::Notice> {
     b.store
         .read()
         .unwrap()
         .outbox_after(0, 1000)
         .unwrap()
         .into_iter()
-        .filter_map(|row| match row.notice {
+        .map(|row| row.notice)
+        .collect()
+}
+
+/// The replies queued for X, as (tweet replied to).
+fn replies(b: &Bed) -> Vec<String> {
+    notices(b)
+        .into_iter()
+        .filter_map(|n| match n {
             store::Notice::TweetReply { tweet } => Some(tweet),
             _ => None,
         })
@@ -388,13 +396,9 @@ async fn the_host_posts_a_teaser_and_the_hour_before_call_once_each() {
     )
     .unwrap();
     let posts = |b: &Bed| -> Vec<String> {
-        b.store
-            .read()
-            .unwrap()
-            .outbox_after(0, 1000)
-            .unwrap()
+        notices(b)
             .into_iter()
-            .filter_map(|row| match row.notice {
+            .filter_map(|n| match n {
                 store::Notice::HostPost { auction, text } if auction == tomorrow.id => Some(text),
                 _ => None,
             })
