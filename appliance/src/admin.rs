@@ -491,6 +491,13 @@ impl Backend for Admin {
         Ok((text, c.system_prompt()))
     }
 
+    fn host_preview(&self) -> BoxFut<'_, Result<Vec<String>, String>> {
+        Box::pin(async move {
+            let now = self.stream.clock().now();
+            crate::hosting::preview(&self.config.host, &self.store, now).await
+        })
+    }
+
     fn set_host_character(&self, text: String) -> BoxFut<'_, Result<(), String>> {
         Box::pin(async move {
             if text.len() > 64 * 1024 {

@@ -367,6 +367,16 @@ async fn the_admin_page_refuses_what_it_must() {
         page.contains("Gavel Grace"),
         "the page shows the character in force"
     );
+    let preview = admin.send("POST", "/api/v1/host/preview", json!({})).await;
+    assert_eq!(preview.status, 200, "{}", preview.text());
+    let lines = preview.json()["lines"].as_array().unwrap().clone();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.as_str().unwrap().contains("(template): ")),
+        "no model configured: templates speak: {lines:?}"
+    );
     common::wait_until(
         std::time::Duration::from_secs(20),
         "the host takes the new character",

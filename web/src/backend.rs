@@ -99,6 +99,9 @@ pub trait Backend: Send + Sync + 'static {
     fn host_say(&self, text: &str) -> Result<(), String>;
     /// The host's character in force (TOML), and what a model is told from it.
     fn host_character(&self) -> Result<(String, String), String>;
+    /// A few lines the host would say now with its character (the model's, checked, or the
+    /// templates'), for the operator's preview.
+    fn host_preview(&self) -> BoxFut<'_, Result<Vec<String>, String>>;
     /// Replaces the host's character (checked first; every problem named), in force at once.
     fn set_host_character(&self, text: String) -> BoxFut<'_, Result<(), String>>;
 }

@@ -83,6 +83,10 @@ function wireForms() {
           flash(`Done. The password (shown once): ${reply.password}`);
           return;
         }
+        if (reply && Array.isArray(reply.lines)) {
+          flash(reply.lines.join("  ·  "));
+          return;
+        }
         flash("Done.");
         setTimeout(() => window.location.reload(), 400);
       } catch (e) {

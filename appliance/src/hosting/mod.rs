@@ -623,3 +623,60 @@ impl Director {
 
 #[cfg(test)]
 mod tests;
+
+/// A few lines the host would say now with the character in force, for the operator's preview:
+/// from the model when one is configured (each checked against the facts, a refused one shown
+/// with why), else from the templates.
+pub async fn preview(
+    config: &HostConfig,
+    store: &Store,
+    now: store::Timestamp,
+) -> Result<Vec<String>, String> {
+    let (character, _) = load_character(config, store)?;
+    let moments = [Moment::Opening, Moment::NewLeader, Moment::FinalMinutes];
+    let mut facts = Vec::new();
+    {
+        let r = store.read().map_err(|e| e.to_string())?;
+        let auctions = r.auctions().map_err(|e| e.to_string())?;
+        let a = stream::viewmodel::focus(&auctions, now)
+            .ok_or("no auction to speak of: create a campaign first")?;
+        for m in moments {
+            facts.push((m, facts::gather(&r, a, m, now).map_err(|e| e.to_string())?));
+        }
+    }
+    let model = if config.llm_url.is_empty() {
+        None
+    } else {
+        Some(llm::Client::new(llm::Config {
+            url: config.llm_url.clone(),
+            model: config.llm_model.clone(),
+            key: config.llm_key.clone(),
+            timeout: Duration::from_millis(config.llm_timeout_ms),
+            max_tokens: 120,
+            tokens_per_hour: config.llm_tokens_per_hour,
+        })?)
+    };
+    let mut lines = Lines::new(REMEMBER);
+    let mut out = Vec::new();
+    for (m, g) in facts {
+        let template = lines.line(m, &g.values).unwrap_or_default();
+        let said = match &model {
+            None => format!("{} (template): {template}", facts::moment_name(m)),
+            Some(model) => match model.line(&character.system_prompt(), &g.json).await {
+                Ok(l) => match ground::check(&l.text, &g.ground) {
+                    Ok(()) => format!("{} (model): {}", facts::moment_name(m), l.text),
+                    Err(v) => format!(
+                        "{} (model's line refused, {v:?}; a template instead): {template}",
+                        facts::moment_name(m)
+                    ),
+                },
+                Err(e) => format!(
+                    "{} (model: {e}; a template instead): {template}",
+                    facts::moment_name(m)
+                ),
+            },
+        };
+        out.push(said);
+    }
+    Ok(out)
+}

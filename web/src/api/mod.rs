@@ -76,7 +76,8 @@ pub fn router() -> Router {
         .push(Router::with_path("stream/scenes").put(stream::save_scenes))
         .push(Router::with_path("host/say").post(stream::host_say))
         .push(Router::with_path("host/voice-test").post(stream::host_voice_test))
-        .push(Router::with_path("host/character").put(stream::save_character));
+        .push(Router::with_path("host/character").put(stream::save_character))
+        .push(Router::with_path("host/preview").post(stream::host_preview));
     let admin = Router::new()
         .hoop(Guard::api(Role::Admin))
         .push(

@@ -220,6 +220,16 @@ async fn say(
     res.render(Json(json!({"ok": true, "said": text})));
 }
 
+/// A few lines the host would say now with its character, for the operator.
+#[endpoint(tags("stream"))]
+pub(super) async fn host_preview(depot: &mut Depot, res: &mut Response) {
+    let app = app(depot);
+    match app.backend.host_preview().await {
+        Ok(lines) => res.render(Json(json!({"lines": lines}))),
+        Err(e) => refuse(res, StatusCode::CONFLICT, "invalid_state", e),
+    }
+}
+
 /// The host's character file.
 #[derive(Deserialize, salvo::oapi::ToSchema)]
 pub(super) struct CharacterBody {

@@ -71,6 +71,9 @@ pub(super) async fn stream(depot: &mut Depot, res: &mut Response) {
                     } @else {
                         pre { (text) }
                     }
+                    @if operate {
+                        (api_form("/api/v1/host/preview", "POST", "Preview a few lines", None, false, html! {}))
+                    }
                     details {
                         summary { "What a language model is told" }
                         pre #host-prompt { (prompt) }
