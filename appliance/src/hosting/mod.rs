@@ -121,6 +121,7 @@ impl HostStats {
 
 /// What is kept in the store.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 struct Saved {
     mood: MoodState,
     caption: String,
@@ -128,6 +129,8 @@ struct Saved {
     phase: Option<String>,
     /// Auctions whose final minutes were announced.
     finals: Vec<u64>,
+    /// Auctions whose opening was announced (once, whether the event or a start found it).
+    openings: Vec<u64>,
 }
 
 fn phase_name(p: scene::Phase) -> &'static str {
@@ -486,6 +489,14 @@ impl Director {
 
     /// Writes, shows, keeps and speaks the line for `moment`.
     async fn speak(&mut self, mut moment: Moment, auction: AuctionId, cued: Instant) {
+        if moment == Moment::Opening {
+            if self.saved.openings.contains(&auction.0) {
+                return;
+            }
+            self.saved.openings.push(auction.0);
+            let keep = self.saved.openings.len().saturating_sub(8);
+            self.saved.openings.drain(..keep);
+        }
         let now = self.clock.now();
         let now_ms = now.0.div_euclid(1000);
         self.saved.mood.on(cue_of(moment), now_ms);

@@ -172,7 +172,7 @@ async fn model_lines_are_said_only_when_true_to_the_facts() {
     let (mut d, rx, stats) = director(&b, &model(&url, 2000));
     let mut said = Vec::new();
     for _ in 0..4 {
-        d.speak(Moment::Opening, b.auction, Instant::now()).await;
+        d.speak(Moment::Resumed, b.auction, Instant::now()).await;
         said.push(rx.borrow().caption.clone());
     }
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
@@ -196,6 +196,15 @@ async fn model_lines_are_said_only_when_true_to_the_facts() {
     let line = rx.borrow().clone();
     assert_eq!(line.auction, Some(b.auction));
     assert_eq!(line.phase, Some(scene::Phase::Live));
+    // The opening is announced once per auction, however it is cued (the event, or a start
+    // that finds the auction open).
+    let before = load(&stats.lines_template) + load(&stats.lines_model);
+    d.speak(Moment::Opening, b.auction, Instant::now()).await;
+    d.speak(Moment::Opening, b.auction, Instant::now()).await;
+    assert_eq!(
+        load(&stats.lines_template) + load(&stats.lines_model),
+        before + 1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
