@@ -100,7 +100,7 @@ fn the_host_is_heard_on_the_published_stream() {
     let url = format!("rtmp://127.0.0.1:{}/live/host", ingest.rtmp_port);
     let cfg = config.to_string_lossy().to_string();
     wait(
-        publish(&data, &url, 20, &["--config", &cfg]),
+        publish(&data, &url, 16, &["--config", &cfg]),
         &data.with_extension("log"),
     );
     let log = std::fs::read_to_string(data.with_extension("log")).unwrap();
@@ -119,9 +119,9 @@ fn the_host_is_heard_on_the_published_stream() {
     let recordings = ingest.recordings();
     assert_eq!(recordings.len(), 1, "{recordings:?}");
     let file = &recordings[0];
-    assert_is_the_stream(file, 20.0);
+    assert_is_the_stream(file, 16.0);
     // The bed peaks near -30 dBFS; speech is far louder.
-    let (loud, quiet) = loud_and_quiet(file, -24, 20.0);
+    let (loud, quiet) = loud_and_quiet(file, -24, 16.0);
     assert_eq!(loud.len(), 2, "two lines spoken: {loud:?}");
     assert!(loud[0].0 < 3.0, "the opening at the start: {loud:?}");
     let gap = loud[1].0 - loud[0].0;

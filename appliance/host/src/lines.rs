@@ -55,6 +55,8 @@ fn templates(moment: Moment) -> &'static [&'static str] {
             "Quiet in the room… {lot} stands at {price} ETH.",
             "Still {price} ETH for {lot}. Anyone?",
             "A calm moment. {min_next} ETH would lead.",
+            "The floor is open: {lot}, reserve {reserve} ETH.",
+            "Who will open? {min_next} ETH takes {lot} for now.",
         ],
         Moment::FinalMinutes => &[
             "Final minutes for {lot}! {price} ETH leads, @{leader} on top.",
