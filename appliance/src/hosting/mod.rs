@@ -226,6 +226,22 @@ fn cue_of(m: Moment) -> Cue {
     }
 }
 
+/// The language model client `config` names; `None` when it names none.
+fn model_of(config: &HostConfig) -> Result<Option<llm::Client>, String> {
+    if config.llm_url.is_empty() {
+        return Ok(None);
+    }
+    llm::Client::new(llm::Config {
+        url: config.llm_url.clone(),
+        model: config.llm_model.clone(),
+        key: config.llm_key.clone(),
+        timeout: Duration::from_millis(config.llm_timeout_ms),
+        max_tokens: 120,
+        tokens_per_hour: config.llm_tokens_per_hour,
+    })
+    .map(Some)
+}
+
 /// The voice of `character`, if the host speaks and the voice can run (else why not, in
 /// `stats` and the log).
 fn voice_of(config: &HostConfig, character: &Character, stats: &HostStats) -> Option<voice::Voice> {
@@ -287,21 +303,7 @@ impl Director {
     ) -> anyhow::Result<Director> {
         let (character, character_text) =
             load_character(config, &store).map_err(anyhow::Error::msg)?;
-        let model = if config.llm_url.is_empty() {
-            None
-        } else {
-            Some(
-                llm::Client::new(llm::Config {
-                    url: config.llm_url.clone(),
-                    model: config.llm_model.clone(),
-                    key: config.llm_key.clone(),
-                    timeout: Duration::from_millis(config.llm_timeout_ms),
-                    max_tokens: 120,
-                    tokens_per_hour: config.llm_tokens_per_hour,
-                })
-                .map_err(anyhow::Error::msg)?,
-            )
-        };
+        let model = model_of(config).map_err(anyhow::Error::msg)?;
         let voice = voice_of(config, &character, &stats);
         let saved: Saved = store
             .read()?
@@ -374,7 +376,10 @@ impl Director {
                     Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
-                _ = tick.tick() => {}
+                _ = tick.tick() => {
+                    // The edited character is looked for on the clock, not at every commit.
+                    self.refresh_character();
+                }
                 Some(text) = operator.recv() => {
                     self.say_for_operator(text).await;
                     continue;
@@ -384,7 +389,6 @@ impl Director {
             while let Ok(b) = events.try_recv() {
                 batches.push(b);
             }
-            self.refresh_character();
             let moment = {
                 let Ok(r) = self.store.read() else { continue };
                 let mut best: Option<(Moment, AuctionId, Instant)> = None;
@@ -655,18 +659,7 @@ pub async fn preview(
             facts.push((m, facts::gather(&r, a, m, now).map_err(|e| e.to_string())?));
         }
     }
-    let model = if config.llm_url.is_empty() {
-        None
-    } else {
-        Some(llm::Client::new(llm::Config {
-            url: config.llm_url.clone(),
-            model: config.llm_model.clone(),
-            key: config.llm_key.clone(),
-            timeout: Duration::from_millis(config.llm_timeout_ms),
-            max_tokens: 120,
-            tokens_per_hour: config.llm_tokens_per_hour,
-        })?)
-    };
+    let model = model_of(config)?;
     let mut lines = Lines::new(REMEMBER);
     let mut out = Vec::new();
     for (m, g) in facts {
