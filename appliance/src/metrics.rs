@@ -151,6 +151,11 @@ impl Collector for ApplianceMetrics {
                 "Program audio's RMS level over the last 3 s, dBFS",
                 s.audio_rms_dbfs,
             ),
+            (
+                "stream_audio_loudness_lufs",
+                "Program audio's EBU R128 short-term loudness (3 s), LUFS (-120: silence)",
+                s.audio_loudness_lufs,
+            ),
         ] {
             let g = ConstGauge::new(v);
             g.encode(e.encode_descriptor(name, help, None, g.metric_type())?)?;

@@ -244,6 +244,7 @@ impl StreamControl {
             encoder_restarts: p.encoder_restarts.load(Ordering::Relaxed),
             audio_peak_dbfs: p.audio_peak_cdb.load(Ordering::Relaxed) as f64 / 100.0,
             audio_rms_dbfs: p.audio_rms_cdb.load(Ordering::Relaxed) as f64 / 100.0,
+            audio_loudness_lufs: p.audio_loudness_cdb.load(Ordering::Relaxed) as f64 / 100.0,
             rung: p.rung.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             target_kbps: p.bitrate_kbps.load(Ordering::Relaxed),
             steps_down: p.steps_down.load(Ordering::Relaxed),
@@ -317,6 +318,7 @@ impl StreamControl {
             "restarts": self.restarts(),
             "audio_peak_dbfs": f.audio_peak_dbfs,
             "audio_rms_dbfs": f.audio_rms_dbfs,
+            "audio_loudness_lufs": f.audio_loudness_lufs,
             "rung": f.rung,
             "top_rung": format!("{}@{}", self.config.stream.resolution, self.config.stream.bitrate_kbps),
             "target_kbps": f.target_kbps,
@@ -356,6 +358,8 @@ pub struct StreamFigures {
     pub audio_peak_dbfs: f64,
     /// Program audio over the last 3 s: RMS level, dBFS.
     pub audio_rms_dbfs: f64,
+    /// Program audio over the last 3 s: EBU R128 short-term loudness, LUFS.
+    pub audio_loudness_lufs: f64,
     /// The ladder's rung in use ("720p@3000").
     pub rung: String,
     /// The video bit rate asked of the encoder, kbit/s.

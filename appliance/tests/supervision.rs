@@ -113,6 +113,12 @@ async fn a_stream_whose_frame_loop_gives_up_is_started_again() {
         .and_then(|v| v.trim().parse().ok())
         .expect("the audio peak in /metrics");
     assert!((-60.0..0.0).contains(&peak), "{peak} dBFS");
+    let loudness: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("sothebais_stream_audio_loudness_lufs "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the audio loudness in /metrics");
+    assert!((-70.0..0.0).contains(&loudness), "{loudness} LUFS");
     let log = std::fs::read_to_string(&app.running.log).unwrap();
     assert!(
         log.contains("the stream's frame loop ended; starting it again")

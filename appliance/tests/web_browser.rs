@@ -211,7 +211,10 @@ async fn an_operator_runs_an_auction_from_the_browser() {
     let app = WebAppliance::start(
         dir.path(),
         "[simulation]\nenabled = true\nbidders = 10\nthink_secs = 1\ndemo_campaign = false",
-        &[],
+        &[
+            ("SOTHEBAIS_STREAM__ENABLED", "true"),
+            ("SOTHEBAIS_STREAM__RECORD", "off"),
+        ],
     );
     // Two-factor is on for the admin, so the browser logs in with a code.
     let mut api = app.client();
@@ -404,6 +407,79 @@ async fn an_operator_runs_an_auction_from_the_browser() {
             .await;
         b.screenshot(&format!("web-{page}.png")).await;
     }
+
+    // The Stream page's audio meter follows the program audio while the page stays open.
+    // (The schedule may have started it already: either way it runs.)
+    api.send("POST", "/api/v1/stream/start", json!({})).await;
+    assert_eq!(
+        api.get("/api/v1/stream").await.json()["streaming"],
+        true,
+        "the stream runs"
+    );
+    b.goto(&format!("{}/stream", app.base)).await;
+    b.wait_text(
+        "#audio-level",
+        "the meter to read the stream's audio",
+        Duration::from_secs(60),
+        |t| t.contains("LUFS"),
+    )
+    .await;
+    let meter = |id: &str| format!("return document.getElementById('{id}').value;");
+    let peak = b.script(&meter("audio-peak"), json!([])).await;
+    let loudness = b.script(&meter("audio-loudness"), json!([])).await;
+    assert!(
+        peak.as_f64().is_some_and(|p| p > -60.0 && p < 0.0),
+        "peak meter {peak}"
+    );
+    assert!(
+        loudness.as_f64().is_some_and(|l| l > -60.0 && l < 0.0),
+        "loudness meter {loudness}"
+    );
+
+    // The host's character, edited in the browser: a mistake is named and nothing changes; a
+    // good edit is saved and used at once.
+    let editor = "form[data-api='/api/v1/host/character']";
+    let edit = "const t = document.querySelector(arguments[0] + ' textarea'); \
+                t.value = t.value.replace(/^name = .*$/m, arguments[1]);";
+    b.script(edit, json!([editor, "name = \"\""])).await;
+    b.click(&format!("{editor} button")).await;
+    b.accept_dialog().await;
+    b.wait_text(
+        "#flash",
+        "the empty name to be refused",
+        Duration::from_secs(10),
+        |t| t.contains("name"),
+    )
+    .await;
+    b.goto(&format!("{}/stream", app.base)).await;
+    b.script(edit, json!([editor, "name = \"Lady Gavel\""]))
+        .await;
+    b.click(&format!("{editor} button")).await;
+    b.accept_dialog().await;
+    b.wait_text(
+        "#flash",
+        "the character to be saved",
+        Duration::from_secs(10),
+        |t| t.contains("Done"),
+    )
+    .await;
+    b.goto(&format!("{}/stream", app.base)).await;
+    b.wait_text("h1", "the stream page", Duration::from_secs(10), |t| {
+        t == "Stream"
+    })
+    .await;
+    // (What a model is told sits in a closed <details>: read its text, not what is shown.)
+    let prompt = b
+        .script(
+            "return document.getElementById('host-prompt').textContent;",
+            json!([]),
+        )
+        .await;
+    assert!(
+        prompt.as_str().is_some_and(|p| p.contains("Lady Gavel")),
+        "{prompt}"
+    );
+    b.screenshot("web-host-character.png").await;
     drop(b);
     let _ = app.running.terminate(Duration::from_secs(20));
 }

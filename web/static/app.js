@@ -231,7 +231,7 @@ function renderDashboard(d) {
         ["Bit rate", s.bitrate_kbps !== undefined ? `${s.bitrate_kbps} kb/s` : ""], ["Dropped frames", s.dropped_frames],
         ["Reconnects", s.reconnects], ["Encoder", s.encoder],
         ["Ladder", s.rung ? `${s.rung} (${s.steps_down} down, ${s.steps_up} up)` : ""],
-        ["Audio", s.audio_peak_dbfs !== undefined ? `peak ${s.audio_peak_dbfs.toFixed(1)} dBFS, RMS ${s.audio_rms_dbfs.toFixed(1)} dBFS` : ""]])
+        ["Audio", audioText(s)]])
       : el("span", "not streaming", "muted"));
   const x = d.x_spend;
   const usd = (v) => `$${Number(v || 0).toFixed(2)}`;
@@ -248,6 +248,34 @@ function renderDashboard(d) {
   document.getElementById("last-tweets").replaceChildren(tableOf(["From", "Text", "Meaning", "At"],
     d.last_tweets.map((t) => [`@${t.handle}`, t.text, t.reason ? `${t.kind}: ${t.reason}` : t.kind, t.at])));
   document.getElementById("updated").textContent = new Date(d.built_at_ms).toLocaleTimeString();
+}
+
+// The program audio's level in words (the Stream page's meter and the dashboard's stream card).
+function audioText(s) {
+  if (!s || s.audio_peak_dbfs === undefined) return "";
+  return `peak ${s.audio_peak_dbfs.toFixed(1)} dBFS, RMS ${s.audio_rms_dbfs.toFixed(1)} dBFS, ` +
+    `loudness ${s.audio_loudness_lufs.toFixed(1)} LUFS (last 3 s)`;
+}
+
+// The Stream page's audio meter, read twice a second while the page is open.
+function wireAudioMeter() {
+  const root = document.querySelector("[data-audio]");
+  if (!root) return;
+  const peak = document.getElementById("audio-peak");
+  const loud = document.getElementById("audio-loudness");
+  const text = document.getElementById("audio-level");
+  const read = async () => {
+    try {
+      const r = await fetch(root.dataset.audio, { headers: { accept: "application/json" } });
+      if (!r.ok) return;
+      const s = (await r.json()).stats || {};
+      if (s.audio_peak_dbfs === undefined) { text.textContent = "not streaming"; peak.value = -60; loud.value = -60; return; }
+      peak.value = s.audio_peak_dbfs;
+      loud.value = s.audio_loudness_lufs;
+      text.textContent = audioText(s);
+    } catch (_) { /* the next read tries again */ }
+  };
+  setInterval(read, 500);
 }
 
 function wireLive() {
@@ -275,4 +303,5 @@ document.addEventListener("DOMContentLoaded", () => {
   wireTotp();
   wireLive();
   wirePreview();
+  wireAudioMeter();
 });

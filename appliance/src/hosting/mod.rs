@@ -5,6 +5,7 @@
 //! its mood and line in the store so that a restart resumes them.
 
 pub mod facts;
+pub mod memory;
 mod posts;
 mod questions;
 
@@ -283,6 +284,7 @@ pub struct Director {
     stats: Arc<HostStats>,
     lines: Lines,
     saved: Saved,
+    memory: memory::Memory,
     last_line: Instant,
     last_bid: Instant,
 }
@@ -310,6 +312,7 @@ impl Director {
             .state(STATE_KEY)?
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
+        let memory = memory::Memory::load(&store.read()?);
         Ok(Director {
             config: config.clone(),
             character,
@@ -324,6 +327,7 @@ impl Director {
             stats,
             lines: Lines::new(REMEMBER),
             saved,
+            memory,
             last_line: Instant::now()
                 .checked_sub(MIN_CHATTER_GAP)
                 .unwrap_or_else(Instant::now),
@@ -527,7 +531,13 @@ impl Director {
             let Ok(Some(a)) = r.auction(auction) else {
                 return;
             };
-            match facts::gather(&r, &a, moment, now) {
+            let gathered = facts::gather(&r, &a, moment, now).and_then(|mut g| {
+                if let Some(leader) = a.leader {
+                    memory::recall(&r, &self.memory, leader, "leader", &mut g)?;
+                }
+                Ok(g)
+            });
+            match gathered {
                 Ok(g) => g,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read the facts for the host");

@@ -52,7 +52,11 @@ impl Director {
                 Ok(Some(u)) => u.handle,
                 _ => return,
             };
-            match super::facts::gather(&r, a, Moment::Quiet, now) {
+            let gathered = super::facts::gather(&r, a, Moment::Quiet, now).and_then(|mut g| {
+                super::memory::recall(&r, &self.memory, q.author, "asker", &mut g)?;
+                Ok(g)
+            });
+            match gathered {
                 Ok(g) => (g, asker),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read the facts for an answer");
@@ -61,7 +65,6 @@ impl Director {
             }
         };
         let topic = answers::topic(&q.text);
-        g.ground.handles.push(asker.clone());
         g.json["moment"] = "a viewer asked a question".into();
         g.json["question"] = serde_json::json!({
             "from": format!("@{asker}"),
@@ -99,8 +102,35 @@ impl Director {
             tracing::info!(tweet = %q.id, error = %e, "the question is not answered again");
             return;
         }
-        let said = format!("@{asker} asked about {}. {answer}", topic.label());
+        let again = self.memory.asked(q.author).is_some();
+        self.memory.remember(q.author, topic.label(), now);
+        self.keep_memory().await;
+        let said = if again {
+            format!(
+                "@{asker} is back with another question, about {}. {answer}",
+                topic.label()
+            )
+        } else {
+            format!("@{asker} asked about {}. {answer}", topic.label())
+        };
         self.say(said, g.auction, g.phase, PRIORITY, cued + FRESH, cued)
             .await;
+    }
+
+    /// Keeps the memory of questions in the store (a failure is logged: the answer stands).
+    async fn keep_memory(&self) {
+        let Ok(value) = serde_json::to_string(&self.memory) else {
+            return;
+        };
+        let kept = self
+            .engine
+            .execute(Command::SaveState {
+                key: super::memory::MEMORY_KEY.into(),
+                value,
+            })
+            .await;
+        if let Err(e) = kept {
+            tracing::warn!(error = %e, "cannot keep the host's memory of questions");
+        }
     }
 }

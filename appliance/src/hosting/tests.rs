@@ -353,7 +353,7 @@ async fn questions_get_one_grounded_answer_on_x_and_on_stream_whatever_they_say(
         "@SothebAIs is this a good investment? will it go up?",
     )
     .await;
-    let (mut d, _, _) = director(
+    let (mut d, rx, _) = director(
         &b,
         &HostConfig {
             speak: false,
@@ -367,6 +367,29 @@ async fn questions_get_one_grounded_answer_on_x_and_on_stream_whatever_they_say(
         "{}",
         t.message
     );
+    // The host remembers her (across the new director: the memory is in the store).
+    assert!(
+        rx.borrow()
+            .caption
+            .starts_with("@alice is back with another question, about "),
+        "{}",
+        rx.borrow().caption
+    );
+    let memory = super::memory::Memory::load(&b.store.read().unwrap());
+    let alice = memory.asked(store::UserId(77)).expect("alice remembered");
+    assert_eq!(alice.count, 2);
+    // And a model would be told so, every number in it a grounding fact.
+    let r = b.store.read().unwrap();
+    let a = r.auction(b.auction).unwrap().unwrap();
+    let mut g = super::facts::gather(&r, &a, Moment::Quiet, b.clock.now()).unwrap();
+    super::memory::recall(&r, &memory, store::UserId(77), "asker", &mut g).unwrap();
+    let m = &g.json["asker_memory"];
+    assert_eq!(m["handle"], "@alice");
+    assert_eq!(m["questions_answered_before"], 2);
+    assert_eq!(m["bids_in_earlier_auctions"], 0);
+    assert!(g.ground.numbers.contains(&"2".to_string()));
+    assert!(g.ground.handles.contains(&"alice".to_string()));
+    drop(r);
     assert_eq!(replies(&b), ["501", "502"]);
     // The log replays to the same state.
     let report = store::check::run(&b.store).unwrap();

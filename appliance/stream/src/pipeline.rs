@@ -77,6 +77,8 @@ pub struct PipelineStats {
     pub audio_peak_cdb: AtomicI64,
     /// Program audio: the RMS level of the last 3 s, in hundredths of a dBFS.
     pub audio_rms_cdb: AtomicI64,
+    /// Program audio: EBU R128 short-term loudness (3 s), in hundredths of a LUFS.
+    pub audio_loudness_cdb: AtomicI64,
     /// Whether the standby picture is on air, and why.
     pub standby: Mutex<Option<String>>,
     /// The latest keyframe sent out, with the parameter sets that decode it: the operator's
@@ -431,13 +433,16 @@ pub fn run(
         voiceover = settings
             .speaker
             .mix(&mut pcm, AUDIO_CHANNELS as usize, Instant::now());
-        let (peak, rms) = meter.push(&pcm);
+        let level = meter.push(&pcm);
         stats
             .audio_peak_cdb
-            .store((peak * 100.0).round() as i64, Ordering::Relaxed);
+            .store((level.peak * 100.0).round() as i64, Ordering::Relaxed);
         stats
             .audio_rms_cdb
-            .store((rms * 100.0).round() as i64, Ordering::Relaxed);
+            .store((level.rms * 100.0).round() as i64, Ordering::Relaxed);
+        stats
+            .audio_loudness_cdb
+            .store((level.loudness * 100.0).round() as i64, Ordering::Relaxed);
         samples = target;
         match aac.push(&pcm) {
             Ok(frames) => {

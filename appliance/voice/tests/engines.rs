@@ -29,6 +29,59 @@ fn flite_speaks_a_line_at_the_stream_rate() {
     assert!(matches!(v.speak("\u{1F389}"), Err(VoiceError::Empty)));
 }
 
+/// Piper, installed by the test command in its own environment: `SOTHEBAIS_PIPER` is the
+/// program, `SOTHEBAIS_PIPER_MODEL` the voice.
+#[test]
+fn piper_speaks_a_line_at_the_stream_rate() {
+    let (Some(program), Some(model)) = (
+        std::env::var_os("SOTHEBAIS_PIPER"),
+        std::env::var_os("SOTHEBAIS_PIPER_MODEL"),
+    ) else {
+        panic!(
+            "Piper is installed by the test command (.ci/test), which sets SOTHEBAIS_PIPER and \
+             SOTHEBAIS_PIPER_MODEL"
+        );
+    };
+    let model = model.to_string_lossy().into_owned();
+    let v = Voice::new("piper", &model, 1.0)
+        .unwrap()
+        .with_program(program)
+        .with_timeout(Duration::from_secs(60));
+    v.check().expect("piper and its voice");
+    assert!(
+        v.describe().contains("en_US-joe-medium"),
+        "{}",
+        v.describe()
+    );
+    let line = "@ada takes the lead at 2.5 ETH! Who dares go higher?";
+    let samples = v.speak(line).unwrap();
+    let secs = samples.len() as f64 / f64::from(RATE);
+    assert!((1.5..10.0).contains(&secs), "{secs} s of speech");
+    let peak = samples.iter().map(|s| s.unsigned_abs()).max().unwrap();
+    assert!(peak > 3_000, "audible: peak {peak}");
+    // Speech, not a tone: the level moves (syllables and pauses) over 50 ms windows.
+    let windows: Vec<f64> = samples
+        .chunks(2400)
+        .map(|w| (w.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / w.len() as f64).sqrt())
+        .collect();
+    let loud = windows.iter().cloned().fold(0.0, f64::max);
+    let quiet = windows.iter().filter(|w| **w < loud / 10.0).count();
+    assert!(quiet >= 2, "pauses between words: {windows:?}");
+    // Slower speech is longer.
+    let slow = Voice::new("piper", &model, 0.7)
+        .unwrap()
+        .with_program(std::env::var_os("SOTHEBAIS_PIPER").unwrap())
+        .with_timeout(Duration::from_secs(60))
+        .speak(line)
+        .unwrap();
+    assert!(
+        slow.len() * 10 > samples.len() * 12,
+        "{} vs {}",
+        slow.len(),
+        samples.len()
+    );
+}
+
 #[test]
 fn a_hung_or_failing_engine_is_an_error_within_the_limit() {
     let tmp = tempfile::tempdir().unwrap();

@@ -10,18 +10,19 @@ pub(super) async fn stream(depot: &mut Depot, res: &mut Response) {
     let standby = app.backend.standby();
     let scenes = app.backend.scenes();
     let status = app.backend.status();
-    let audio = match (
-        status["stream"]["audio_peak_dbfs"].as_f64(),
-        status["stream"]["audio_rms_dbfs"].as_f64(),
-    ) {
-        (Some(peak), Some(rms)) => format!("peak {peak:.1} dBFS, RMS {rms:.1} dBFS (last 3 s)"),
-        _ => "not streaming".to_string(),
-    };
+    let level = |key: &str| status["stream"][key].as_f64();
+    let (peak, loudness) = (level("audio_peak_dbfs"), level("audio_loudness_lufs"));
+    let audio = audio_text(peak, level("audio_rms_dbfs"), loudness);
     page(depot, res, "Stream", |_, s| {
         let operate = can_operate(s);
         Ok(html! {
             p { "Streaming: " strong #streaming { (if on { "on" } else { "off" }) } }
-            p { "Program audio: " span #audio-level { (audio) } }
+            div.audio-meter data-audio="/api/v1/stream" {
+                p { "Program audio: " span #audio-level { (audio) } }
+                // Scales from -60 to 0: the bed sits near -30, speech near -14 LUFS, 0 clips.
+                label { "Peak " meter #audio-peak min="-60" max="0" low="-40" high="-3" optimum="-12" value=(peak.unwrap_or(-60.0)) {} }
+                label { " Loudness " meter #audio-loudness min="-60" max="0" low="-40" high="-9" optimum="-16" value=(loudness.unwrap_or(-60.0)) {} }
+            }
             @if operate && on {
                 (api_form("/api/v1/stream/stop", "POST", "Stop streaming", Some("Stop the live stream?"), false, html! {}))
             } @else if operate {
@@ -165,4 +166,14 @@ pub(super) async fn assets(depot: &mut Depot, res: &mut Response) {
             (table(&["", "Name", "Kind", ""], &rows))
         })
     });
+}
+
+/// The program audio's level in words, as the Stream page and its live meter show it.
+fn audio_text(peak: Option<f64>, rms: Option<f64>, loudness: Option<f64>) -> String {
+    match (peak, rms, loudness) {
+        (Some(peak), Some(rms), Some(lufs)) => {
+            format!("peak {peak:.1} dBFS, RMS {rms:.1} dBFS, loudness {lufs:.1} LUFS (last 3 s)")
+        }
+        _ => "not streaming".to_string(),
+    }
 }
