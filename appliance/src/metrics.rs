@@ -237,6 +237,13 @@ impl Collector for ApplianceMetrics {
             )?;
             counter(
                 &mut e,
+                "host_model_tokens",
+                "Tokens the model used (prompts and answers; estimated when a server reports none)",
+                None,
+                load(&h.model_tokens),
+            )?;
+            counter(
+                &mut e,
                 "host_voice_errors",
                 "Lines the voice could not speak",
                 None,

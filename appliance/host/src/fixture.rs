@@ -33,6 +33,7 @@ pub(crate) fn grounded() -> Facts {
         numbers: ["2.5", "2.6", "1", "4", "3", "30"]
             .map(String::from)
             .to_vec(),
+        amounts: ["2.5", "2.6", "1"].map(String::from).to_vec(),
         handles: vec!["ada".into(), "bob".into()],
         times: vec![],
         lots: vec!["Genesis #3".into(), "Genesis #2".into()],

@@ -6,7 +6,9 @@
 //! - **times**: `14:00`, `2:05 pm`, compared as 24-hour `HH:MM`;
 //! - **numbers and amounts**: `2.5`, `2.50`, `#3`, `3rd`, `1,000` and the words `one` to
 //!   `twenty`, `thirty` … `ninety`, `hundred`, compared as exact decimals (`2.50` = `2.5`); a
-//!   number inside a handle, a time or a fact's lot name is not counted twice;
+//!   number inside a handle, a time or a fact's lot name is not counted twice; a number said
+//!   as ETH (`1 ETH`, `2.5ETH`, `Ξ2.5`) must be one of the facts' amounts, not any number (a
+//!   lot's `#1` does not make `1 ETH` true);
 //! - **lot names**: any quoted title (`"…"`, `“…”`), and any catalogue name the facts do not
 //!   allow, must be one of the facts' lots.
 
@@ -17,6 +19,9 @@ use std::collections::BTreeSet;
 pub struct Facts {
     /// Numbers and amounts, as written in the facts (`2.5`, `30`, `0.1`).
     pub numbers: Vec<String>,
+    /// The amounts in ETH among them (prices, bids, the reserve): the only numbers a line may
+    /// say as ETH.
+    pub amounts: Vec<String>,
     /// Handles without `@`.
     pub handles: Vec<String>,
     /// Times, `HH:MM` 24-hour.
@@ -148,6 +153,7 @@ pub fn check(line: &str, facts: &Facts) -> Result<(), Vec<Violation>> {
         }
     }
     let numbers: BTreeSet<String> = facts.numbers.iter().filter_map(|n| canonical(n)).collect();
+    let amounts: BTreeSet<String> = facts.amounts.iter().filter_map(|n| canonical(n)).collect();
     let handles: BTreeSet<String> = facts.handles.iter().map(|h| h.to_lowercase()).collect();
     let times: BTreeSet<&str> = facts.times.iter().map(String::as_str).collect();
     let tokens: Vec<&str> = rest.split_whitespace().collect();
@@ -200,7 +206,16 @@ pub fn check(line: &str, facts: &Facts) -> Result<(), Vec<Violation>> {
             .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
             .unwrap_or(t.len());
         let number = t[..end].trim_end_matches(['.', ',']);
+        let in_eth = token.starts_with('Ξ')
+            || t[end..].to_lowercase().starts_with("eth")
+            || tokens.get(i + 1).is_some_and(|w| {
+                w.trim_matches(|c: char| !c.is_alphanumeric())
+                    .eq_ignore_ascii_case("eth")
+            });
         match canonical(number) {
+            Some(n) if in_eth && !amounts.contains(&n) => {
+                bad.push(Violation::Number(token.to_string()))
+            }
             Some(n) if numbers.contains(&n) => {}
             _ => bad.push(Violation::Number(token.to_string())),
         }
@@ -229,6 +244,7 @@ mod tests {
                 "3".into(),
                 "4".into(),
             ],
+            amounts: vec!["2.5".into(), "2.6".into()],
             handles: vec!["Ada".into(), "bob_b".into()],
             times: vec!["16:00".into()],
             lots: vec!["Genesis #3".into()],
@@ -270,6 +286,13 @@ mod tests {
             ("Lot #9 closes soon", Violation::Number("#9".into())),
             ("It's worth $5,000", Violation::Number("$5,000".into())),
             ("The 7th bid wins", Violation::Number("7th".into())),
+            // A number of the facts, but not an amount (seen from a real small model).
+            (
+                "You will be bidding 3 ETH tomorrow",
+                Violation::Number("3".into()),
+            ),
+            ("Only 30ETH", Violation::Number("30ETH".into())),
+            ("Ξ15 takes it", Violation::Number("Ξ15".into())),
             (
                 "Bid ２ ETH now",
                 Violation::Number("a digit outside 0-9".into()),

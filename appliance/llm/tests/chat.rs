@@ -84,6 +84,8 @@ fn config(url: &str, tokens_per_hour: u64) -> Config {
         timeout: Duration::from_millis(500),
         max_tokens: 80,
         tokens_per_hour,
+        usd_per_million_tokens: 0.0,
+        usd_per_hour: 0.0,
     }
 }
 
@@ -195,6 +197,27 @@ async fn the_hourly_token_budget_stops_asking() {
         script.lock().unwrap().seen.len(),
         2,
         "no request once the budget is spent"
+    );
+    // A dollar budget: at $2 per million tokens, $0.0002 an hour is 100 tokens; a server that
+    // reports no usage is counted by its text (four characters a token), not as free.
+    script.lock().unwrap().body = serde_json::json!({
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Going twice!"}}]
+    })
+    .to_string();
+    let client = Client::new(Config {
+        usd_per_million_tokens: 2.0,
+        usd_per_hour: 0.0002,
+        ..config(&url, 0)
+    })
+    .unwrap();
+    let system = "s".repeat(200);
+    let line = client.line(&system, &facts).await.unwrap();
+    assert_eq!(line.tokens, (200 + 2 + 12_u64).div_ceil(4), "estimated");
+    assert!((client.usd_this_hour() - 54.0 * 2.0 / 1e6).abs() < 1e-12);
+    assert!(client.line(&system, &facts).await.is_ok(), "54 of 100");
+    assert_eq!(
+        client.line(&system, &facts).await.unwrap_err(),
+        LlmError::Budget(100)
     );
     // A model elsewhere must be reached over https.
     assert!(

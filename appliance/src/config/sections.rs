@@ -507,7 +507,7 @@ impl Default for SimulationConfig {
 }
 
 /// The AI host: its character, its voice and the model that writes its lines.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HostConfig {
     /// Whether the host reacts to the auction (mood, lines, voice).
@@ -527,6 +527,11 @@ pub struct HostConfig {
     pub llm_timeout_ms: u64,
     /// Tokens the model may use per hour (prompts and answers); 0: no limit.
     pub llm_tokens_per_hour: u64,
+    /// What the model's provider charges, US dollars per million tokens; 0: free (a model on
+    /// the box).
+    pub llm_usd_per_million_tokens: f64,
+    /// US dollars the model may cost per hour (with the price above); 0: no limit.
+    pub llm_usd_per_hour: f64,
     /// Seconds without a bid after which the host remarks on the quiet.
     pub quiet_secs: u64,
 }
@@ -542,6 +547,8 @@ impl Default for HostConfig {
             llm_key: Secret::default(),
             llm_timeout_ms: 2000,
             llm_tokens_per_hour: 50_000,
+            llm_usd_per_million_tokens: 0.0,
+            llm_usd_per_hour: 0.0,
             quiet_secs: 90,
         }
     }
@@ -555,6 +562,23 @@ impl HostConfig {
         }
         if !(10..=3600).contains(&self.quiet_secs) {
             return Err("host.quiet_secs must be 10 to 3600".into());
+        }
+        for (key, v) in [
+            (
+                "host.llm_usd_per_million_tokens",
+                self.llm_usd_per_million_tokens,
+            ),
+            ("host.llm_usd_per_hour", self.llm_usd_per_hour),
+        ] {
+            if !(v.is_finite() && (0.0..=10_000.0).contains(&v)) {
+                return Err(format!("{key} must be 0 to 10000 (US dollars)"));
+            }
+        }
+        if self.llm_usd_per_hour > 0.0 && self.llm_usd_per_million_tokens == 0.0 {
+            return Err(
+                "host.llm_usd_per_hour needs host.llm_usd_per_million_tokens (the price) to count spend"
+                    .into(),
+            );
         }
         if !self.llm_url.is_empty() {
             if !(self.llm_url.starts_with("http://") || self.llm_url.starts_with("https://")) {

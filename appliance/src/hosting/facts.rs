@@ -207,6 +207,14 @@ pub fn gather(r: &Reader, a: &Auction, moment: Moment, now: Timestamp) -> store:
             .iter()
             .filter_map(|b| b["amount_eth"].as_str().map(String::from)),
     );
+    // The amounts in ETH: the only numbers a line may say as ETH.
+    // (Before the first bid there is no price to say.)
+    let mut amounts = numbers[usize::from(!bid)..3].to_vec();
+    amounts.extend(
+        recent
+            .iter()
+            .filter_map(|b| b["amount_eth"].as_str().map(String::from)),
+    );
     let mut catalogue = Vec::new();
     for other in r.auctions()? {
         if other.campaign == a.campaign
@@ -224,6 +232,7 @@ pub fn gather(r: &Reader, a: &Auction, moment: Moment, now: Timestamp) -> store:
         json,
         ground: Facts {
             numbers,
+            amounts,
             handles,
             times: vec![
                 ends_et.format("%H:%M").to_string(),

@@ -80,6 +80,8 @@ pub struct HostStats {
     pub rejected: AtomicU64,
     /// Model calls that failed (timeout, error, budget).
     pub model_errors: AtomicU64,
+    /// Tokens the model used.
+    pub model_tokens: AtomicU64,
     /// Lines the voice could not speak.
     pub voice_errors: AtomicU64,
     /// The voice in use, or why there is none.
@@ -239,6 +241,8 @@ fn model_of(config: &HostConfig) -> Result<Option<llm::Client>, String> {
         timeout: Duration::from_millis(config.llm_timeout_ms),
         max_tokens: 120,
         tokens_per_hour: config.llm_tokens_per_hour,
+        usd_per_million_tokens: config.llm_usd_per_million_tokens,
+        usd_per_hour: config.llm_usd_per_hour,
     })
     .map(Some)
 }
@@ -627,7 +631,13 @@ impl Director {
     /// A line from the model told `system`, if it answers in time and holds to `g`'s facts.
     async fn model_line_with(&self, system: &str, g: &facts::Gathered) -> Option<String> {
         let model = self.model.as_ref()?;
-        match model.line(system, &g.json).await {
+        let answer = model.line(system, &g.json).await;
+        if let Ok(line) = &answer {
+            self.stats
+                .model_tokens
+                .fetch_add(line.tokens, Ordering::Relaxed);
+        }
+        match answer {
             Ok(line) => match ground::check(&line.text, &g.ground) {
                 Ok(()) => Some(line.text),
                 Err(v) => {
