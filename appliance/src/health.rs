@@ -245,6 +245,12 @@ impl Parts {
         r
     }
 
+    /// Whether the engine takes a durable write now (the watchdog's question); a write in the
+    /// last two seconds answers for it.
+    pub async fn engine_alive(&self) -> Result<(), String> {
+        self.probe().await
+    }
+
     /// Judges every part now (writing through the engine first), remembering since when each
     /// is in its state.
     pub async fn check(&self) -> Readiness {

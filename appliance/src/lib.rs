@@ -18,6 +18,7 @@ pub mod logging;
 pub mod metrics;
 pub mod ops;
 pub mod run;
+pub mod service;
 pub mod sim;
 pub mod streaming;
 pub mod supervisor;

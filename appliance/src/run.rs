@@ -293,6 +293,20 @@ pub async fn run(
         None
     };
     tracing::info!(data = %config.data_dir.display(), "appliance running");
+    if let Some(period) = crate::service::watchdog_period() {
+        let (parts, stopped) = (parts.clone(), stopped.clone());
+        tracing::info!(
+            period_ms = period.as_millis() as u64,
+            "the service manager's watchdog is on"
+        );
+        sup.spawn("watchdog", move || {
+            crate::service::watchdog(parts.clone(), period, stopped.clone())
+        });
+    }
+    crate::service::ready(&match &web {
+        Some(w) => format!("serving; admin page https://{}/", w.addr),
+        None => "serving".to_string(),
+    });
 
     let streams_for_duration = config.stream.enabled && duration.is_some();
     wait_for_stop(
@@ -301,6 +315,7 @@ pub async fn run(
     )
     .await;
     tracing::info!("stopping");
+    crate::service::stopping();
     let _ = stop.send(true);
     if let Some(web) = web {
         web.stop().await;

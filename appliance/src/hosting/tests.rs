@@ -491,14 +491,14 @@ fn a_silent_or_failing_host_is_a_degraded_part() {
 
 /// A real small model behind llama.cpp's server (`llama-cpp-python[server]` and SmolLM2-135M,
 /// both from PyPI): opt-in, as it takes minutes to build. Run with
-/// `SOTHEBAIS_LLAMA_PYTHON=/venv/bin/python SOTHEBAIS_LLAMA_MODEL=/path/model.gguf cargo test
+/// `LLAMA_TEST_PYTHON=/venv/bin/python LLAMA_TEST_MODEL=/path/model.gguf cargo test
 /// -p appliance --lib real_small_model -- --ignored --nocapture`; it prints the share of lines
 /// the grounding check refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "opt-in: needs llama-cpp-python[server] and a GGUF model (see the doc comment)"]
 async fn a_real_small_model_behind_llama_cpp_is_held_to_the_facts() {
-    let python = std::env::var("SOTHEBAIS_LLAMA_PYTHON").expect("SOTHEBAIS_LLAMA_PYTHON");
-    let model_file = std::env::var("SOTHEBAIS_LLAMA_MODEL").expect("SOTHEBAIS_LLAMA_MODEL");
+    let python = std::env::var("LLAMA_TEST_PYTHON").expect("LLAMA_TEST_PYTHON");
+    let model_file = std::env::var("LLAMA_TEST_MODEL").expect("LLAMA_TEST_MODEL");
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()

@@ -29,17 +29,17 @@ fn flite_speaks_a_line_at_the_stream_rate() {
     assert!(matches!(v.speak("\u{1F389}"), Err(VoiceError::Empty)));
 }
 
-/// Piper, installed by the test command in its own environment: `SOTHEBAIS_PIPER` is the
-/// program, `SOTHEBAIS_PIPER_MODEL` the voice.
+/// Piper, installed by the test command in its own environment: `PIPER_TEST_PROGRAM` is the
+/// program, `PIPER_TEST_MODEL` the voice.
 #[test]
 fn piper_speaks_a_line_at_the_stream_rate() {
     let (Some(program), Some(model)) = (
-        std::env::var_os("SOTHEBAIS_PIPER"),
-        std::env::var_os("SOTHEBAIS_PIPER_MODEL"),
+        std::env::var_os("PIPER_TEST_PROGRAM"),
+        std::env::var_os("PIPER_TEST_MODEL"),
     ) else {
         panic!(
-            "Piper is installed by the test command (.ci/test), which sets SOTHEBAIS_PIPER and \
-             SOTHEBAIS_PIPER_MODEL"
+            "Piper is installed by the test command (.ci/test), which sets PIPER_TEST_PROGRAM and \
+             PIPER_TEST_MODEL"
         );
     };
     let model = model.to_string_lossy().into_owned();
@@ -70,7 +70,7 @@ fn piper_speaks_a_line_at_the_stream_rate() {
     // Slower speech is longer.
     let slow = Voice::new("piper", &model, 0.7)
         .unwrap()
-        .with_program(std::env::var_os("SOTHEBAIS_PIPER").unwrap())
+        .with_program(std::env::var_os("PIPER_TEST_PROGRAM").unwrap())
         .with_timeout(Duration::from_secs(60))
         .speak(line)
         .unwrap();
