@@ -204,6 +204,21 @@ pub enum Cmd {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Self-update from signed releases: what is offered, install it, go back, the history.
+    Update {
+        /// Configuration file (`[update]`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// What to do.
+        #[command(subcommand)]
+        action: UpdateAction,
+    },
+    /// Make releases: a signing key, a signed release file.
+    Release {
+        /// What to do.
+        #[command(subcommand)]
+        action: ReleaseAction,
+    },
     /// Print the documented default configuration.
     Config,
     /// Show what a tweet means to the appliance, as one JSON object (kind: bid, ceiling (`bid
@@ -489,4 +504,46 @@ pub struct AuctionAction {
     /// Who (defaults to $USER).
     #[arg(long)]
     pub actor: Option<String>,
+}
+
+/// `appliance update …`.
+#[derive(Debug, Subcommand)]
+pub enum UpdateAction {
+    /// Whether a newer release is offered (exit status 0 either way; its notes are printed).
+    Check,
+    /// Install the newest release into the other slot and switch to it; it must prove healthy
+    /// within `update.health_secs` or the previous version comes back. Refused while an auction
+    /// is open, unless forced.
+    Apply {
+        /// Apply even while an auction is open.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Go back to the version in the other slot.
+    Rollback,
+    /// The running version, the other slot, a pending update, bad versions, the history.
+    Status,
+}
+
+/// `appliance release …`.
+#[derive(Debug, Subcommand)]
+pub enum ReleaseAction {
+    /// Make a signing key: the key pair to FILE (keep it secret, off the box), the public key
+    /// (for `update.public_keys`) on standard output.
+    Key {
+        /// Where the key pair goes (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a release file (.tar.gz): OUTPUT is the signed copy, its name the signing context
+    /// (`appliance-<version>-<arch>-linux.tar.gz`).
+    Sign {
+        /// The key pair.
+        #[arg(long)]
+        key: PathBuf,
+        /// The unsigned .tar.gz.
+        input: PathBuf,
+        /// The signed file.
+        output: PathBuf,
+    },
 }

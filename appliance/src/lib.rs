@@ -22,4 +22,5 @@ pub mod service;
 pub mod sim;
 pub mod streaming;
 pub mod supervisor;
+pub mod updating;
 pub mod verify;

@@ -5,7 +5,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use appliance::cli::{AdminAction, BenchWhat, Cli, Cmd, CtlAction, ExportWhat, HostAction};
+use appliance::cli::{
+    AdminAction, BenchWhat, Cli, Cmd, CtlAction, ExportWhat, HostAction, ReleaseAction,
+    UpdateAction,
+};
 use appliance::config::{Config, LogFormat};
 use appliance::{config, demo, logging, ops, run};
 use clap::Parser;
@@ -402,6 +405,36 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Config => {
             stdout.write_all(config::DOCUMENTED.as_bytes())?;
         }
+        Cmd::Update { config, action } => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let cfg = Config::from_env(config.as_deref()).map_err(anyhow::Error::msg)?;
+            use appliance::updating;
+            match action {
+                UpdateAction::Status => updating::status(&cfg, &mut stdout)?,
+                UpdateAction::Check => {
+                    updating::check(&cfg, &mut stdout)?;
+                }
+                UpdateAction::Apply { force } => {
+                    updating::apply(&cfg, force, &mut stdout)?;
+                }
+                UpdateAction::Rollback => updating::rollback(&cfg, &mut stdout)?,
+            }
+        }
+        Cmd::Release { action } => match action {
+            ReleaseAction::Key { out } => {
+                if out.exists() {
+                    bail!("{} exists; not overwritten", out.display());
+                }
+                let (pair, public) = provisioning::update::generate_key()?;
+                appliance::files::write_private(&out, &pair)
+                    .with_context(|| format!("cannot write {}", out.display()))?;
+                writeln!(stdout, "{public}")?;
+            }
+            ReleaseAction::Sign { key, input, output } => {
+                provisioning::update::sign(&input, &output, &key)?;
+                writeln!(stdout, "signed: {}", output.display())?;
+            }
+        },
         Cmd::ParseTweet { text, author, host } => {
             let outcome = domain::grammar::explain(&text, &host, author.as_deref());
             writeln!(stdout, "{}", serde_json::to_string(&outcome)?)?;

@@ -303,6 +303,13 @@ pub async fn run(
             crate::service::watchdog(parts.clone(), period, stopped.clone())
         });
     }
+    tokio::spawn(crate::updating::gate(
+        config.clone(),
+        parts.clone(),
+        stream.clone(),
+        h.clone(),
+        store.clone(),
+    ));
     crate::service::ready(&match &web {
         Some(w) => format!("serving; admin page https://{}/", w.addr),
         None => "serving".to_string(),

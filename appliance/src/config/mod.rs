@@ -55,6 +55,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// The AI host.
     pub host: HostConfig,
+    /// Self-update from signed releases.
+    pub update: UpdateConfig,
 }
 
 impl Default for Config {
@@ -74,6 +76,7 @@ impl Default for Config {
             web: WebSection::default(),
             alerts: AlertsConfig::default(),
             host: HostConfig::default(),
+            update: UpdateConfig::default(),
         }
     }
 }
@@ -213,6 +216,7 @@ impl Config {
         self.chain.validate()?;
         self.web.validate()?;
         self.host.validate()?;
+        self.update.validate()?;
         self.refuse_passphrase_in_data_dir()?;
         Ok(())
     }

@@ -594,3 +594,46 @@ impl HostConfig {
         Ok(())
     }
 }
+
+/// Self-update from signed releases (`appliance update`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpdateConfig {
+    /// Where releases are listed: the base of GitHub's REST API (or a mirror's on the LAN), or a
+    /// directory holding `releases.json` (GitHub's shape) and the release files.
+    pub url: String,
+    /// The GitHub repository, `owner/name`.
+    pub repo: String,
+    /// The ed25519 public keys (64 hex digits each) a release file must be signed by.
+    pub public_keys: Vec<String>,
+    /// The binary slots (`a`, `b`, the `current` link the service runs).
+    pub slots: PathBuf,
+    /// Seconds a new version has to prove healthy before it is rolled back.
+    pub health_secs: u64,
+    /// Run after a new version is switched to, to restart the service into it; empty: none
+    /// (whoever runs the appliance restarts it).
+    pub restart: String,
+}
+
+impl Default for UpdateConfig {
+    fn default() -> Self {
+        UpdateConfig {
+            url: "https://api.github.com".into(),
+            repo: String::new(),
+            public_keys: Vec::new(),
+            slots: PathBuf::from("/opt/sothebais/slots"),
+            health_secs: 60,
+            restart: "systemctl restart sothebais.service".into(),
+        }
+    }
+}
+
+impl UpdateConfig {
+    /// Checks the values that have limits.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(10..=600).contains(&self.health_secs) {
+            return Err("update.health_secs must be 10 to 600".into());
+        }
+        Ok(())
+    }
+}

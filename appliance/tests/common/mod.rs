@@ -114,12 +114,23 @@ pub struct Running {
 impl Running {
     /// Starts `appliance run --config CONFIG` with extra environment, and waits for its socket.
     pub fn start(config: &Path, data: &Path, log: PathBuf, env: &[(&str, &str)]) -> Running {
+        Running::start_program(Path::new(binary()), config, data, log, env)
+    }
+
+    /// As [`Running::start`], with another copy of the program (an update slot's).
+    pub fn start_program(
+        program: &Path,
+        config: &Path,
+        data: &Path,
+        log: PathBuf,
+        env: &[(&str, &str)],
+    ) -> Running {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log)
             .expect("log file");
-        let mut cmd = Command::new(binary());
+        let mut cmd = Command::new(program);
         cmd.args(["run", "--config"])
             .arg(config)
             .stdin(Stdio::null())

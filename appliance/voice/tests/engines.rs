@@ -67,15 +67,16 @@ fn piper_speaks_a_line_at_the_stream_rate() {
     let loud = windows.iter().cloned().fold(0.0, f64::max);
     let quiet = windows.iter().filter(|w| **w < loud / 10.0).count();
     assert!(quiet >= 2, "pauses between words: {windows:?}");
-    // Slower speech is longer.
-    let slow = Voice::new("piper", &model, 0.7)
+    // Slower speech is longer (Piper's durations vary from run to run: half speed, at least
+    // 1.3 times as long).
+    let slow = Voice::new("piper", &model, 0.5)
         .unwrap()
         .with_program(std::env::var_os("PIPER_TEST_PROGRAM").unwrap())
         .with_timeout(Duration::from_secs(60))
         .speak(line)
         .unwrap();
     assert!(
-        slow.len() * 10 > samples.len() * 12,
+        slow.len() * 10 > samples.len() * 13,
         "{} vs {}",
         slow.len(),
         samples.len()
