@@ -213,6 +213,19 @@ pub enum Cmd {
         #[command(subcommand)]
         action: UpdateAction,
     },
+    /// Write the box's disk image to a disk (refuses a mounted disk or the system's), read it
+    /// back and verify it.
+    Flash {
+        /// The disk image.
+        #[arg(long)]
+        image: PathBuf,
+        /// The whole disk (`/dev/sdX`), or a file (a virtual machine's disk).
+        #[arg(long)]
+        device: PathBuf,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Make releases: a signing key, a signed release file.
     Release {
         /// What to do.

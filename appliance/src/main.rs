@@ -420,6 +420,35 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 UpdateAction::Rollback => updating::rollback(&cfg, &mut stdout)?,
             }
         }
+        Cmd::Flash { image, device, yes } => {
+            if !yes {
+                write!(
+                    stdout,
+                    "Everything on {} will be replaced by {}. Type yes to go on: ",
+                    device.display(),
+                    image.display()
+                )?;
+                stdout.flush()?;
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                if answer.trim() != "yes" {
+                    writeln!(stdout, "Nothing written.")?;
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+            let mut stderr = std::io::stderr();
+            let f = provisioning::flash::flash(&image, &device, |d, a, p| {
+                let _ = write!(stderr, "{}", provisioning::flash::bar(d, a, p));
+            })?;
+            writeln!(
+                stdout,
+                "\nWritten and verified: {} MB to {} ({:.0} MB/s), SHA-256 {}",
+                f.bytes / 1_000_000,
+                device.display(),
+                f.write_mb_s,
+                f.sha256
+            )?;
+        }
         Cmd::Release { action } => match action {
             ReleaseAction::Key { out } => {
                 if out.exists() {

@@ -2,6 +2,7 @@
 //! switch, the update's health gate and rollback.
 //!
 //! - [`slots`]: `a` and `b`, the `current` link, the pending marker, bad versions, history.
+//! - [`flash`]: writing the disk image to a disk, refusing the system's or a mounted one.
 //! - [`update`]: listing releases (GitHub's REST shape, a LAN mirror or a directory), choosing
 //!   one, checking its ed25519 signature, a trial run, installing it into the inactive slot.
 //!
@@ -9,5 +10,6 @@
 //! new version's health; `slot-guard` (beside this crate) rolls back a version that never got
 //! that far.
 
+pub mod flash;
 pub mod slots;
 pub mod update;
