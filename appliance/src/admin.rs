@@ -515,6 +515,28 @@ impl Backend for Admin {
         })
     }
 
+    fn update(&self, action: web::backend::UpdateAction) -> BoxFut<'_, Result<String, String>> {
+        use web::backend::UpdateAction as A;
+        let config = self.config.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let mut out = Vec::new();
+                let done = match action {
+                    A::Status => crate::updating::status(&config, &mut out),
+                    A::Check => crate::updating::check(&config, &mut out).map(|_| ()),
+                    A::Apply { force } => {
+                        crate::updating::apply(&config, force, &mut out).map(|_| ())
+                    }
+                    A::Rollback => crate::updating::rollback(&config, &mut out),
+                };
+                let text = String::from_utf8_lossy(&out).trim().to_string();
+                done.map(|()| text).map_err(|e| format!("{e:#}"))
+            })
+            .await
+            .map_err(|e| format!("the update task failed: {e}"))?
+        })
+    }
+
     fn host_say(&self, text: &str) -> Result<(), String> {
         let Some(say) = &self.host_say else {
             return Err("the host is off (host.enabled = false)".into());

@@ -477,3 +477,72 @@ fn an_update_waits_while_an_auction_is_open_unless_forced() {
     assert!(ok && out.contains("0.2.0 is in slot b"), "{out}");
     let _ = app.terminate(Duration::from_secs(30));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_page_shows_checks_and_applies_updates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rel = Releases::new(tmp.path());
+    rel.add("0.2.0", Path::new(common::binary()), true);
+    let slots = tmp.path().join("slots");
+    Slots::init(&slots, Path::new(common::binary()), "0.1.0").unwrap();
+    let extra = format!(
+        "[update]\nurl = {:?}\npublic_keys = [{:?}]\nslots = {slots:?}\nrestart = \"\"\n",
+        rel.dir.display().to_string(),
+        rel.public
+    );
+    let app = common::admin_page::WebAppliance::start(tmp.path(), &extra, &[]);
+    let mut api = app.client();
+    assert_eq!(
+        api.login("admin", &app.admin_password, None).await.status,
+        200
+    );
+    let status = api.get("/api/v1/update").await;
+    assert_eq!(status.status, 200, "{}", status.text());
+    assert!(
+        status.json()["status"]
+            .as_str()
+            .unwrap()
+            .contains("running: 0.1.0 (slot a)"),
+        "{}",
+        status.text()
+    );
+    let check = api
+        .send("POST", "/api/v1/update/check", serde_json::json!({}))
+        .await;
+    assert_eq!(check.status, 200, "{}", check.text());
+    assert!(
+        check.text().contains("available: 0.2.0"),
+        "{}",
+        check.text()
+    );
+    // The demo auction is open: it waits, unless forced.
+    let wait = api
+        .send("POST", "/api/v1/update/apply", serde_json::json!({}))
+        .await;
+    assert_eq!(wait.status, 409, "{}", wait.text());
+    assert!(
+        wait.text().contains("post-auction window"),
+        "{}",
+        wait.text()
+    );
+    let forced = api
+        .send(
+            "POST",
+            "/api/v1/update/apply",
+            serde_json::json!({"force": true}),
+        )
+        .await;
+    assert_eq!(forced.status, 200, "{}", forced.text());
+    assert!(
+        forced.text().contains("0.2.0 is in slot b"),
+        "{}",
+        forced.text()
+    );
+    assert_eq!(Slots::open(&slots).unwrap().active().unwrap(), Slot::B);
+    let page = api.get("/system").await.text();
+    assert!(
+        page.contains("Software updates") && page.contains("pending: 0.2.0"),
+        "{page}"
+    );
+    let _ = app.running.terminate(Duration::from_secs(30));
+}

@@ -104,4 +104,24 @@ pub trait Backend: Send + Sync + 'static {
     fn host_preview(&self) -> BoxFut<'_, Result<Vec<String>, String>>;
     /// Replaces the host's character (checked first; every problem named), in force at once.
     fn set_host_character(&self, text: String) -> BoxFut<'_, Result<(), String>>;
+    /// Self-update: `status` (the slots and their history), `check` (a newer release and its
+    /// notes), `apply` (install and switch; `force` even while an auction is open), `rollback`;
+    /// the report in words.
+    fn update(&self, action: UpdateAction) -> BoxFut<'_, Result<String, String>>;
+}
+
+/// What the operator asks of self-update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateAction {
+    /// The slots, a pending update, bad versions, the history.
+    Status,
+    /// Whether a newer release is offered.
+    Check,
+    /// Install the newest release and switch to it.
+    Apply {
+        /// Even while an auction is open.
+        force: bool,
+    },
+    /// Back to the other slot's version.
+    Rollback,
 }

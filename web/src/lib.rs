@@ -43,7 +43,7 @@ use store::{Audit, Store};
 use tokio::sync::{broadcast, watch};
 
 pub use accounts::Role;
-pub use backend::{Backend, BoxFut, Preview, Refusal};
+pub use backend::{Backend, BoxFut, Preview, Refusal, UpdateAction};
 
 use crate::session::{COOKIE, Session, Sessions, Throttle, same_secret};
 

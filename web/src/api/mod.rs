@@ -19,7 +19,8 @@ use store::{AuctionId, Audit, CampaignId, OutboxId, Reader, UserId};
 use crate::accounts::{self, AccountView, Role};
 use crate::session::{COOKIE, Session};
 use crate::{
-    App, Guard, Refusal, app, assets, audit, charts, client_ip, model, record, refuse, session,
+    App, Guard, Refusal, UpdateAction, app, assets, audit, charts, client_ip, model, record,
+    refuse, session,
 };
 
 /// The API's routes, each behind the role it needs.
@@ -94,7 +95,11 @@ pub fn router() -> Router {
             Router::with_path("users/{name}")
                 .put(system::edit_user)
                 .delete(system::delete_user),
-        );
+        )
+        .push(Router::with_path("update").get(system::update_status))
+        .push(Router::with_path("update/check").post(system::update_check))
+        .push(Router::with_path("update/apply").post(system::update_apply))
+        .push(Router::with_path("update/rollback").post(system::update_rollback));
     Router::with_path("api/v1")
         .push(Router::with_path("login").post(account::login))
         .push(viewer)

@@ -272,3 +272,68 @@ mod tests {
         assert_eq!(status_of("invalid_state"), StatusCode::CONFLICT);
     }
 }
+
+/// Self-update: the slots, a pending update, bad versions and the history.
+#[endpoint(tags("system"))]
+pub(super) async fn update_status(depot: &mut Depot, res: &mut Response) {
+    let app = app(depot);
+    match app.backend.update(UpdateAction::Status).await {
+        Ok(text) => res.render(Json(json!({"status": text}))),
+        Err(e) => refuse(res, StatusCode::CONFLICT, "invalid_state", e),
+    }
+}
+
+/// Whether a newer release is offered, with its notes.
+#[endpoint(tags("system"))]
+pub(super) async fn update_check(depot: &mut Depot, res: &mut Response) {
+    let app = app(depot);
+    match app.backend.update(UpdateAction::Check).await {
+        Ok(text) => res.render(Json(json!({"lines": text.lines().collect::<Vec<_>>()}))),
+        Err(e) => refuse(res, StatusCode::BAD_GATEWAY, "unavailable", e),
+    }
+}
+
+/// What applying an update may say.
+#[derive(Deserialize, salvo::oapi::ToSchema)]
+pub(super) struct ApplyBody {
+    /// Apply even while an auction is open.
+    #[serde(default)]
+    force: bool,
+}
+
+/// Installs the newest release into the other slot and switches to it (refused while an
+/// auction is open unless forced); audited.
+#[endpoint(tags("system"))]
+pub(super) async fn update_apply(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let app = app(depot);
+    let b: ApplyBody = match body(req).await {
+        Ok(b) => b,
+        Err(e) => return fail(res, e),
+    };
+    let s = who(depot);
+    match app
+        .backend
+        .update(UpdateAction::Apply { force: b.force })
+        .await
+    {
+        Ok(text) => {
+            record(&app, &s, req, "update_apply", &text).await;
+            res.render(Json(json!({"lines": text.lines().collect::<Vec<_>>()})));
+        }
+        Err(e) => refuse(res, StatusCode::CONFLICT, "invalid_state", e),
+    }
+}
+
+/// Goes back to the version in the other slot; audited.
+#[endpoint(tags("system"))]
+pub(super) async fn update_rollback(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let app = app(depot);
+    let s = who(depot);
+    match app.backend.update(UpdateAction::Rollback).await {
+        Ok(text) => {
+            record(&app, &s, req, "update_rollback", &text).await;
+            res.render(Json(json!({"lines": text.lines().collect::<Vec<_>>()})));
+        }
+        Err(e) => refuse(res, StatusCode::CONFLICT, "invalid_state", e),
+    }
+}

@@ -57,6 +57,8 @@ pub(super) async fn account(depot: &mut Depot, res: &mut Response) {
 pub(super) async fn system(depot: &mut Depot, res: &mut Response) {
     let app = app(depot);
     let status = app.backend.status();
+    let updates = app.backend.update(crate::UpdateAction::Status).await;
+    let admin = who(depot).role >= Role::Admin;
     let log = app.backend.log_lines(200);
     let process = crate::live::process_stats();
     let sessions = app.sessions.count();
@@ -82,6 +84,19 @@ pub(super) async fn system(depot: &mut Depot, res: &mut Response) {
             details {
                 summary { "Every counter (the status as JSON)" }
                 pre { (serde_json::to_string_pretty(&status).unwrap_or_default()) }
+            }
+            h2 { "Software updates" }
+            @match &updates {
+                Ok(text) => pre #update-status { (text) },
+                Err(e) => p.muted #update-status { (e) },
+            }
+            @if admin && updates.is_ok() {
+                p.muted { "A new version installs beside this one and must prove healthy within a minute, or this one comes back. Not while an auction is open, unless forced." }
+                (api_form("/api/v1/update/check", "POST", "Check for an update", None, false, html! {}))
+                (api_form("/api/v1/update/apply", "POST", "Install the newest release", Some("Install the newest release and restart into it?"), false, html! {
+                    label { input type="checkbox" name="force" data-type="bool"; " even while an auction is open" }
+                }))
+                (api_form("/api/v1/update/rollback", "POST", "Go back to the previous version", Some("Go back to the previous version and restart?"), false, html! {}))
             }
             h2 { "Recent log" }
             pre.log { (log.join("\n")) }
