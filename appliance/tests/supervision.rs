@@ -107,17 +107,16 @@ async fn a_stream_whose_frame_loop_gives_up_is_started_again() {
         "a fresh stream"
     );
     // The program audio is metered: the ambience bed is quiet, never silent, never clipping.
-    let peak: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("sothebais_stream_audio_peak_dbfs "))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("the audio peak in /metrics");
+    let gauge = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in /metrics"))
+    };
+    let peak = gauge("sothebais_stream_audio_peak_dbfs");
     assert!((-60.0..0.0).contains(&peak), "{peak} dBFS");
-    let loudness: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("sothebais_stream_audio_loudness_lufs "))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("the audio loudness in /metrics");
+    let loudness = gauge("sothebais_stream_audio_loudness_lufs");
     assert!((-70.0..0.0).contains(&loudness), "{loudness} LUFS");
     let log = std::fs::read_to_string(&app.running.log).unwrap();
     assert!(

@@ -496,47 +496,33 @@ async fn the_admin_page_shows_checks_and_applies_updates() {
         api.login("admin", &app.admin_password, None).await.status,
         200
     );
-    let status = api.get("/api/v1/update").await;
-    assert_eq!(status.status, 200, "{}", status.text());
-    assert!(
-        status.json()["status"]
-            .as_str()
-            .unwrap()
-            .contains("running: 0.1.0 (slot a)"),
-        "{}",
-        status.text()
+    // Each answer: its status, and what it says.
+    let says = |r: &common::admin_page::Reply, status: u16, what: &str| {
+        assert_eq!(r.status, status, "{}", r.text());
+        assert!(r.text().contains(what), "{what}: {}", r.text());
+    };
+    let none = serde_json::json!({});
+    says(
+        &api.get("/api/v1/update").await,
+        200,
+        "running: 0.1.0 (slot a)",
     );
-    let check = api
-        .send("POST", "/api/v1/update/check", serde_json::json!({}))
-        .await;
-    assert_eq!(check.status, 200, "{}", check.text());
-    assert!(
-        check.text().contains("available: 0.2.0"),
-        "{}",
-        check.text()
+    says(
+        &api.send("POST", "/api/v1/update/check", none.clone()).await,
+        200,
+        "available: 0.2.0",
     );
     // The demo auction is open: it waits, unless forced.
-    let wait = api
-        .send("POST", "/api/v1/update/apply", serde_json::json!({}))
-        .await;
-    assert_eq!(wait.status, 409, "{}", wait.text());
-    assert!(
-        wait.text().contains("post-auction window"),
-        "{}",
-        wait.text()
+    says(
+        &api.send("POST", "/api/v1/update/apply", none).await,
+        409,
+        "post-auction window",
     );
-    let forced = api
-        .send(
-            "POST",
-            "/api/v1/update/apply",
-            serde_json::json!({"force": true}),
-        )
-        .await;
-    assert_eq!(forced.status, 200, "{}", forced.text());
-    assert!(
-        forced.text().contains("0.2.0 is in slot b"),
-        "{}",
-        forced.text()
+    let force = serde_json::json!({"force": true});
+    says(
+        &api.send("POST", "/api/v1/update/apply", force).await,
+        200,
+        "0.2.0 is in slot b",
     );
     assert_eq!(Slots::open(&slots).unwrap().active().unwrap(), Slot::B);
     let page = api.get("/system").await.text();
