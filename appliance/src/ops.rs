@@ -275,6 +275,13 @@ pub async fn set_admin_password(
     use domain::engine::{Command, Engine, EngineConfig};
     web::accounts::check_name(user).map_err(anyhow::Error::msg)?;
     let socket = config.socket_path();
+    // A box's first boot makes the admin account before the appliance ever ran: the database
+    // is created empty, as the appliance's own first start would.
+    let db = config.db_path();
+    if !db.exists() && Client::connect(&socket).await.is_err() {
+        crate::files::private_dir(&config.data_dir)?;
+        drop(Store::open(&db).with_context(|| format!("cannot create {}", db.display()))?);
+    }
     // The change is a compare-and-swap on the stored accounts: if the admin page changed them
     // between our read and our write, read them again and redo the change.
     let mut attempts = 0;

@@ -1,5 +1,6 @@
-//! `appliance flash`: an image written to a disk file and read back; nothing written without
-//! the operator's yes; a partition or a missing image refused with the reason.
+//! What a box's provisioning asks of the binary: `appliance flash` (an image written to a disk
+//! file and read back; nothing written without the operator's yes; a missing image refused
+//! with the reason) and the admin account made before the first start.
 
 mod common;
 
@@ -52,4 +53,30 @@ fn an_image_is_flashed_verified_and_only_with_a_yes() {
         "--yes",
     ]);
     assert!(!ok && stderr.contains("cannot read"), "{stderr}");
+}
+
+/// A box's first boot makes the admin account before the appliance ever ran: the database is
+/// created, and the appliance's first start then makes (and prints) no password of its own.
+#[test]
+fn the_admin_account_can_be_made_before_the_first_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let (ok, stdout, stderr) =
+        common::appliance(&["admin", "set-password", "--data", data.to_str().unwrap()]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("The password of \"admin\" is now:"),
+        "{stdout}"
+    );
+    assert!(data.join(store::DB_FILE).exists());
+    let (ok, _, stderr) = common::appliance(&[
+        "run",
+        "--data",
+        data.to_str().unwrap(),
+        "--no-stream",
+        "--duration",
+        "2",
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(!stderr.contains("First start"), "{stderr}");
 }
