@@ -232,6 +232,17 @@ impl Box_ {
         Slots::open(&self.slots).unwrap()
     }
 
+    /// Starts the (old) version again after a rollback, as the service manager would, until it
+    /// has recorded the rollback in the event log; the update actions recorded.
+    fn restart_after_rollback(&self) -> Vec<String> {
+        let app = self.start();
+        app.wait_until(Duration::from_secs(30), "the history in the log", || {
+            log_of(self).contains("update history recorded in the event log event=rolled-back")
+        });
+        let _ = app.terminate(Duration::from_secs(30));
+        self.recorded()
+    }
+
     /// The update actions in the event log (the appliance stopped).
     fn recorded(&self) -> Vec<String> {
         let store = store::Store::open(&self.data.join(store::DB_FILE)).unwrap();
@@ -384,12 +395,7 @@ fn an_update_that_is_not_healthy_in_time_is_rolled_back_and_the_old_version_serv
     assert_eq!(s.bad(), ["0.3.0"]);
     // The service manager starts it again: the old version serves, and records what happened.
     assert_eq!(b.guard(), "", "nothing left for the guard");
-    let app = b.start();
-    app.wait_until(Duration::from_secs(30), "the history in the log", || {
-        log_of(&b).contains("update history recorded in the event log event=rolled-back")
-    });
-    let _ = app.terminate(Duration::from_secs(30));
-    let recorded = b.recorded();
+    let recorded = b.restart_after_rollback();
     assert!(
         recorded
             .iter()
@@ -439,12 +445,7 @@ fn a_new_version_that_cannot_run_is_rolled_back_by_the_slot_guard() {
         (s.active().unwrap(), s.bad()),
         (Slot::A, vec!["0.4.0".to_string()])
     );
-    let app = b.start();
-    app.wait_until(Duration::from_secs(30), "the history in the log", || {
-        log_of(&b).contains("update history recorded in the event log event=rolled-back")
-    });
-    let _ = app.terminate(Duration::from_secs(30));
-    let recorded = b.recorded();
+    let recorded = b.restart_after_rollback();
     assert!(
         recorded
             .iter()
