@@ -234,7 +234,10 @@ async fn unhealthy(parts: &Parts, stream: &StreamControl, publishes: bool) -> Op
         return Some(format!("engine: {e}"));
     }
     if stream.running() {
-        let f = stream.figures()?;
+        // (A running stream without figures yet has encoded nothing: not healthy.)
+        let Some(f) = stream.figures() else {
+            return Some("the stream reports nothing yet".into());
+        };
         if f.frames == 0 {
             return Some("the stream has encoded no frame".into());
         }
