@@ -143,11 +143,6 @@ impl Slots {
         self.root.join(slot.name())
     }
 
-    /// The program in `slot`.
-    pub fn program(&self, slot: Slot) -> PathBuf {
-        self.dir(slot).join(PROGRAM)
-    }
-
     /// The slot `current` points at.
     pub fn active(&self) -> Result<Slot> {
         let link = self.root.join("current");

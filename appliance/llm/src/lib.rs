@@ -230,11 +230,6 @@ impl Client {
         }
     }
 
-    /// US dollars spent this hour at the configured price.
-    pub fn usd_this_hour(&self) -> f64 {
-        self.tokens_this_hour() as f64 * self.config.usd_per_million_tokens / 1e6
-    }
-
     async fn ask(&self, system: &str, facts: &serde_json::Value) -> Result<Line, LlmError> {
         let prompt_chars = system.len() + facts.to_string().len();
         let body = serde_json::json!({
