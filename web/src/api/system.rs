@@ -305,33 +305,38 @@ pub(super) struct ApplyBody {
 /// auction is open unless forced); audited.
 #[endpoint(tags("system"))]
 pub(super) async fn update_apply(req: &mut Request, depot: &mut Depot, res: &mut Response) {
-    let app = app(depot);
     let b: ApplyBody = match body(req).await {
         Ok(b) => b,
         Err(e) => return fail(res, e),
     };
-    let s = who(depot);
-    match app
-        .backend
-        .update(UpdateAction::Apply { force: b.force })
-        .await
-    {
-        Ok(text) => {
-            record(&app, &s, req, "update_apply", &text).await;
-            res.render(Json(json!({"lines": text.lines().collect::<Vec<_>>()})));
-        }
-        Err(e) => refuse(res, StatusCode::CONFLICT, "invalid_state", e),
-    }
+    changed(
+        UpdateAction::Apply { force: b.force },
+        "update_apply",
+        req,
+        depot,
+        res,
+    )
+    .await;
 }
 
 /// Goes back to the version in the other slot; audited.
 #[endpoint(tags("system"))]
 pub(super) async fn update_rollback(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    changed(UpdateAction::Rollback, "update_rollback", req, depot, res).await;
+}
+
+/// Carries out an update action that changes the box: audited as `audit`, its report in lines.
+async fn changed(
+    action: UpdateAction,
+    audit: &str,
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) {
     let app = app(depot);
-    let s = who(depot);
-    match app.backend.update(UpdateAction::Rollback).await {
+    match app.backend.update(action).await {
         Ok(text) => {
-            record(&app, &s, req, "update_rollback", &text).await;
+            record(&app, &who(depot), req, audit, &text).await;
             res.render(Json(json!({"lines": text.lines().collect::<Vec<_>>()})));
         }
         Err(e) => refuse(res, StatusCode::CONFLICT, "invalid_state", e),
