@@ -24,3 +24,4 @@ pub mod streaming;
 pub mod supervisor;
 pub mod updating;
 pub mod verify;
+pub mod warp;

@@ -32,7 +32,10 @@ pub async fn run(
     let store = Arc::new(
         Store::open(&db_path).with_context(|| format!("cannot open {}", db_path.display()))?,
     );
-    let clock: SharedClock = Arc::new(SystemClock);
+    let clock: SharedClock = match crate::warp::from_env(&config)? {
+        Some(warped) => warped,
+        None => Arc::new(SystemClock),
+    };
     let faults = crate::faults::Faults::from_env(&config)?;
     let engine = Engine::start(
         store.clone(),

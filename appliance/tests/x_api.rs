@@ -625,6 +625,19 @@ fn the_filtered_stream_reads_in_real_time_and_reads_every_gap_back() {
         "{} mentions reads for {connections} connections",
         api.requests("mentions")
     );
+
+    // A 429 on reconnecting asks for a minute's wait: the timelines bridge it, so a bid made
+    // meanwhile is read within seconds, not after the minute.
+    api.fail_next("stream", &[429]);
+    api.drop_stream();
+    let limited = api.tweet(ALICE, "@SothebAIs bid 1.5 ETH", None);
+    wait_until(
+        Duration::from_secs(30),
+        "the bid while the stream waits out a 429",
+        || replied(limited),
+    );
+    let log = std::fs::read_to_string(dir.path().join("run.log")).unwrap();
+    assert!(log.contains("read while the stream waits"), "{log}");
 }
 
 /// The stand-in checks signatures as RFC 5849 defines them: the appliance's signer on a query

@@ -17,14 +17,7 @@ pub struct WebAppliance {
     pub data: PathBuf,
 }
 
-/// A free TCP port on loopback.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use peers::nginx::free_port;
 
 impl WebAppliance {
     /// Starts `appliance run` with the admin page on; `extra` is appended to the configuration.

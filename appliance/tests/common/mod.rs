@@ -1,6 +1,6 @@
 //! Helpers for tests that run the real `appliance` binary.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod admin_page;
 pub mod chain;

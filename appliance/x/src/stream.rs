@@ -3,7 +3,8 @@
 //!
 //! X's reconnect policy is followed: network errors and stalls (no data or keep-alive for
 //! `stall`) back off linearly from 250 ms to 16 s, HTTP errors exponentially from 5 s to 320 s,
-//! a 429 exponentially from a minute. After every (re)connection the gap is read back through the
+//! a 429 exponentially from a minute; a wait of 10 s or more is bridged by reading the polling
+//! sources every 5 s. After every (re)connection the gap is read back through the
 //! polling sources from their cursors, so no tweet is missed; the engine records every tweet id,
 //! so none is acted on twice. While the connection holds, every tweet it brings moves those
 //! cursors up to it, so the next backfill reads only what the gap held.
@@ -74,6 +75,11 @@ fn gap_of(e: &XError) -> Gap {
     }
 }
 
+/// Reconnect waits at least this long are bridged by reading the polling sources.
+const BRIDGE_AFTER: Duration = Duration::from_secs(10);
+/// How often the polling sources are read while the stream waits.
+const BRIDGE_EVERY: Duration = Duration::from_secs(5);
+
 /// The tag of the rules the appliance manages.
 const TAG_PREFIX: &str = "sothebais.";
 
@@ -136,9 +142,42 @@ impl StreamIntake {
             self.stats.last_error.set(why.as_str());
             self.stats.beat.failed(why.as_str());
             tracing::warn!(reason = %why, retry_in_ms = wait.as_millis() as u64, "X's filtered stream interrupted");
+            if self.wait_out(wait, &mut stop).await {
+                return;
+            }
+        }
+    }
+
+    /// Waits `wait` before reconnecting; `true` when told to stop. A long wait (X asks for a
+    /// minute or more after a 429) is bridged: the polling sources are read every
+    /// [`BRIDGE_EVERY`] meanwhile, so bids keep coming in rather than arriving minutes late, after
+    /// the auction they were meant for has closed.
+    async fn wait_out(&self, wait: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+        let until = tokio::time::Instant::now() + wait;
+        let bridge = wait >= BRIDGE_AFTER;
+        loop {
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let nap = if bridge { left.min(BRIDGE_EVERY) } else { left };
             tokio::select! {
-                () = tokio::time::sleep(wait) => {}
-                _ = stop.changed() => return,
+                () = tokio::time::sleep(nap) => {}
+                _ = stop.changed() => return true,
+            }
+            if !bridge || tokio::time::Instant::now() >= until {
+                continue;
+            }
+            for source in &self.backfill {
+                match source.backfill().await {
+                    Ok(n) if n > 0 => tracing::info!(
+                        source = source.source.name(),
+                        tweets = n,
+                        "read while the stream waits"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "cannot read while the stream waits"),
+                }
             }
         }
     }

@@ -94,7 +94,11 @@ struct State {
     streams: Vec<(u64, tokio::sync::mpsc::Sender<Bytes>)>,
     stalled: bool,
     timeline_lag: Duration,
+    clock: Option<Clock>,
 }
+
+/// Where the server's tweets get their `created_at`: the wall clock unless told otherwise.
+pub type Clock = Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>;
 
 pub use oauth::{ACCESS_TOKEN, ACCESS_TOKEN_SECRET, CONSUMER_KEY, CONSUMER_SECRET, verify_oauth};
 
@@ -113,13 +117,14 @@ fn matches_query(query: &str, t: &MockTweet) -> bool {
 
 /// Records a new tweet (never edited) and streams it.
 fn add_tweet(s: &mut State, id: u64, author: u64, text: String, reply_to: Option<u64>) {
+    let created_at = tweet_time(s);
     push_tweet(
         s,
         MockTweet {
             id,
             author_id: author,
             text,
-            created_at: rfc3339_now(),
+            created_at,
             references: reply_to
                 .map(|r| vec![("replied_to".to_string(), r)])
                 .unwrap_or_default(),
@@ -142,9 +147,18 @@ fn now_epoch() -> u64 {
 }
 
 fn rfc3339_now() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+    rfc3339(chrono::Utc::now())
+}
+
+fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// A new tweet's `created_at`, by the server's clock.
+fn tweet_time(s: &State) -> String {
+    s.clock
+        .as_ref()
+        .map_or_else(rfc3339_now, |clock| rfc3339(clock()))
 }
 
 /// The running server.
@@ -222,6 +236,13 @@ impl XApi {
         id
     }
 
+    /// Stamps new tweets with `clock`'s time rather than the wall clock's (the marathon's
+    /// accelerated world, where X and the appliance share one simulated time). Rate-limit
+    /// windows stay on the wall clock, as the client's pacing is.
+    pub fn use_clock(&self, clock: Clock) {
+        self.state.lock().unwrap().clock = Some(clock);
+    }
+
     /// Ends the filtered stream's connection (the client sees the answer end).
     pub fn drop_stream(&self) {
         self.state.lock().unwrap().streams.clear();
@@ -260,6 +281,7 @@ impl XApi {
     pub fn edit(&self, original: u64, text: &str) -> u64 {
         let mut s = self.state.lock().unwrap();
         let old = s.tweets.iter().find(|t| t.id == original).unwrap().clone();
+        let created_at = tweet_time(&s);
         s.next_id += 1;
         let id = s.next_id;
         let mut history = old.edit_history.clone();
@@ -269,7 +291,7 @@ impl XApi {
             MockTweet {
                 id,
                 text: text.into(),
-                created_at: rfc3339_now(),
+                created_at,
                 edit_history: history,
                 ..old
             },

@@ -1,0 +1,881 @@
+//! One marathon: the peers up, the appliance configured and started, then the campaign run on
+//! the shared clock with the crowd tweeting, the operator acting and the faults coming; each
+//! simulated day checked from a backup; at the end the oracle, the invariants and the report.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use appliance::config::Config;
+use appliance::warp::wall_ms;
+use peers::hardhat::{Hardhat, custody_keystore};
+use peers::nginx::{Nginx, free_port};
+use serde_json::{Value, json};
+use store::{AuctionRules, AuctionState, TimeOfDay, Timestamp, View, WindowPlan};
+
+use crate::Args;
+use crate::checks;
+use crate::clock::SimTime;
+use crate::crowd::{self, Crowd, ETH, HOST, HOST_ID, Live};
+use crate::faults::{self, Fault};
+use crate::oracle;
+use crate::report::{self, DayCheck, FaultRecord, Report, Sample};
+use crate::world::{
+    Admin, Appliance, Model, ModelMode, Proxy, fill_disk, metric, small_disk, unmount,
+};
+
+/// The treasury: a fresh address that receives the sales.
+const TREASURY: &str = "0x00000000000000000000000000000000007ea5e7";
+const ZONE: &str = "America/New_York";
+
+/// The data's small disk, unmounted when the run ends however it ends (declared before the
+/// appliance, so dropped after it).
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        unmount(&self.0);
+    }
+}
+
+/// Something to do at a real instant (the second half of a fault, an operator's resume).
+enum Later {
+    IngestUp,
+    RpcUp,
+    ModelSlow,
+    ModelUp,
+    DiskFree(PathBuf),
+    ClockBack,
+    Resume(u64),
+}
+
+struct Scheduled {
+    at_sim: Timestamp,
+    what: Planned,
+}
+
+enum Planned {
+    Fault(Fault),
+    Pause,
+    Extend,
+    Upload,
+}
+
+/// Runs the marathon; `Ok(true)` when every invariant held.
+pub fn run(args: &Args) -> anyhow::Result<bool> {
+    if args.days == 0 || args.days > 366 {
+        bail!("--days must be 1 to 366");
+    }
+    if !(args.speed.is_finite() && (1.0..=100_000.0).contains(&args.speed)) {
+        bail!("--speed must be 1 to 100000");
+    }
+    let enabled = faults::parse(&args.faults).map_err(anyhow::Error::msg)?;
+    let seed = if args.seed == 0 {
+        wall_ms() as u64
+    } else {
+        args.seed
+    };
+    let program = match &args.appliance {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("no directory for this program")?
+            .join("appliance"),
+    };
+    if !program.exists() {
+        bail!(
+            "no appliance program at {} (build it: cargo build -p appliance, or give --appliance)",
+            program.display()
+        );
+    }
+    let out = std::path::absolute(&args.out)?;
+    if out.exists() && std::fs::read_dir(&out)?.next().is_some() {
+        bail!("{} is not empty; give another --out", out.display());
+    }
+    std::fs::create_dir_all(&out)?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let started = Instant::now();
+    println!(
+        "marathon: {} day(s) at x{}, faults: {}, seed {seed}, report in {}",
+        args.days,
+        args.speed,
+        if enabled.is_empty() {
+            "none".to_string()
+        } else {
+            enabled
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        },
+        out.display()
+    );
+
+    // The chain: a node, the NFT minted to custody, custody funded for gas.
+    let hh = Hardhat::start(&out.join("hardhat.log"));
+    let nft = hh.deploy_nft();
+    let keys = out.join("keys");
+    std::fs::create_dir_all(&keys)?;
+    let (keystore, passphrase, custody) = custody_keystore(&keys, 0x42);
+    for day in 1..=u64::from(args.days) {
+        hh.mint(&nft, &custody, day);
+    }
+    hh.set_balance(&custody, 50 * ETH);
+    let rpc_target = hh.url.trim_start_matches("http://").to_string();
+    let providers = [
+        rt.block_on(Proxy::start(rpc_target.clone()))?,
+        rt.block_on(Proxy::start(rpc_target))?,
+    ];
+
+    // The ingest, X, the model.
+    let mut nginx = Nginx::start(&out);
+    let x = xserver::XApi::start(HOST, HOST_ID);
+    let model = rt.block_on(Model::start())?;
+
+    // The campaign: days from today (New York), bidding 10:00-18:00; the clock starts three
+    // hours before the first auction.
+    let tz: chrono_tz::Tz = ZONE.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    let windows = WindowPlan {
+        pre_auction_start: TimeOfDay::new(0, 0).context("a time")?,
+        auction_start: TimeOfDay::new(10, 0).context("a time")?,
+        auction_end: TimeOfDay::new(18, 0).context("a time")?,
+        post_auction_end: TimeOfDay::new(23, 59).context("a time")?,
+    };
+    let days = domain::schedule::plan_days(today, args.days, &windows, tz)?;
+    let sim_start = days[0].starts_at.plus_secs(-3 * 3600);
+    let clock = SimTime::start(&out.join("clock"), sim_start, args.speed)?;
+    {
+        let c = clock.clone();
+        x.use_clock(std::sync::Arc::new(move || c.now().to_datetime()));
+    }
+    let mut crowd = Crowd::new(args.bidders, seed, sim_start);
+    crowd.register(&x);
+
+    // The data on a small disk of its own when this machine lets us mount one.
+    let disk = out.join("disk");
+    let (disk_note, _mounted) = match small_disk(&disk, 512) {
+        Ok(()) => (None, Some(Mounted(disk.clone()))),
+        Err(e) => (Some(format!("{e:#}")), None),
+    };
+    let data = disk.join("data");
+    let web_port = free_port();
+    let config_path = out.join("appliance.toml");
+    let contract: store::Address = nft.parse().map_err(anyhow::Error::msg)?;
+    let spec = domain::engine::CampaignSpec {
+        name: "Marathon".into(),
+        start_date: today,
+        days: args.days,
+        timezone: ZONE.into(),
+        windows,
+        rules: AuctionRules::default(),
+        host_handle: HOST.into(),
+        items: (1..=args.days)
+            .map(|d| domain::engine::ItemSpec {
+                name: format!("Marathon #{d}"),
+                artist: "Ada Pixel".into(),
+                image: String::new(),
+                token: Some(store::TokenRef {
+                    contract,
+                    token_id: d.to_string(),
+                }),
+            })
+            .collect(),
+    };
+    let mut config = Config {
+        data_dir: data.clone(),
+        campaign: Some(spec),
+        ..Config::default()
+    };
+    config.simulation.enabled = false;
+    config.simulation.demo_campaign = false;
+    config.stream.enabled = true;
+    config.stream.url = format!("rtmp://127.0.0.1:{}/live/marathon", nginx.rtmp_port);
+    config.stream.on_air = "always".into();
+    if !args.resolution.is_empty() {
+        config.stream.resolution = args.resolution.clone();
+    }
+    config.x.enabled = true;
+    config.x.base_url = x.url.clone();
+    config.x.tier = "pro".into();
+    config.x.intake = "stream".into();
+    config.x.host_user_id = HOST_ID.to_string();
+    config.x.mentions_per_15min = 9000;
+    config.x.posts_per_15min = 9000;
+    config.x.timeout_secs = 2;
+    config.chain.enabled = true;
+    config.chain.chain_id = 360;
+    config.chain.confirmations = 3;
+    config.chain.poll_secs = 1;
+    config.chain.timeout_secs = 2;
+    config.chain.keystore = keystore;
+    config.chain.keystore_passphrase_file = passphrase;
+    config.chain.treasury = TREASURY.into();
+    config.chain.custody_check_secs = 1;
+    config.chain.quorum = 1;
+    config.web.enabled = true;
+    config.web.listen = format!("127.0.0.1:{web_port}");
+    config.web.redirect_listen = String::new();
+    config.host.enabled = true;
+    config.host.llm_url = model.url.clone();
+    config.host.llm_model = "stand-in".into();
+    config.host.llm_timeout_ms = 1500;
+    config.backup.every_secs = 0;
+    std::fs::write(&config_path, toml::to_string(&config)?)?;
+    let env = vec![
+        (
+            "APPLIANCE_CLOCK".to_string(),
+            clock.file().display().to_string(),
+        ),
+        (
+            "SOTHEBAIS_CHAIN__RPC_URLS".to_string(),
+            format!("[\"{}\", \"{}\"]", providers[0].url, providers[1].url),
+        ),
+        (
+            "SOTHEBAIS_X__CONSUMER_KEY".into(),
+            xserver::CONSUMER_KEY.into(),
+        ),
+        (
+            "SOTHEBAIS_X__CONSUMER_SECRET".into(),
+            xserver::CONSUMER_SECRET.into(),
+        ),
+        (
+            "SOTHEBAIS_X__ACCESS_TOKEN".into(),
+            xserver::ACCESS_TOKEN.into(),
+        ),
+        (
+            "SOTHEBAIS_X__ACCESS_TOKEN_SECRET".into(),
+            xserver::ACCESS_TOKEN_SECRET.into(),
+        ),
+        (
+            "SOTHEBAIS_X__BEARER_TOKEN".into(),
+            "marathon-bearer-token".into(),
+        ),
+        ("SOTHEBAIS_LOG__LEVEL".into(), "info".into()),
+    ];
+    // The operator's account, made before the first start.
+    let password = format!("marathon-{seed:x}-operator");
+    let mut set = std::process::Command::new(&program)
+        .args([
+            "admin",
+            "set-password",
+            "--user",
+            "operator",
+            "--password-stdin",
+            "--data",
+        ])
+        .arg(&data)
+        .arg("--config")
+        .arg(&config_path)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    {
+        use std::io::Write;
+        let mut stdin = set.stdin.take().context("stdin")?;
+        writeln!(stdin, "{password}")?;
+    }
+    if !set.wait()?.success() {
+        bail!("appliance admin set-password failed");
+    }
+    let mut app = Appliance::new(
+        program.clone(),
+        config_path,
+        data.clone(),
+        out.join("appliance.log"),
+        env,
+    );
+    app.start()?;
+    let base = format!("https://127.0.0.1:{web_port}");
+    let mut admin = sign_in(&rt, &base, &data, &password)?;
+
+    // Wallets linked by signed tweets, then escrow deposits from them.
+    crowd.link_wallets(&x, clock.now());
+    let mut deposits_sent: Vec<(String, u128, String)> = Vec::new();
+    for (address, amount) in crowd.depositors() {
+        let hash = deposit(&hh, &address, &custody, amount);
+        deposits_sent.push((address, amount, hash));
+    }
+
+    // What happens when: each day's faults and operator actions, at simulated instants.
+    let plan = faults::schedule(&enabled, args.days);
+    let mut scheduled: Vec<Scheduled> = Vec::new();
+    for (i, d) in days.iter().enumerate() {
+        let span = d.ends_at.micros_since(d.starts_at);
+        let n = plan[i].len() as i64;
+        for (k, f) in plan[i].iter().enumerate() {
+            scheduled.push(Scheduled {
+                at_sim: d
+                    .starts_at
+                    .plus_micros(span * (k as i64 + 1) / (n + 1) - span / (4 * (n + 1))),
+                what: Planned::Fault(*f),
+            });
+        }
+        let (what, share) = match d.day % 3 {
+            1 => (Planned::Pause, 0.15),
+            2 => (Planned::Extend, 0.45),
+            _ => (Planned::Upload, 0.3),
+        };
+        scheduled.push(Scheduled {
+            at_sim: d.starts_at.plus_micros((span as f64 * share) as i64),
+            what,
+        });
+    }
+    scheduled.sort_by_key(|s| s.at_sim);
+    scheduled.reverse();
+
+    let mut later: Vec<(Instant, Later)> = Vec::new();
+    let mut records: Vec<FaultRecord> = Vec::new();
+    let mut recovering: Vec<(usize, Instant, BTreeSet<String>)> = Vec::new();
+    let mut samples: Vec<Sample> = Vec::new();
+    let mut day_checks: Vec<DayCheck> = Vec::new();
+    let mut ingest_down: Vec<(f64, f64)> = Vec::new();
+    let mut operator_log: Vec<String> = Vec::new();
+    let mut unexpected_exits: Vec<String> = Vec::new();
+    let mut healthy: BTreeSet<String> = BTreeSet::new();
+    let mut live: Option<Live> = None;
+    let mut last_status = Instant::now() - Duration::from_secs(1);
+    let mut last_sample = Instant::now() - Duration::from_secs(1);
+    let mut last_block = Instant::now();
+    let mut checked_days = 0u32;
+    let mut reorg_member = 0usize;
+    let last = *days.last().context("no days")?;
+    let finish_by = Instant::now()
+        + clock.real(last.post_end.micros_since(clock.now()) as f64 / 1e6)
+        + Duration::from_secs(600);
+
+    loop {
+        let now = clock.now();
+        // The service manager: an appliance that stopped by itself is counted and started again.
+        if let Some(status) = app.exited() {
+            unexpected_exits.push(format!("{status} at {now}; log: {}", app.log_tail(5)));
+            app.start()?;
+            admin = sign_in(&rt, &base, &data, &password)?;
+        }
+        if last_status.elapsed() >= Duration::from_millis(50) {
+            last_status = Instant::now();
+            if let Ok(status) = app.request(&json!({"op": "status"})) {
+                live = live_of(&status);
+                let ok = ok_parts(&status);
+                if healthy.is_empty() && started.elapsed() > Duration::from_secs(20) {
+                    healthy = ok.clone();
+                }
+                recovering.retain(|(i, since, wanted)| {
+                    if wanted.is_subset(&ok) {
+                        records[*i].recovery_secs = Some(since.elapsed().as_secs_f64());
+                        false
+                    } else {
+                        true
+                    }
+                });
+            }
+        }
+        crowd.step(&x, now, live.as_ref());
+
+        if last_block.elapsed() >= Duration::from_millis(400) {
+            last_block = Instant::now();
+            hh.mine(1);
+        }
+        if last_sample.elapsed() >= Duration::from_secs(1) {
+            last_sample = Instant::now();
+            let metrics = rt.block_on(admin.metrics()).unwrap_or_default();
+            let (rss_kib, cpu_ticks) = app.usage().unwrap_or((0, 0));
+            samples.push(Sample {
+                real_secs: started.elapsed().as_secs_f64(),
+                rss_kib,
+                cpu_ticks,
+                life: app.starts,
+                frames: metric(&metrics, "sothebais_stream_frames_total"),
+                late_frames: metric(&metrics, "sothebais_stream_late_frames_total"),
+                dropped_frames: metric(&metrics, "sothebais_stream_network_dropped_frames_total"),
+                connected: metric(&metrics, "sothebais_stream_connected"),
+                x_spend_usd: metric(&metrics, "sothebais_x_spend_micro_usd") / 1e6,
+            });
+        }
+
+        // Second halves.
+        let due: Vec<Later> = {
+            let (due, keep): (Vec<_>, Vec<_>) =
+                later.drain(..).partition(|(at, _)| *at <= Instant::now());
+            later = keep;
+            due.into_iter().map(|(_, l)| l).collect()
+        };
+        for l in due {
+            match l {
+                Later::IngestUp => {
+                    nginx.restart();
+                    if let Some(last) = ingest_down.last_mut() {
+                        last.1 = started.elapsed().as_secs_f64();
+                    }
+                    mark_recovering(&mut recovering, &records, Fault::Ingest, &healthy);
+                }
+                Later::RpcUp => {
+                    providers[0].set_down(false);
+                    mark_recovering(&mut recovering, &records, Fault::Rpc, &healthy);
+                }
+                Later::ModelSlow => model.set(ModelMode::Slow),
+                Later::ModelUp => {
+                    model.set(ModelMode::Up);
+                    mark_recovering(&mut recovering, &records, Fault::Llm, &healthy);
+                }
+                Later::DiskFree(file) => {
+                    let _ = std::fs::remove_file(&file);
+                    mark_recovering(&mut recovering, &records, Fault::Disk, &healthy);
+                }
+                Later::ClockBack => {
+                    clock.jump(-300)?;
+                    mark_recovering(&mut recovering, &records, Fault::Clock, &healthy);
+                }
+                Later::Resume(id) => {
+                    let r = rt.block_on(admin.post(
+                        &format!("/api/v1/auctions/{id}/resume"),
+                        json!({"reason": "marathon: back"}),
+                    ));
+                    operator_log.push(format!("{now}: resume auction {id}: {}", answer(&r)));
+                }
+            }
+        }
+
+        // What is due now.
+        while scheduled.last().is_some_and(|s| s.at_sim <= now) {
+            let Some(s) = scheduled.pop() else { break };
+            match s.what {
+                Planned::Fault(f) => {
+                    let index = records.len();
+                    let mut record = FaultRecord {
+                        fault: f,
+                        sim: now,
+                        real_secs: started.elapsed().as_secs_f64(),
+                        recovery_secs: None,
+                        note: String::new(),
+                    };
+                    match f {
+                        Fault::Kill => {
+                            let t = Instant::now();
+                            app.kill();
+                            app.start()?;
+                            admin = sign_in(&rt, &base, &data, &password)?;
+                            record.note = format!(
+                                "control socket back in {:.2} s",
+                                t.elapsed().as_secs_f64()
+                            );
+                            recovering.push((index, t, healthy.clone()));
+                        }
+                        Fault::Ingest => {
+                            nginx.kill();
+                            ingest_down.push((started.elapsed().as_secs_f64(), f64::MAX));
+                            later.push((Instant::now() + Duration::from_secs(4), Later::IngestUp));
+                            record.note = "nginx killed for 4 s".into();
+                        }
+                        Fault::X => {
+                            x.fail_next("stream", &[429, 503, 503, 429]);
+                            x.fail_next("mentions", &[503, 429, 503]);
+                            x.fail_next("search", &[503, 429]);
+                            x.fail_next("tweets", &[503, 503, 429]);
+                            x.drop_stream();
+                            record.note =
+                                "stream dropped; 429/503 on connect, mentions, search and posts"
+                                    .into();
+                            recovering.push((index, Instant::now(), healthy.clone()));
+                        }
+                        Fault::Rpc => {
+                            providers[0].set_down(true);
+                            later.push((Instant::now() + Duration::from_secs(4), Later::RpcUp));
+                            record.note = "the first RPC provider down for 4 s".into();
+                        }
+                        Fault::Llm => {
+                            model.set(ModelMode::Down);
+                            later.push((Instant::now() + Duration::from_secs(3), Later::ModelSlow));
+                            later.push((Instant::now() + Duration::from_secs(6), Later::ModelUp));
+                            record.note = "the model 503 for 3 s, then 10 s slow for 3 s".into();
+                        }
+                        Fault::Reorg => {
+                            let members: Vec<String> =
+                                crowd.depositors().into_iter().map(|d| d.0).collect();
+                            let who = members[reorg_member % members.len()].clone();
+                            reorg_member += 1;
+                            let hash = reorg(&hh, &who, &custody, ETH / 2)?;
+                            record.note = format!(
+                                "a 0.5 ETH deposit from {who} ({hash}) replaced by a longer fork, then sent again"
+                            );
+                            let again = deposit(&hh, &who, &custody, ETH / 2);
+                            deposits_sent.push((who, ETH / 2, again));
+                        }
+                        Fault::Disk => match &disk_note {
+                            Some(why) => record.note = format!("skipped: {why}"),
+                            None => match fill_disk(&data) {
+                                Ok(file) => {
+                                    later.push((
+                                        Instant::now() + Duration::from_secs(3),
+                                        Later::DiskFree(file),
+                                    ));
+                                    record.note = "the data disk full for 3 s".into();
+                                }
+                                Err(e) => record.note = format!("could not fill the disk: {e:#}"),
+                            },
+                        },
+                        Fault::Clock => {
+                            clock.jump(900)?;
+                            later.push((Instant::now() + Duration::from_secs(3), Later::ClockBack));
+                            record.note = "the clock 15 min forward, 3 s later 5 min back".into();
+                        }
+                    }
+                    println!("  {now}  fault {}: {}", f.name(), record.note);
+                    records.push(record);
+                }
+                Planned::Pause => {
+                    if let Some(l) = &live {
+                        let r = rt.block_on(admin.post(
+                            &format!("/api/v1/auctions/{}/pause", l.id),
+                            json!({"reason": "marathon: a glitch on stream"}),
+                        ));
+                        operator_log.push(format!("{now}: pause auction {}: {}", l.id, answer(&r)));
+                        later.push((Instant::now() + Duration::from_secs(2), Later::Resume(l.id)));
+                    }
+                }
+                Planned::Extend => {
+                    if let Some(l) = &live {
+                        let r = rt.block_on(admin.post(
+                            &format!("/api/v1/auctions/{}/extend", l.id),
+                            json!({"seconds": 600, "reason": "marathon: more time"}),
+                        ));
+                        operator_log.push(format!(
+                            "{now}: extend auction {} by 600 s: {}",
+                            l.id,
+                            answer(&r)
+                        ));
+                    }
+                }
+                Planned::Upload => {
+                    let good = rt.block_on(admin.upload("marathon.png", tiny_png()));
+                    let bad = rt.block_on(admin.upload("broken.png", b"not a picture".to_vec()));
+                    operator_log.push(format!(
+                        "{now}: upload marathon.png: {}; upload of a broken picture: {}",
+                        answer(&good),
+                        answer(&bad)
+                    ));
+                }
+            }
+        }
+
+        // Each simulated day, once its post-auction window is over: a backup, checked.
+        while checked_days < args.days && now >= days[checked_days as usize].post_end {
+            checked_days += 1;
+            let check = check_day(&app, &program, &out, checked_days, &crowd, &hh, &custody)?;
+            println!(
+                "  day {:>2}: {}; check {}; {} disagreement(s); escrow owed {} ETH, custody holds {} ETH",
+                check.day,
+                check.result,
+                if check.check_ok { "passed" } else { "FAILED" },
+                check.disagreements,
+                crowd::eth_text(check.owed),
+                crowd::eth_text(check.custody)
+            );
+            day_checks.push(check);
+        }
+        if checked_days >= args.days && later.is_empty() {
+            break;
+        }
+        if Instant::now() > finish_by {
+            bail!(
+                "the campaign did not finish in time; the appliance's log ends:\n{}",
+                app.log_tail(20)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    // The end: a clean stop, then everything checked.
+    let stopped_cleanly = app.terminate(Duration::from_secs(20));
+    let (check_ok, check_out) = checks::store_check(&program, &data);
+    let store = store::Store::open_read_only(&data.join(store::DB_FILE))?;
+    let reader = store.read()?;
+    let mut events = Vec::new();
+    let mut after = 0;
+    loop {
+        let batch = reader.events_after(after, 5000)?;
+        let Some(lastev) = batch.last() else { break };
+        after = lastev.seq;
+        events.extend(batch);
+    }
+    let mut judgement = oracle::judge(&events, &crowd.sent, &crowd.members);
+    let auctions = reader.auctions()?;
+    for d in &mut judgement.days {
+        if let Some(a) = auctions.iter().find(|a| a.id.0 == d.auction) {
+            d.appliance = (a.state == AuctionState::Completed)
+                .then_some(a.leader.map(|l| (l.0, a.price.0)))
+                .flatten();
+        }
+    }
+    let transfers = checks::transfers(&hh, &nft);
+    let chain_deposits = checks::deposits_to(&hh, &custody);
+    let treasury = hh.balance(TREASURY);
+    let custody_left = hh.balance(&custody);
+    let posted = x.posted();
+    let recordings = checks::recordings(&nginx.recordings());
+    drop(nginx);
+    let balances = reader.balances()?;
+    let owed: u128 = balances
+        .iter()
+        .map(|(_, b)| {
+            b.deposited
+                .0
+                .saturating_sub(b.withdrawn.0)
+                .saturating_sub(b.won.0)
+        })
+        .sum();
+    let credited: Vec<store::Deposit> = reader.deposits()?;
+    let reverted: BTreeSet<u64> = credited
+        .iter()
+        .filter(|d| reader.deposit_reverted(d.id).ok().flatten().is_some())
+        .map(|d| d.id.0)
+        .collect();
+    drop(reader);
+    drop(store);
+
+    let report = Report {
+        args: format!(
+            "--days {} --speed {} --faults {} --seed {seed} --bidders {}",
+            args.days, args.speed, args.faults, args.bidders
+        ),
+        real_secs: started.elapsed().as_secs_f64(),
+        days,
+        judgement,
+        day_checks,
+        faults: records,
+        samples,
+        operator: operator_log,
+        unexpected_exits,
+        stopped_cleanly,
+        check_ok,
+        check_out,
+        transfers,
+        custody: custody.clone(),
+        crowd_addresses: crowd
+            .members
+            .iter()
+            .map(|m| (m.id, m.address.clone()))
+            .collect(),
+        treasury,
+        custody_left,
+        owed,
+        chain_deposits,
+        store_deposits: credited,
+        reverted,
+        posted,
+        sent: crowd.sent.clone(),
+        recordings,
+        ingest_down,
+        model_requests: model.requests.load(std::sync::atomic::Ordering::SeqCst),
+        speed: args.speed,
+        disk_note,
+    };
+    let verdict = report::write(&report, &out)?;
+    println!("{}", verdict.line);
+    println!("report: {}", out.join("report.md").display());
+    Ok(verdict.ok)
+}
+
+fn answer(r: &anyhow::Result<(u16, Value)>) -> String {
+    match r {
+        Ok((status, v)) => format!(
+            "{status} {}",
+            v.get("error")
+                .or(v.get("code"))
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        ),
+        Err(e) => format!("failed: {e:#}"),
+    }
+}
+
+fn mark_recovering(
+    recovering: &mut Vec<(usize, Instant, BTreeSet<String>)>,
+    records: &[FaultRecord],
+    fault: Fault,
+    healthy: &BTreeSet<String>,
+) {
+    if let Some(i) = records.iter().rposition(|r| r.fault == fault) {
+        recovering.push((i, Instant::now(), healthy.clone()));
+    }
+}
+
+/// Signs the operator in (retrying while the admin page starts).
+fn sign_in(
+    rt: &tokio::runtime::Runtime,
+    base: &str,
+    data: &Path,
+    password: &str,
+) -> anyhow::Result<Admin> {
+    let start = Instant::now();
+    loop {
+        let cert = std::fs::read_to_string(data.join("web/tls/cert.pem")).unwrap_or_default();
+        if !cert.is_empty()
+            && let Ok(a) = rt.block_on(Admin::sign_in(base, &cert, "operator", password))
+        {
+            return Ok(a);
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            bail!("cannot sign in to the admin page at {base}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The live auction in a status answer.
+fn live_of(status: &Value) -> Option<Live> {
+    let a: store::Auction = serde_json::from_value(status.get("live_auction")?.clone()).ok()?;
+    Some(Live {
+        id: a.id.0,
+        price: a.price.0,
+        has_leader: a.leading_bid.is_some(),
+        leader: a.leader.map(|l| l.0),
+        ends_at: a.ends_at,
+        starts_at: a.starts_at,
+        paused: a.state == AuctionState::Paused,
+        reserve: a.rules.reserve.0,
+    })
+}
+
+/// The parts the status reports ok.
+fn ok_parts(status: &Value) -> BTreeSet<String> {
+    status["connections"]["parts"]
+        .as_array()
+        .map(|parts| {
+            parts
+                .iter()
+                .filter(|p| p["state"] == "ok")
+                .filter_map(|p| p["part"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Sends `amount` from `from` (a crowd wallet, impersonated on the node) to `to`.
+fn deposit(hh: &Hardhat, from: &str, to: &str, amount: u128) -> String {
+    hh.call("hardhat_impersonateAccount", json!([from]));
+    hh.set_balance(from, 1000 * ETH);
+    hh.send(from, to, amount, "0x")
+}
+
+/// A deposit mined, then its block replaced by a longer fork without it; returns its hash.
+fn reorg(hh: &Hardhat, from: &str, to: &str, amount: u128) -> anyhow::Result<String> {
+    let snapshot = hh.call("evm_snapshot", json!([]));
+    let hash = deposit(hh, from, to, amount);
+    hh.mine(1);
+    std::thread::sleep(Duration::from_millis(1500));
+    let reverted = hh.call("evm_revert", json!([snapshot]));
+    if reverted != json!(true) {
+        bail!("evm_revert answered {reverted}");
+    }
+    hh.mine(4);
+    Ok(hash)
+}
+
+/// A backup of day `day`'s end, checked: `appliance check`, escrow covered in the store and
+/// on chain, the oracle on the log so far.
+fn check_day(
+    app: &Appliance,
+    program: &Path,
+    out: &Path,
+    day: u32,
+    crowd: &Crowd,
+    hh: &Hardhat,
+    custody: &str,
+) -> anyhow::Result<DayCheck> {
+    let dir = out.join(format!("days/day-{day:02}"));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join(store::DB_FILE);
+    let mut tries = 0;
+    while let Err(e) = app.request(&json!({"op": "backup", "path": file})) {
+        tries += 1;
+        if tries > 20 {
+            bail!("no backup of day {day}: {e:#}");
+        }
+        let _ = std::fs::remove_file(&file);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let (check_ok, _) = checks::store_check(program, &dir);
+    let store = store::Store::open_read_only(&file)?;
+    let r = store.read()?;
+    let mut events = Vec::new();
+    let mut after = 0;
+    loop {
+        let batch = r.events_after(after, 5000)?;
+        let Some(last) = batch.last() else { break };
+        after = last.seq;
+        events.extend(batch);
+    }
+    let judgement = oracle::judge(&events, &crowd.sent, &crowd.members);
+    let balances = r.balances()?;
+    let covered = balances.iter().all(|(_, b)| b.is_covered());
+    let owed: u128 = balances
+        .iter()
+        .map(|(_, b)| {
+            b.deposited
+                .0
+                .saturating_sub(b.withdrawn.0)
+                .saturating_sub(b.won.0)
+        })
+        .sum();
+    let auction = r.auctions()?.into_iter().find(|a| a.day == day);
+    let result = match &auction {
+        Some(a) if a.state == AuctionState::Completed => match a.leader {
+            Some(l) => format!(
+                "sold to @{} for {} ETH",
+                crowd.member(l.0).map_or("?", |m| m.handle.as_str()),
+                crowd::eth_text(a.price.0)
+            ),
+            None => "unsold".into(),
+        },
+        Some(a) => a.state.as_str().to_string(),
+        None => "no auction".into(),
+    };
+    let sent_by_day = judgement.tweets_judged;
+    Ok(DayCheck {
+        day,
+        result,
+        check_ok,
+        covered,
+        owed,
+        custody: hh.balance(custody),
+        disagreements: judgement.disagreements.len(),
+        missing: judgement.missing.len(),
+        tweets: sent_by_day,
+        events: events.len() as u64,
+        bytes: std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0),
+    })
+}
+
+/// A 16×16 PNG (a picture the admin page accepts).
+fn tiny_png() -> Vec<u8> {
+    let mut bytes = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut bytes, 16, 16);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        if let Ok(mut w) = enc.write_header() {
+            let pixels: Vec<u8> = (0..16 * 16 * 3).map(|i| (i * 7 % 256) as u8).collect();
+            let _ = w.write_image_data(&pixels);
+        }
+    }
+    bytes
+}
+
+impl Admin {
+    /// Uploads a picture as `name`.
+    pub async fn upload(&self, name: &str, bytes: Vec<u8>) -> anyhow::Result<(u16, Value)> {
+        self.post_bytes(
+            &format!("/api/v1/assets?name={name}&replace=true"),
+            bytes,
+            "image/png",
+        )
+        .await
+    }
+}
