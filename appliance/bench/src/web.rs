@@ -50,6 +50,34 @@ pub fn pinned_client_from(
         .build()?)
 }
 
+/// Signs in to the admin page at `base`: the session cookie (`name=value`) and the answer
+/// (which carries the CSRF token).
+pub async fn sign_in(
+    http: &reqwest::Client,
+    base: &str,
+    user: &str,
+    password: &str,
+) -> anyhow::Result<(String, serde_json::Value)> {
+    let res = http
+        .post(format!("{base}/api/v1/login"))
+        .json(&json!({"username": user, "password": password}))
+        .send()
+        .await?;
+    if !res.status().is_success() {
+        anyhow::bail!("sign-in refused: {}", res.status());
+    }
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("sothebais_session="))
+        .and_then(|v| v.split(';').next())
+        .context("no session cookie")?
+        .to_string();
+    Ok((cookie, res.json().await?))
+}
+
 /// Nearest-rank percentile of sorted values.
 fn pct(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
@@ -204,20 +232,7 @@ async fn measure(
     let cert: PathBuf = data.join("web/tls/cert.pem");
     let pem = std::fs::read_to_string(&cert)?;
     let http = pinned_client(&pem, Duration::from_secs(secs as u64 + 60))?;
-    let login = http
-        .post(format!("{base}/api/v1/login"))
-        .json(&json!({"username": "admin", "password": password}))
-        .send()
-        .await?;
-    let cookie = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("sothebais_session="))
-        .and_then(|v| v.split(';').next())
-        .context("no session cookie")?
-        .to_string();
+    let (cookie, _) = sign_in(&http, &base, "admin", &password).await?;
 
     // The event clients: each notes when it first sees each bid.
     let seen: Arc<Mutex<HashMap<u64, Vec<Instant>>>> = Arc::default();

@@ -596,14 +596,7 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
     let (check_ok, check_out) = checks::store_check(&program, &data);
     let store = store::Store::open_read_only(&data.join(store::DB_FILE))?;
     let reader = store.read()?;
-    let mut events = Vec::new();
-    let mut after = 0;
-    loop {
-        let batch = reader.events_after(after, 5000)?;
-        let Some(lastev) = batch.last() else { break };
-        after = lastev.seq;
-        events.extend(batch);
-    }
+    let events = all_events(&reader)?;
     let mut judgement = oracle::judge(&events, &crowd.sent, &crowd.members);
     let auctions = reader.auctions()?;
     for d in &mut judgement.days {
@@ -621,15 +614,7 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
     let recordings = checks::recordings(&nginx.recordings());
     drop(nginx);
     let balances = reader.balances()?;
-    let owed: u128 = balances
-        .iter()
-        .map(|(_, b)| {
-            b.deposited
-                .0
-                .saturating_sub(b.withdrawn.0)
-                .saturating_sub(b.won.0)
-        })
-        .sum();
+    let owed = owed(&balances);
     let credited: Vec<store::Deposit> = reader.deposits()?;
     let reverted: BTreeSet<u64> = credited
         .iter()
@@ -804,26 +789,11 @@ fn check_day(
     let (check_ok, _) = checks::store_check(program, &dir);
     let store = store::Store::open_read_only(&file)?;
     let r = store.read()?;
-    let mut events = Vec::new();
-    let mut after = 0;
-    loop {
-        let batch = r.events_after(after, 5000)?;
-        let Some(last) = batch.last() else { break };
-        after = last.seq;
-        events.extend(batch);
-    }
+    let events = all_events(&r)?;
     let judgement = oracle::judge(&events, &crowd.sent, &crowd.members);
     let balances = r.balances()?;
     let covered = balances.iter().all(|(_, b)| b.is_covered());
-    let owed: u128 = balances
-        .iter()
-        .map(|(_, b)| {
-            b.deposited
-                .0
-                .saturating_sub(b.withdrawn.0)
-                .saturating_sub(b.won.0)
-        })
-        .sum();
+    let owed = owed(&balances);
     let auction = r.auctions()?.into_iter().find(|a| a.day == day);
     let result = match &auction {
         Some(a) if a.state == AuctionState::Completed => match a.leader {
@@ -877,5 +847,32 @@ impl Admin {
             "image/png",
         )
         .await
+    }
+}
+
+/// What escrow owes its bidders: deposits less refunds and sales.
+fn owed(balances: &[(store::UserId, store::Balance)]) -> u128 {
+    balances
+        .iter()
+        .map(|(_, b)| {
+            b.deposited
+                .0
+                .saturating_sub(b.withdrawn.0)
+                .saturating_sub(b.won.0)
+        })
+        .sum()
+}
+
+/// The whole event log, in order.
+fn all_events(r: &store::Reader) -> anyhow::Result<Vec<store::EventRecord>> {
+    let mut events = Vec::new();
+    let mut after = 0;
+    loop {
+        let batch = r.events_after(after, 5000)?;
+        let Some(last) = batch.last() else {
+            return Ok(events);
+        };
+        after = last.seq;
+        events.extend(batch);
     }
 }

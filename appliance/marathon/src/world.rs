@@ -359,24 +359,7 @@ impl Admin {
         password: &str,
     ) -> anyhow::Result<Admin> {
         let http = bench::web::pinned_client_from(cert_pem, Duration::from_secs(20), None)?;
-        let res = http
-            .post(format!("{base}/api/v1/login"))
-            .json(&json!({"username": user, "password": password}))
-            .send()
-            .await?;
-        if !res.status().is_success() {
-            bail!("sign-in refused: {}", res.status());
-        }
-        let cookie = res
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("sothebais_session="))
-            .and_then(|v| v.split(';').next())
-            .context("no session cookie")?
-            .to_string();
-        let body: Value = res.json().await?;
+        let (cookie, body) = bench::web::sign_in(&http, base, user, password).await?;
         let csrf = body["csrf"].as_str().context("no CSRF token")?.to_string();
         Ok(Admin {
             base: base.to_string(),
