@@ -112,6 +112,21 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the database refuses every further write until it is opened again: redb after a
+    /// write that failed part-way (a full disk, an I/O error). Only a restart recovers.
+    pub fn needs_reopen(&self) -> bool {
+        matches!(
+            self,
+            Error::Db(redb::Error::PreviousIo)
+                | Error::Table {
+                    source: redb::TableError::Storage(redb::StorageError::PreviousIo),
+                    ..
+                }
+        )
+    }
+}
+
+impl Error {
     fn table(table: &'static str, source: redb::TableError) -> Error {
         Error::Table { table, source }
     }

@@ -99,6 +99,8 @@ pub struct Report {
     pub operator: Vec<String>,
     /// Exits nobody asked for.
     pub unexpected_exits: Vec<String>,
+    /// Exits a fault explains (the engine ending on a failed write), each started again.
+    pub fault_restarts: usize,
     /// Whether the final SIGTERM stopped it within its patience.
     pub stopped_cleanly: bool,
     /// `appliance check` at the end.
@@ -344,8 +346,9 @@ fn invariants(r: &Report) -> Vec<Invariant> {
             )
         })
         .collect();
-    let restarts =
-        r.faults.iter().filter(|f| f.fault == Fault::Kill).count() + r.unexpected_exits.len();
+    let restarts = r.faults.iter().filter(|f| f.fault == Fault::Kill).count()
+        + r.unexpected_exits.len()
+        + r.fault_restarts;
     let allowed = 1 + r.ingest_down.len() + restarts;
     out.push(Invariant {
         name: "the recordings decode cleanly, broken only by injected outages and restarts",
@@ -378,12 +381,13 @@ fn invariants(r: &Report) -> Vec<Invariant> {
         name: "the appliance stopped only when told, and cleanly at the end",
         ok: r.unexpected_exits.is_empty() && r.stopped_cleanly,
         detail: format!(
-            "{} unexpected exit(s){}; stopped by SIGTERM: {}",
+            "{} unexpected exit(s){}; {} exit(s) on a full disk, started again; stopped by SIGTERM: {}",
             r.unexpected_exits.len(),
             r.unexpected_exits
                 .first()
                 .map(|e| format!(" (first: {e})"))
                 .unwrap_or_default(),
+            r.fault_restarts,
             r.stopped_cleanly
         ),
     });

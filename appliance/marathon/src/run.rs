@@ -2,7 +2,7 @@
 //! the shared clock with the crowd tweeting, the operator acting and the faults coming; each
 //! simulated day checked from a backup; at the end the oracle, the invariants and the report.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -291,7 +291,7 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
         out.join("appliance.log"),
         env,
     );
-    app.start()?;
+    restart(&mut app)?;
     let base = format!("https://127.0.0.1:{web_port}");
     let mut admin = sign_in(&rt, &base, &data, &password)?;
 
@@ -332,7 +332,14 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
 
     let mut later: Vec<(Instant, Later)> = Vec::new();
     let mut records: Vec<FaultRecord> = Vec::new();
-    let mut recovering: Vec<(usize, Instant, BTreeSet<String>)> = Vec::new();
+    let mut recovering: Vec<Watch> = Vec::new();
+    let mut disk_window: Option<Instant> = None;
+    let mut fault_restarts = 0usize;
+    let mut all_checked: Option<Instant> = None;
+    // After a restart the session is gone: sign in again, once a second until it works (the
+    // appliance may be down again meanwhile).
+    let mut admin_due = false;
+    let mut last_sign_in = Instant::now();
     let mut samples: Vec<Sample> = Vec::new();
     let mut day_checks: Vec<DayCheck> = Vec::new();
     let mut ingest_down: Vec<(f64, f64)> = Vec::new();
@@ -354,25 +361,47 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
         let now = clock.now();
         // The service manager: an appliance that stopped by itself is counted and started again.
         if let Some(status) = app.exited() {
-            unexpected_exits.push(format!("{status} at {now}; log: {}", app.log_tail(5)));
-            app.start()?;
-            admin = sign_in(&rt, &base, &data, &password)?;
+            let during_disk_fault = disk_window.is_some_and(|until| Instant::now() < until);
+            if during_disk_fault {
+                fault_restarts += 1;
+                if let Some(r) = records.iter_mut().rev().find(|r| r.fault == Fault::Disk) {
+                    r.note.push_str(&format!(
+                        "; the appliance exited ({status}) and was started again"
+                    ));
+                }
+            } else {
+                unexpected_exits.push(format!("{status} at {now}; log: {}", app.log_tail(5)));
+            }
+            restart(&mut app)?;
+            admin_due = true;
+        }
+        if admin_due && last_sign_in.elapsed() >= Duration::from_secs(1) {
+            last_sign_in = Instant::now();
+            let cert = std::fs::read_to_string(data.join("web/tls/cert.pem")).unwrap_or_default();
+            if let Ok(a) = rt.block_on(Admin::sign_in(&base, &cert, "operator", &password)) {
+                admin = a;
+                admin_due = false;
+            }
         }
         if last_status.elapsed() >= Duration::from_millis(50) {
             last_status = Instant::now();
             if let Ok(status) = app.request(&json!({"op": "status"})) {
                 live = live_of(&status);
-                let ok = ok_parts(&status);
+                let states = part_states(&status);
                 if healthy.is_empty() && started.elapsed() > Duration::from_secs(20) {
-                    healthy = ok.clone();
+                    healthy = states
+                        .iter()
+                        .filter(|(_, s)| s.as_str() == "ok")
+                        .map(|(p, _)| p.clone())
+                        .collect();
                 }
-                recovering.retain(|(i, since, wanted)| {
-                    if wanted.is_subset(&ok) {
-                        records[*i].recovery_secs = Some(since.elapsed().as_secs_f64());
+                let requests = model.requests.load(std::sync::atomic::Ordering::SeqCst);
+                recovering.retain_mut(|w| match w.done(&states, requests) {
+                    Some(secs) => {
+                        records[w.index].recovery_secs = Some(secs);
                         false
-                    } else {
-                        true
                     }
+                    None => true,
                 });
             }
         }
@@ -413,24 +442,24 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
                     if let Some(last) = ingest_down.last_mut() {
                         last.1 = started.elapsed().as_secs_f64();
                     }
-                    mark_recovering(&mut recovering, &records, Fault::Ingest, &healthy);
+                    watch(&mut recovering, &records, Fault::Ingest, &healthy, &model);
                 }
                 Later::RpcUp => {
                     providers[0].set_down(false);
-                    mark_recovering(&mut recovering, &records, Fault::Rpc, &healthy);
+                    watch(&mut recovering, &records, Fault::Rpc, &healthy, &model);
                 }
                 Later::ModelSlow => model.set(ModelMode::Slow),
                 Later::ModelUp => {
                     model.set(ModelMode::Up);
-                    mark_recovering(&mut recovering, &records, Fault::Llm, &healthy);
+                    watch(&mut recovering, &records, Fault::Llm, &healthy, &model);
                 }
                 Later::DiskFree(file) => {
                     let _ = std::fs::remove_file(&file);
-                    mark_recovering(&mut recovering, &records, Fault::Disk, &healthy);
+                    watch(&mut recovering, &records, Fault::Disk, &healthy, &model);
                 }
                 Later::ClockBack => {
                     clock.jump(-300)?;
-                    mark_recovering(&mut recovering, &records, Fault::Clock, &healthy);
+                    watch(&mut recovering, &records, Fault::Clock, &healthy, &model);
                 }
                 Later::Resume(id) => {
                     let r = rt.block_on(admin.post(
@@ -459,13 +488,13 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
                         Fault::Kill => {
                             let t = Instant::now();
                             app.kill();
-                            app.start()?;
-                            admin = sign_in(&rt, &base, &data, &password)?;
+                            restart(&mut app)?;
+                            admin_due = true;
                             record.note = format!(
                                 "control socket back in {:.2} s",
                                 t.elapsed().as_secs_f64()
                             );
-                            recovering.push((index, t, healthy.clone()));
+                            recovering.push(Watch::parts(index, t, &healthy, &[""]));
                         }
                         Fault::Ingest => {
                             nginx.kill();
@@ -482,7 +511,7 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
                             record.note =
                                 "stream dropped; 429/503 on connect, mentions, search and posts"
                                     .into();
-                            recovering.push((index, Instant::now(), healthy.clone()));
+                            recovering.push(Watch::parts(index, Instant::now(), &healthy, &["x."]));
                         }
                         Fault::Rpc => {
                             providers[0].set_down(true);
@@ -511,6 +540,7 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
                             Some(why) => record.note = format!("skipped: {why}"),
                             None => match fill_disk(&data) {
                                 Ok(file) => {
+                                    disk_window = Some(Instant::now() + Duration::from_secs(20));
                                     later.push((
                                         Instant::now() + Duration::from_secs(3),
                                         Later::DiskFree(file),
@@ -580,7 +610,11 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
             day_checks.push(check);
         }
         if checked_days >= args.days && later.is_empty() {
-            break;
+            // The last faults get up to two minutes to recover before the end.
+            let since = *all_checked.get_or_insert_with(Instant::now);
+            if recovering.is_empty() || since.elapsed() > Duration::from_secs(120) {
+                break;
+            }
         }
         if Instant::now() > finish_by {
             bail!(
@@ -637,6 +671,7 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
         samples,
         operator: operator_log,
         unexpected_exits,
+        fault_restarts,
         stopped_cleanly,
         check_ok,
         check_out,
@@ -680,14 +715,92 @@ fn answer(r: &anyhow::Result<(u16, Value)>) -> String {
     }
 }
 
-fn mark_recovering(
-    recovering: &mut Vec<(usize, Instant, BTreeSet<String>)>,
+/// Watching one fault's recovery.
+struct Watch {
+    index: usize,
+    since: Instant,
+    /// Parts watched (by prefix; `""` is every part that was ok before).
+    parts: Vec<String>,
+    /// For the model: its request count when it came back.
+    model_from: Option<u64>,
+    seen_bad: bool,
+}
+
+impl Watch {
+    /// The parts, among those ok before the faults began, whose names start with `prefixes`.
+    fn parts(index: usize, since: Instant, healthy: &BTreeSet<String>, prefixes: &[&str]) -> Watch {
+        Watch {
+            index,
+            since,
+            parts: healthy
+                .iter()
+                .filter(|p| prefixes.iter().any(|x| p.starts_with(x)))
+                .cloned()
+                .collect(),
+            model_from: None,
+            seen_bad: false,
+        }
+    }
+
+    /// Seconds to recovery, once recovered: the watched parts ok again (after one of them was
+    /// seen not ok, or 10 s without that: 0), or the model asked again and answering.
+    fn done(&mut self, states: &BTreeMap<String, String>, model_requests: u64) -> Option<f64> {
+        let elapsed = self.since.elapsed().as_secs_f64();
+        if let Some(from) = self.model_from {
+            return (model_requests > from).then_some(elapsed);
+        }
+        let bad = self
+            .parts
+            .iter()
+            .any(|p| states.get(p).is_some_and(|s| s != "ok"));
+        self.seen_bad |= bad;
+        match (bad, self.seen_bad) {
+            (false, true) => Some(elapsed),
+            (false, false) if elapsed > 10.0 => Some(0.0),
+            _ => None,
+        }
+    }
+}
+
+/// Starts watching the latest `fault`'s recovery, from now (its end).
+fn watch(
+    recovering: &mut Vec<Watch>,
     records: &[FaultRecord],
     fault: Fault,
     healthy: &BTreeSet<String>,
+    model: &Model,
 ) {
-    if let Some(i) = records.iter().rposition(|r| r.fault == fault) {
-        recovering.push((i, Instant::now(), healthy.clone()));
+    let Some(i) = records.iter().rposition(|r| r.fault == fault) else {
+        return;
+    };
+    let now = Instant::now();
+    let w = match fault {
+        Fault::Ingest => Watch::parts(i, now, healthy, &["stream"]),
+        Fault::Rpc => Watch::parts(i, now, healthy, &["chain."]),
+        Fault::Disk => Watch::parts(i, now, healthy, &["engine"]),
+        Fault::Clock => Watch::parts(i, now, healthy, &["engine", "stream"]),
+        Fault::Llm => Watch {
+            model_from: Some(model.requests.load(std::sync::atomic::Ordering::SeqCst)),
+            ..Watch::parts(i, now, healthy, &[])
+        },
+        _ => Watch::parts(i, now, healthy, &[""]),
+    };
+    recovering.push(w);
+}
+
+/// The service manager's part: starts the appliance, again each second while it fails to
+/// start (a disk still full), for up to a minute.
+fn restart(app: &mut Appliance) -> anyhow::Result<()> {
+    let mut tries = 0;
+    loop {
+        match app.start() {
+            Ok(()) => return Ok(()),
+            Err(e) if tries >= 60 => return Err(e),
+            Err(_) => {
+                tries += 1;
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
     }
 }
 
@@ -728,15 +841,19 @@ fn live_of(status: &Value) -> Option<Live> {
     })
 }
 
-/// The parts the status reports ok.
-fn ok_parts(status: &Value) -> BTreeSet<String> {
+/// Each part's state in a status answer.
+fn part_states(status: &Value) -> BTreeMap<String, String> {
     status["connections"]["parts"]
         .as_array()
         .map(|parts| {
             parts
                 .iter()
-                .filter(|p| p["state"] == "ok")
-                .filter_map(|p| p["part"].as_str().map(str::to_string))
+                .filter_map(|p| {
+                    Some((
+                        p["part"].as_str()?.to_string(),
+                        p["state"].as_str()?.to_string(),
+                    ))
+                })
                 .collect()
         })
         .unwrap_or_default()

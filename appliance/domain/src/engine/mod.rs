@@ -404,6 +404,18 @@ impl Writer {
                 Err(e) => {
                     self.core.rate.rollback();
                     self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                    if e.needs_reopen() {
+                        // redb takes no write after one failed part-way (a full disk) until the
+                        // database is opened again: end the engine, so the process exits for the
+                        // service manager to start it afresh (crash-only; the last commit holds).
+                        for request in batch {
+                            let _ = request.reply.send(Err(CommandError::new(
+                                "storage",
+                                format!("storage failure: {e}"),
+                            )));
+                        }
+                        panic!("the database must be opened again after a failed write: {e}");
+                    }
                     if let Some(i) = failed_at {
                         tracing::error!(error = %e, command = batch[i].command.name(), "command failed in storage; retrying the batch without it");
                         refused[i] = Some(CommandError::new(

@@ -237,3 +237,43 @@ async fn a_power_cut_loses_no_acknowledged_bid() {
         run_until_cut(seed, 4, 20 + (seed as usize) * 7).await;
     }
 }
+
+/// A write that fails part-way (a full disk) leaves redb refusing every later write until the
+/// database is opened again: the engine ends, so the process exits and is started afresh,
+/// rather than staying up unable to write once the disk has room again.
+#[tokio::test]
+async fn a_failed_write_ends_the_engine_for_a_restart() {
+    let disk = Handle(Arc::new(Disk::default()));
+    let store = Arc::new(Store::with_backend(disk.clone()).unwrap());
+    let clock = Arc::new(ManualClock::new(opening().plus_secs(-3600)));
+    let engine = Engine::start(store.clone(), clock.clone(), EngineConfig::default()).unwrap();
+    let h = engine.handle();
+    let see = |id: u64| Command::SeeUser {
+        id: UserId(id),
+        handle: format!("bidder{id}"),
+        account_created: opening().plus_secs(-400 * 86_400),
+        simulated: false,
+    };
+    h.execute(see(1)).await.unwrap();
+    disk.0.state.lock().unwrap().dead = true;
+    let full = h.execute(see(2)).await.unwrap_err();
+    assert_eq!(full.code, "storage", "{full:?}");
+    // The disk has room again; the database does not take writes until it is reopened.
+    disk.0.state.lock().unwrap().dead = false;
+    let _ = h.execute(see(3)).await;
+    let mut died = h.died();
+    let why = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        died.wait_for(Option::is_some),
+    )
+    .await
+    .expect("the engine ends")
+    .unwrap()
+    .clone()
+    .unwrap();
+    assert!(why.contains("opened again"), "{why}");
+    // What was committed before the failure is there when the database is opened again.
+    let image = disk.0.state.lock().unwrap().platter.clone();
+    let reopened = Store::with_backend(Disk::from_image(image)).unwrap();
+    assert!(reopened.read().unwrap().user(UserId(1)).unwrap().is_some());
+}
