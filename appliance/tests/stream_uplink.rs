@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 
 use common::nginx::{Nginx, decode_errors, frozen_secs, publish, wait};
 
+/// One at a time: each encodes real time on a two-core machine, and the second compares frames
+/// dropped with and without adaptation, which a neighbour's encoder would skew.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A TCP proxy to `upstream` that forwards client-to-server bytes at most `bytes_per_sec`.
 /// Its receive buffer is small, as a real bottleneck's queue is, so the sender feels the pace.
 fn slow_proxy(upstream: u16, bytes_per_sec: usize) -> u16 {
@@ -60,6 +64,7 @@ fn throttled_proxy(upstream: u16, bytes_per_sec: Arc<AtomicUsize>) -> u16 {
 
 #[test]
 fn a_slow_network_costs_whole_gops_not_a_broken_picture() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let ingest = Nginx::start(dir.path());
     // About a tenth of what the stream needs.
@@ -152,6 +157,7 @@ fn costly_scene(dir: &Path) -> std::path::PathBuf {
 /// fewer seconds of picture, then steps back up once the uplink keeps up.
 #[test]
 fn a_slow_uplink_steps_the_bitrate_down_instead_of_dropping_gops_then_back_up() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let ingest = Nginx::start(dir.path());
     let scenes = costly_scene(dir.path());
