@@ -2,7 +2,7 @@
 //! the shared clock with the crowd tweeting, the operator acting and the faults coming; each
 //! simulated day checked from a backup; at the end the oracle, the invariants and the report.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -18,11 +18,14 @@ use crate::Args;
 use crate::checks;
 use crate::clock::SimTime;
 use crate::crowd::{self, Crowd, ETH, HOST, HOST_ID, Live};
+use crate::daily::{all_events, check_day, owed};
 use crate::faults::{self, Fault};
 use crate::oracle;
+use crate::recovery::{Watch, part_states, watch};
 use crate::report::{self, DayCheck, FaultRecord, Report, Sample};
 use crate::world::{
-    Admin, Appliance, Model, ModelMode, Proxy, fill_disk, metric, small_disk, unmount,
+    Admin, Appliance, Model, ModelMode, Proxy, deposit, fill_disk, metric, reorg, restart,
+    small_disk, tiny_png, unmount,
 };
 
 /// The treasury: a fresh address that receives the sales.
@@ -715,95 +718,6 @@ fn answer(r: &anyhow::Result<(u16, Value)>) -> String {
     }
 }
 
-/// Watching one fault's recovery.
-struct Watch {
-    index: usize,
-    since: Instant,
-    /// Parts watched (by prefix; `""` is every part that was ok before).
-    parts: Vec<String>,
-    /// For the model: its request count when it came back.
-    model_from: Option<u64>,
-    seen_bad: bool,
-}
-
-impl Watch {
-    /// The parts, among those ok before the faults began, whose names start with `prefixes`.
-    fn parts(index: usize, since: Instant, healthy: &BTreeSet<String>, prefixes: &[&str]) -> Watch {
-        Watch {
-            index,
-            since,
-            parts: healthy
-                .iter()
-                .filter(|p| prefixes.iter().any(|x| p.starts_with(x)))
-                .cloned()
-                .collect(),
-            model_from: None,
-            seen_bad: false,
-        }
-    }
-
-    /// Seconds to recovery, once recovered: the watched parts ok again (after one of them was
-    /// seen not ok, or 10 s without that: 0), or the model asked again and answering.
-    fn done(&mut self, states: &BTreeMap<String, String>, model_requests: u64) -> Option<f64> {
-        let elapsed = self.since.elapsed().as_secs_f64();
-        if let Some(from) = self.model_from {
-            return (model_requests > from).then_some(elapsed);
-        }
-        let bad = self
-            .parts
-            .iter()
-            .any(|p| states.get(p).is_some_and(|s| s != "ok"));
-        self.seen_bad |= bad;
-        match (bad, self.seen_bad) {
-            (false, true) => Some(elapsed),
-            (false, false) if elapsed > 10.0 => Some(0.0),
-            _ => None,
-        }
-    }
-}
-
-/// Starts watching the latest `fault`'s recovery, from now (its end).
-fn watch(
-    recovering: &mut Vec<Watch>,
-    records: &[FaultRecord],
-    fault: Fault,
-    healthy: &BTreeSet<String>,
-    model: &Model,
-) {
-    let Some(i) = records.iter().rposition(|r| r.fault == fault) else {
-        return;
-    };
-    let now = Instant::now();
-    let w = match fault {
-        Fault::Ingest => Watch::parts(i, now, healthy, &["stream"]),
-        Fault::Rpc => Watch::parts(i, now, healthy, &["chain."]),
-        Fault::Disk => Watch::parts(i, now, healthy, &["engine"]),
-        Fault::Clock => Watch::parts(i, now, healthy, &["engine", "stream"]),
-        Fault::Llm => Watch {
-            model_from: Some(model.requests.load(std::sync::atomic::Ordering::SeqCst)),
-            ..Watch::parts(i, now, healthy, &[])
-        },
-        _ => Watch::parts(i, now, healthy, &[""]),
-    };
-    recovering.push(w);
-}
-
-/// The service manager's part: starts the appliance, again each second while it fails to
-/// start (a disk still full), for up to a minute.
-fn restart(app: &mut Appliance) -> anyhow::Result<()> {
-    let mut tries = 0;
-    loop {
-        match app.start() {
-            Ok(()) => return Ok(()),
-            Err(e) if tries >= 60 => return Err(e),
-            Err(_) => {
-                tries += 1;
-                std::thread::sleep(Duration::from_secs(1));
-            }
-        }
-    }
-}
-
 /// Signs the operator in (retrying while the admin page starts).
 fn sign_in(
     rt: &tokio::runtime::Runtime,
@@ -839,157 +753,4 @@ fn live_of(status: &Value) -> Option<Live> {
         paused: a.state == AuctionState::Paused,
         reserve: a.rules.reserve.0,
     })
-}
-
-/// Each part's state in a status answer.
-fn part_states(status: &Value) -> BTreeMap<String, String> {
-    status["connections"]["parts"]
-        .as_array()
-        .map(|parts| {
-            parts
-                .iter()
-                .filter_map(|p| {
-                    Some((
-                        p["part"].as_str()?.to_string(),
-                        p["state"].as_str()?.to_string(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Sends `amount` from `from` (a crowd wallet, impersonated on the node) to `to`.
-fn deposit(hh: &Hardhat, from: &str, to: &str, amount: u128) -> String {
-    hh.call("hardhat_impersonateAccount", json!([from]));
-    hh.set_balance(from, 1000 * ETH);
-    hh.send(from, to, amount, "0x")
-}
-
-/// A deposit mined, then its block replaced by a longer fork without it; returns its hash.
-fn reorg(hh: &Hardhat, from: &str, to: &str, amount: u128) -> anyhow::Result<String> {
-    let snapshot = hh.call("evm_snapshot", json!([]));
-    let hash = deposit(hh, from, to, amount);
-    hh.mine(1);
-    std::thread::sleep(Duration::from_millis(1500));
-    let reverted = hh.call("evm_revert", json!([snapshot]));
-    if reverted != json!(true) {
-        bail!("evm_revert answered {reverted}");
-    }
-    hh.mine(4);
-    Ok(hash)
-}
-
-/// A backup of day `day`'s end, checked: `appliance check`, escrow covered in the store and
-/// on chain, the oracle on the log so far.
-fn check_day(
-    app: &Appliance,
-    program: &Path,
-    out: &Path,
-    day: u32,
-    crowd: &Crowd,
-    hh: &Hardhat,
-    custody: &str,
-) -> anyhow::Result<DayCheck> {
-    let dir = out.join(format!("days/day-{day:02}"));
-    std::fs::create_dir_all(&dir)?;
-    let file = dir.join(store::DB_FILE);
-    let mut tries = 0;
-    while let Err(e) = app.request(&json!({"op": "backup", "path": file})) {
-        tries += 1;
-        if tries > 20 {
-            bail!("no backup of day {day}: {e:#}");
-        }
-        let _ = std::fs::remove_file(&file);
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    let (check_ok, _) = checks::store_check(program, &dir);
-    let store = store::Store::open_read_only(&file)?;
-    let r = store.read()?;
-    let events = all_events(&r)?;
-    let judgement = oracle::judge(&events, &crowd.sent, &crowd.members);
-    let balances = r.balances()?;
-    let covered = balances.iter().all(|(_, b)| b.is_covered());
-    let owed = owed(&balances);
-    let auction = r.auctions()?.into_iter().find(|a| a.day == day);
-    let result = match &auction {
-        Some(a) if a.state == AuctionState::Completed => match a.leader {
-            Some(l) => format!(
-                "sold to @{} for {} ETH",
-                crowd.member(l.0).map_or("?", |m| m.handle.as_str()),
-                crowd::eth_text(a.price.0)
-            ),
-            None => "unsold".into(),
-        },
-        Some(a) => a.state.as_str().to_string(),
-        None => "no auction".into(),
-    };
-    let sent_by_day = judgement.tweets_judged;
-    Ok(DayCheck {
-        day,
-        result,
-        check_ok,
-        covered,
-        owed,
-        custody: hh.balance(custody),
-        disagreements: judgement.disagreements.len(),
-        missing: judgement.missing.len(),
-        tweets: sent_by_day,
-        events: events.len() as u64,
-        bytes: std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0),
-    })
-}
-
-/// A 16×16 PNG (a picture the admin page accepts).
-fn tiny_png() -> Vec<u8> {
-    let mut bytes = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut bytes, 16, 16);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        if let Ok(mut w) = enc.write_header() {
-            let pixels: Vec<u8> = (0..16 * 16 * 3).map(|i| (i * 7 % 256) as u8).collect();
-            let _ = w.write_image_data(&pixels);
-        }
-    }
-    bytes
-}
-
-impl Admin {
-    /// Uploads a picture as `name`.
-    pub async fn upload(&self, name: &str, bytes: Vec<u8>) -> anyhow::Result<(u16, Value)> {
-        self.post_bytes(
-            &format!("/api/v1/assets?name={name}&replace=true"),
-            bytes,
-            "image/png",
-        )
-        .await
-    }
-}
-
-/// What escrow owes its bidders: deposits less refunds and sales.
-fn owed(balances: &[(store::UserId, store::Balance)]) -> u128 {
-    balances
-        .iter()
-        .map(|(_, b)| {
-            b.deposited
-                .0
-                .saturating_sub(b.withdrawn.0)
-                .saturating_sub(b.won.0)
-        })
-        .sum()
-}
-
-/// The whole event log, in order.
-fn all_events(r: &store::Reader) -> anyhow::Result<Vec<store::EventRecord>> {
-    let mut events = Vec::new();
-    let mut after = 0;
-    loop {
-        let batch = r.events_after(after, 5000)?;
-        let Some(last) = batch.last() else {
-            return Ok(events);
-        };
-        after = last.seq;
-        events.extend(batch);
-    }
 }

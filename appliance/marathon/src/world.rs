@@ -19,6 +19,9 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::crowd::ETH;
+use peers::hardhat::Hardhat;
+
 /// A TCP proxy on a loopback port to `target`; while down, it refuses new connections and cuts
 /// the open ones (a provider that vanished).
 pub struct Proxy {
@@ -405,6 +408,16 @@ impl Admin {
         Ok((status, v))
     }
 
+    /// Uploads a picture as `name`.
+    pub async fn upload(&self, name: &str, bytes: Vec<u8>) -> anyhow::Result<(u16, Value)> {
+        self.post_bytes(
+            &format!("/api/v1/assets?name={name}&replace=true"),
+            bytes,
+            "image/png",
+        )
+        .await
+    }
+
     /// `/metrics`, as anyone on the LAN reads it.
     pub async fn metrics(&self) -> anyhow::Result<String> {
         let res = self
@@ -469,4 +482,56 @@ pub fn fill_disk(dir: &Path) -> anyhow::Result<PathBuf> {
     }
     let _ = f.sync_all();
     Ok(file)
+}
+
+/// Sends `amount` from `from` (a crowd wallet, impersonated on the node) to `to`.
+pub fn deposit(hh: &Hardhat, from: &str, to: &str, amount: u128) -> String {
+    hh.call("hardhat_impersonateAccount", json!([from]));
+    hh.set_balance(from, 1000 * ETH);
+    hh.send(from, to, amount, "0x")
+}
+
+/// A deposit mined, then its block replaced by a longer fork without it; returns its hash.
+pub fn reorg(hh: &Hardhat, from: &str, to: &str, amount: u128) -> anyhow::Result<String> {
+    let snapshot = hh.call("evm_snapshot", json!([]));
+    let hash = deposit(hh, from, to, amount);
+    hh.mine(1);
+    std::thread::sleep(Duration::from_millis(1500));
+    let reverted = hh.call("evm_revert", json!([snapshot]));
+    if reverted != json!(true) {
+        bail!("evm_revert answered {reverted}");
+    }
+    hh.mine(4);
+    Ok(hash)
+}
+
+/// A 16×16 PNG (a picture the admin page accepts).
+pub fn tiny_png() -> Vec<u8> {
+    let mut bytes = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut bytes, 16, 16);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        if let Ok(mut w) = enc.write_header() {
+            let pixels: Vec<u8> = (0..16 * 16 * 3).map(|i| (i * 7 % 256) as u8).collect();
+            let _ = w.write_image_data(&pixels);
+        }
+    }
+    bytes
+}
+
+/// The service manager's part: starts the appliance, again each second while it fails to
+/// start (a disk still full), for up to a minute.
+pub fn restart(app: &mut Appliance) -> anyhow::Result<()> {
+    let mut tries = 0;
+    loop {
+        match app.start() {
+            Ok(()) => return Ok(()),
+            Err(e) if tries >= 60 => return Err(e),
+            Err(_) => {
+                tries += 1;
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
 }
