@@ -504,6 +504,54 @@ fn a_burst_of_bids_gets_one_current_reply_per_bidder_outbids_first() {
     assert!(dropped.len() >= 3, "{dropped:#?}");
 }
 
+/// A bidder deletes a bid after the appliance read it but before its reply went out: the bid
+/// stands (the published rule), X refuses the reply as it refuses replies to deleted tweets,
+/// and the row is dropped with that reason rather than left failed or retried; the next
+/// bidder's reply goes out as usual.
+#[test]
+fn a_bid_deleted_before_its_reply_stands_and_the_reply_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = XApi::start("SothebAIs", HOST_ID);
+    let config = setup(dir.path(), &api, false);
+    let app = start(dir.path(), &config, "run.log");
+    link_and_fund(&app, &api, &[(ALICE, "alice", 1), (BOB, "bob", 2)]);
+    // The first try to post fails, so the reply waits (and is looked for before it is tried
+    // again).
+    api.fail_next("tweets", &[503]);
+    let bid = api.tweet(ALICE, "@SothebAIs bid 1 ETH", None);
+    wait_until(Duration::from_secs(30), "the bid taken in", || {
+        app.status()["live_auction"]["leader"]
+            .as_str()
+            .and_then(|l| l.parse::<u64>().ok())
+            == Some(ALICE)
+    });
+    assert!(api.delete(bid));
+    wait_until(Duration::from_secs(120), "the reply dropped", || {
+        !skipped(&app, "the tweet it answers was deleted").is_empty()
+    });
+    assert!(api.replies_to(bid).is_empty(), "{:?}", api.replies_to(bid));
+    let live = &app.status()["live_auction"];
+    assert_eq!(live["price"], "1000000000000000000", "{live}");
+    assert_eq!(
+        live["leader"],
+        ALICE.to_string(),
+        "the deleted bid stands: {live}"
+    );
+    assert!(
+        app.outbox().iter().all(|r| r["status"]["failed"].is_null()),
+        "nothing is left failed"
+    );
+    let next = api.tweet(BOB, "@SothebAIs bid 2 ETH", None);
+    wait_until(Duration::from_secs(30), "bob's reply", || {
+        !api.replies_to(next).is_empty()
+    });
+    assert!(
+        api.replies_to(next)[0].contains("2 ETH"),
+        "{:?}",
+        api.replies_to(next)
+    );
+}
+
 /// A post costs $1 and the month's budget is $1: once the opening announcement is out, answers
 /// and acceptances are dropped with the reason, while the outbid notice still goes.
 #[test]

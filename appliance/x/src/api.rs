@@ -94,6 +94,13 @@ impl XError {
         )
     }
 
+    /// X refused a reply because the tweet it answers was deleted (or is hidden from the host):
+    /// trying again cannot succeed.
+    pub fn is_reply_target_gone(&self) -> bool {
+        matches!(self, XError::Refused { status: 403, detail, .. }
+            if detail.to_ascii_lowercase().contains("deleted or not visible"))
+    }
+
     /// X refused a tweet because the account posted the same text before.
     pub fn is_duplicate(&self) -> bool {
         matches!(self, XError::Refused { status: 403, detail, .. } if detail.to_ascii_lowercase().contains("duplicate"))
@@ -691,7 +698,13 @@ mod tests {
             detail: "Forbidden: You are not allowed to create a Tweet with duplicate content."
                 .into(),
         };
-        assert!(dup.is_duplicate() && !dup.is_transient());
+        assert!(dup.is_duplicate() && !dup.is_transient() && !dup.is_reply_target_gone());
+        let gone = XError::Refused {
+            endpoint: "tweets",
+            status: 403,
+            detail: describe_problem(br#"{"title":"Forbidden","detail":"You attempted to reply to a Tweet that is deleted or not visible to you.","type":"about:blank","status":403}"#),
+        };
+        assert!(gone.is_reply_target_gone() && !gone.is_duplicate() && !gone.is_transient());
         assert!(
             XError::RateLimited {
                 endpoint: "tweets",

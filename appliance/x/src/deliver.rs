@@ -444,6 +444,13 @@ impl TweetDeliverer {
                 tracing::warn!(row = %row.id, error = %e, "posting failed; will check and retry");
                 Err(Pause::Budget)
             }
+            Err(e) if e.is_reply_target_gone() => {
+                // The bidder deleted the tweet: what it did (a bid seen stands) is unchanged,
+                // and no later try can answer it.
+                tracing::info!(row = %row.id, kind = row.notice.kind(), "the tweet to answer was deleted; reply dropped");
+                self.skip(row, format!("the tweet it answers was deleted: {e}"))
+                    .await
+            }
             Err(e) => {
                 tracing::error!(row = %row.id, error = %e, "X refused a tweet");
                 self.give_up(row, e.to_string(), true).await

@@ -299,6 +299,16 @@ impl XApi {
         id
     }
 
+    /// The author deletes tweet `id`: it leaves search, timelines and lookups (the filtered
+    /// stream sends nothing for a deletion), and replies to it are refused as X refuses them.
+    /// Whether it was there.
+    pub fn delete(&self, id: u64) -> bool {
+        let mut s = self.state.lock().unwrap();
+        let before = s.tweets.len();
+        s.tweets.retain(|t| t.id != id);
+        s.tweets.len() < before
+    }
+
     /// Tweets posted through the API, in order.
     pub fn posted(&self) -> Vec<Posted> {
         self.state.lock().unwrap().posted.clone()
@@ -722,12 +732,13 @@ fn respond(
                     ),
                 )
             } else if reply_to.is_some_and(|r| !s.tweets.iter().any(|t| t.id == r)) {
+                // X's answer for a reply to a tweet deleted (or never there).
                 (
-                    StatusCode::BAD_REQUEST,
+                    StatusCode::FORBIDDEN,
                     problem(
-                        StatusCode::BAD_REQUEST,
-                        "Invalid Request",
-                        "The tweet you are replying to does not exist.",
+                        StatusCode::FORBIDDEN,
+                        "Forbidden",
+                        "You attempted to reply to a Tweet that is deleted or not visible to you.",
                     ),
                 )
             } else {
