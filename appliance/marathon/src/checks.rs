@@ -3,7 +3,7 @@
 //! it owes bidders), what X received (nothing posted twice, nothing an injection asked for),
 //! what the ingest recorded (clean decodes), and memory over time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::process::Command;
 
@@ -53,47 +53,114 @@ pub fn transfers(hh: &Hardhat, contract: &str) -> Vec<Transfer> {
         .unwrap_or_default()
 }
 
-/// One deposit: ETH sent to the escrow address, as the chain now holds it.
+/// One payment of ETH, as the chain now holds it (a deposit to escrow, a refund from it).
 #[derive(Clone, Debug)]
-pub struct ChainDeposit {
+pub struct Payment {
     /// Sender (lowercase).
     pub from: String,
+    /// Receiver (lowercase).
+    pub to: String,
     /// Wei.
     pub value: u128,
     /// Transaction hash.
     pub hash: String,
 }
 
-/// Every transaction to `to` with value in blocks `0..=head`.
-pub fn deposits_to(hh: &Hardhat, to: &str) -> Vec<ChainDeposit> {
+/// Every transaction with value in blocks `0..=head`.
+pub fn payments(hh: &Hardhat) -> Vec<Payment> {
     let head = hh.head();
     let mut out = Vec::new();
     for n in 0..=head {
         let block = hh.call("eth_getBlockByNumber", json!([format!("{n:#x}"), true]));
         for tx in block["transactions"].as_array().into_iter().flatten() {
-            if tx["to"]
-                .as_str()
-                .is_some_and(|t| t.eq_ignore_ascii_case(to))
-            {
-                let value = u128::from_str_radix(
-                    tx["value"]
-                        .as_str()
-                        .unwrap_or("0x0")
-                        .trim_start_matches("0x"),
-                    16,
-                )
-                .unwrap_or(0);
-                if value > 0 {
-                    out.push(ChainDeposit {
-                        from: tx["from"].as_str().unwrap_or_default().to_lowercase(),
-                        value,
-                        hash: tx["hash"].as_str().unwrap_or_default().to_lowercase(),
-                    });
-                }
+            let value = u128::from_str_radix(
+                tx["value"]
+                    .as_str()
+                    .unwrap_or("0x0")
+                    .trim_start_matches("0x"),
+                16,
+            )
+            .unwrap_or(0);
+            if value > 0 {
+                out.push(Payment {
+                    from: tx["from"].as_str().unwrap_or_default().to_lowercase(),
+                    to: tx["to"].as_str().unwrap_or_default().to_lowercase(),
+                    value,
+                    hash: tx["hash"].as_str().unwrap_or_default().to_lowercase(),
+                });
             }
         }
     }
     out
+}
+
+/// The X rows of the outbox against what X received.
+#[derive(Clone, Debug, Default)]
+pub struct OutboxAccounts {
+    /// Rows sent.
+    pub sent: usize,
+    /// Rows skipped (dropped, rejected, superseded, over budget).
+    pub skipped: usize,
+    /// Of those, rejected by an operator.
+    pub rejected: usize,
+    /// Of those, replies to tweets their authors deleted.
+    pub target_deleted: usize,
+    /// Rows still waiting for approval.
+    pub held: usize,
+    /// Posts on X that no sent row (or row being sent) accounts for.
+    pub unaccounted: Vec<u64>,
+    /// Post ids sent rows name that X does not have.
+    pub phantom: Vec<String>,
+}
+
+/// Every X row of the outbox, held against the posts X has.
+pub fn outbox_accounts(
+    reader: &store::Reader,
+    posted: &[xserver::Posted],
+) -> anyhow::Result<OutboxAccounts> {
+    use store::{OutboxStatus, View};
+    let mut a = OutboxAccounts::default();
+    let mut sent_ids: BTreeSet<String> = BTreeSet::new();
+    let mut sending: BTreeSet<String> = BTreeSet::new();
+    let mut after = 0;
+    loop {
+        let rows = reader.outbox_after(after, 1024)?;
+        let Some(last) = rows.last() else { break };
+        after = last.id.0;
+        for row in rows
+            .iter()
+            .filter(|r| r.notice.channel() == store::Channel::X)
+        {
+            match &row.status {
+                OutboxStatus::Sent { external_id, .. } => {
+                    a.sent += 1;
+                    sent_ids.insert(external_id.clone());
+                }
+                OutboxStatus::Sending { text, .. } => {
+                    sending.insert(text.clone());
+                }
+                OutboxStatus::Held => a.held += 1,
+                OutboxStatus::Skipped { reason, .. } => {
+                    a.skipped += 1;
+                    if reason.starts_with("rejected by") {
+                        a.rejected += 1;
+                    }
+                    if reason.starts_with("the tweet it answers was deleted") {
+                        a.target_deleted += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let on_x: BTreeSet<String> = posted.iter().map(|p| p.id.to_string()).collect();
+    a.unaccounted = posted
+        .iter()
+        .filter(|p| !sent_ids.contains(&p.id.to_string()) && !sending.contains(&p.text))
+        .map(|p| p.id)
+        .collect();
+    a.phantom = sent_ids.difference(&on_x).cloned().collect();
+    Ok(a)
 }
 
 /// Texts posted more than once in reply to the same tweet (or, for top-level posts, the same

@@ -81,6 +81,8 @@ pub enum Intent {
     Balance,
     /// An edit of an earlier tweet (must not count).
     Edit,
+    /// `withdraw`: everything escrow holds that no bid needs, back to the linked wallet.
+    Withdraw,
 }
 
 /// A tweet the crowd sent.
@@ -98,6 +100,8 @@ pub struct Sent {
     pub real_ms: f64,
     /// What it was meant to be.
     pub intent: Intent,
+    /// Whether its author deleted it afterwards.
+    pub deleted: bool,
 }
 
 /// A member of the crowd.
@@ -182,6 +186,8 @@ pub struct Crowd {
     pub members: Vec<Member>,
     /// Everything it tweeted, in order.
     pub sent: Vec<Sent>,
+    /// Tweets to delete, with the wall-clock millisecond they go.
+    deleting: Vec<(u64, f64)>,
     rng: fastrand::Rng,
 }
 
@@ -269,6 +275,7 @@ impl Crowd {
         Crowd {
             members,
             sent: Vec::new(),
+            deleting: Vec::new(),
             rng,
         }
     }
@@ -291,8 +298,21 @@ impl Crowd {
             at: now,
             real_ms: appliance::warp::wall_ms(),
             intent,
+            deleted: false,
         });
         id
+    }
+
+    /// The author deletes tweet `id` `after_ms` of real time from now (people delete a bid
+    /// they regret, a question once answered or at once).
+    fn delete_later(&mut self, id: u64, after_ms: f64) {
+        self.deleting
+            .push((id, appliance::warp::wall_ms() + after_ms));
+    }
+
+    /// Member `who` tweets `withdraw`.
+    pub fn withdraw(&mut self, x: &XApi, who: usize, now: Timestamp) -> u64 {
+        self.send(x, who, "withdraw".into(), Intent::Withdraw, now)
     }
 
     /// Every member that links sends its signed link tweet.
@@ -313,6 +333,16 @@ impl Crowd {
 
     /// One step at simulated `now` with the live auction as it stands (if any).
     pub fn step(&mut self, x: &XApi, now: Timestamp, live: Option<&Live>) {
+        let wall = appliance::warp::wall_ms();
+        let (due, wait): (Vec<_>, Vec<_>) = self.deleting.drain(..).partition(|d| d.1 <= wall);
+        self.deleting = wait;
+        for (id, _) in due {
+            if x.delete(id)
+                && let Some(s) = self.sent.iter_mut().find(|s| s.id == id)
+            {
+                s.deleted = true;
+            }
+        }
         let Some(live) = live else {
             return;
         };
@@ -364,13 +394,18 @@ impl Crowd {
             Persona::Eager => {
                 if !leading && next <= valuation {
                     let amount = round_up(next + self.rng.u128(0..3) * ETH / 100).min(valuation);
-                    self.send(
+                    let id = self.send(
                         x,
                         i,
                         format!("bid {} ETH", eth_text(amount)),
                         Intent::Bid(amount),
                         now,
                     );
+                    // One bid in four is deleted again: the bid stands once read.
+                    if self.rng.u32(0..4) == 0 {
+                        let after = self.rng.f64() * 2000.0;
+                        self.delete_later(id, after);
+                    }
                 }
                 again_in = Some(300 + self.rng.i64(0..900));
             }
@@ -436,7 +471,11 @@ impl Crowd {
                 match self.rng.u32(0..5) {
                     0 => {
                         let q = QUESTIONS[self.rng.usize(0..QUESTIONS.len())];
-                        self.send(x, i, q.to_string(), Intent::Question, now);
+                        let id = self.send(x, i, q.to_string(), Intent::Question, now);
+                        // Asked, then thought better of: deleted at once.
+                        if self.rng.bool() {
+                            self.delete_later(id, 0.0);
+                        }
                     }
                     1 => {
                         let q = INJECTIONS[self.rng.usize(0..INJECTIONS.len())];
@@ -477,6 +516,7 @@ impl Crowd {
                         at: now,
                         real_ms: appliance::warp::wall_ms(),
                         intent: Intent::Edit,
+                        deleted: false,
                     });
                 }
             }

@@ -5,6 +5,9 @@
 //! ```sh
 //! cargo build -p appliance && cargo run -p marathon -- --days 3 --speed 1440 --out target/marathon
 //! ```
+//!
+//! A real-time soak: one day at `--speed 1` with a short auction, e.g. `--days 1 --speed 1
+//! --lead-minutes 5 --auction-minutes 100 --post-minutes 10` (about two hours).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +56,15 @@ pub struct Args {
     /// Stream resolution (`1280x720`, `854x480`, ...; the appliance's default when empty).
     #[arg(long, default_value = "")]
     pub resolution: String,
+    /// Simulated minutes before the first auction opens.
+    #[arg(long, default_value_t = 180)]
+    pub lead_minutes: u32,
+    /// Length of each day's auction, opening at 10:00 New York (a real-time soak shortens it).
+    #[arg(long, default_value_t = 480)]
+    pub auction_minutes: u32,
+    /// Minutes after each auction until the day is checked (to 23:59 at most).
+    #[arg(long, default_value_t = 359)]
+    pub post_minutes: u32,
 }
 
 fn main() -> ExitCode {

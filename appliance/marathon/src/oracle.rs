@@ -127,8 +127,12 @@ pub struct Judgement {
     pub invalid: BTreeMap<(u32, String), u64>,
     /// Per crowd tweet: simulated time sent and time the appliance decided (microseconds).
     pub decision_lag_micros: Vec<(Timestamp, i64)>,
-    /// Crowd tweets the appliance never recorded (id, intent).
+    /// Crowd tweets the appliance never recorded (id, intent); deleted ones are not missing.
     pub missing: Vec<(u64, String)>,
+    /// Deleted crowd tweets: (read before the deletion and judged, never read).
+    pub deleted: (u64, u64),
+    /// Refunds the appliance granted, each the amount the oracle found free: (X id, wei).
+    pub withdrawals: Vec<(u64, u128)>,
 }
 
 /// Replays the log against the crowd's record. `events` in log order.
@@ -156,6 +160,8 @@ struct Oracle {
     attempts: HashMap<u64, Vec<Timestamp>>,
     pending: Vec<Recorded>,
     withdrawn: Vec<u64>,
+    refunded: HashMap<u64, u128>,
+    refund: Option<(u64, u128)>,
     seen: HashSet<String>,
     j: Judgement,
 }
@@ -196,6 +202,7 @@ impl Oracle {
             .unwrap_or(0)
             .saturating_sub(self.leading(user))
             .saturating_sub(self.won.get(&user).copied().unwrap_or(0))
+            .saturating_sub(self.refunded.get(&user).copied().unwrap_or(0))
     }
 
     fn recent(&self, user: u64, now: Timestamp, window_secs: i64) -> u32 {
@@ -511,6 +518,13 @@ impl Oracle {
             Event::CeilingSet { ceiling, .. } if ceiling.max.0 == 0 => {
                 self.withdrawn.push(ceiling.user.0);
             }
+            Event::WithdrawalRequested { withdrawal } => {
+                let (user, amount) = (withdrawal.user.0, withdrawal.amount.0);
+                match self.refund {
+                    None => self.refund = Some((user, amount)),
+                    Some(_) => self.disagree(format!("two refunds for one request ({user})")),
+                }
+            }
             Event::TweetReceived { tweet } => self.tweet(tweet),
             _ => {}
         }
@@ -519,12 +533,17 @@ impl Oracle {
     fn tweet(&mut self, t: &store::TweetRecord) {
         let pending = std::mem::take(&mut self.pending);
         let withdrawn = std::mem::take(&mut self.withdrawn);
+        let refund = self.refund.take();
         let Some(s) = self.sent.get(&t.id).cloned() else {
-            if !pending.is_empty() {
-                self.disagree(format!("tweet {} (not the crowd's) came with bids", t.id));
+            if !pending.is_empty() || refund.is_some() {
+                self.disagree(format!(
+                    "tweet {} (not the crowd's) came with bids or a refund",
+                    t.id
+                ));
             }
             return;
         };
+        self.judge_refund(&s, refund);
         if !self.seen.insert(t.id.clone()) {
             self.disagree(format!("tweet {} was recorded twice", t.id));
             return;
@@ -555,6 +574,7 @@ impl Oracle {
             Intent::Malformed | Intent::Edit => Some(TweetKind::Invalid),
             Intent::MyBids => Some(TweetKind::MyBids),
             Intent::Balance => Some(TweetKind::Balance),
+            Intent::Withdraw => Some(TweetKind::Withdraw),
             Intent::Question | Intent::Injection => None,
         };
         // A refused ceiling is recorded as invalid, with the refusal's reason.
@@ -757,12 +777,45 @@ impl Oracle {
         }
     }
 
+    /// A `withdraw` refunds exactly what is free (deposits less what leads, was won or was
+    /// refunded before); nothing when nothing is.
+    fn judge_refund(&mut self, s: &Sent, refund: Option<(u64, u128)>) {
+        if s.intent != Intent::Withdraw {
+            if let Some((user, amount)) = refund {
+                self.disagree(format!(
+                    "tweet {} ({:?}) refunded {amount} wei to {user}",
+                    s.id, s.text
+                ));
+            }
+            return;
+        }
+        let free = self.available(s.author);
+        match refund {
+            Some((user, amount)) if user == s.author && amount == free => {
+                *self.refunded.entry(user).or_default() += amount;
+                self.j.withdrawals.push((user, amount));
+            }
+            None if free == 0 => {}
+            other => self.disagree(format!(
+                "withdraw {} by {}: the appliance refunded {other:?}, the oracle finds {free} wei free",
+                s.id, s.author
+            )),
+        }
+    }
+
     fn finish(mut self) -> Judgement {
         let recorded: HashSet<&String> = self.seen.iter().collect();
+        let deleted: Vec<&Sent> = self.sent.values().filter(|s| s.deleted).collect();
+        let read = deleted
+            .iter()
+            .filter(|s| recorded.contains(&s.id.to_string()))
+            .count() as u64;
+        self.j.deleted = (read, deleted.len() as u64 - read);
+        // A tweet deleted before the appliance read it was never there to read.
         let mut missing: Vec<(u64, String)> = self
             .sent
             .values()
-            .filter(|s| !recorded.contains(&s.id.to_string()))
+            .filter(|s| !recorded.contains(&s.id.to_string()) && !s.deleted)
             .map(|s| (s.id, format!("{:?}", s.intent)))
             .collect();
         missing.sort();
@@ -782,5 +835,127 @@ impl Oracle {
             })
             .collect();
         self.j
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crowd::{Crowd, ETH};
+    use store::{Deposit, DepositId, UserId, Wei, Withdrawal, WithdrawalId};
+
+    fn record(seq: u64, event: Event) -> EventRecord {
+        EventRecord {
+            seq,
+            at: Timestamp(seq as i64),
+            prev_hash: [0; 32],
+            hash: [0; 32],
+            event,
+        }
+    }
+
+    fn sent(id: u64, author: u64, text: &str, intent: Intent, deleted: bool) -> Sent {
+        Sent {
+            id,
+            author,
+            text: text.into(),
+            at: Timestamp(0),
+            real_ms: 0.0,
+            intent,
+            deleted,
+        }
+    }
+
+    fn received(id: u64, author: u64, text: &str, kind: TweetKind) -> Event {
+        Event::TweetReceived {
+            tweet: store::TweetRecord {
+                id: id.to_string(),
+                author: UserId(author),
+                text: text.into(),
+                created_at: Timestamp(0),
+                in_reply_to: None,
+                kind,
+                reason: None,
+                message: String::new(),
+                received_at: Timestamp(1),
+            },
+        }
+    }
+
+    fn refund(user: u64, amount: u128) -> Event {
+        Event::WithdrawalRequested {
+            withdrawal: Withdrawal {
+                id: WithdrawalId(1),
+                user: UserId(user),
+                to: "0x00000000000000000000000000000000000000aa"
+                    .parse()
+                    .unwrap(),
+                amount: Wei(amount),
+                requested_at: Timestamp(1),
+                requested_by: "tweet".into(),
+            },
+        }
+    }
+
+    /// A `withdraw` must refund exactly what is free, once; a second one finds nothing; a
+    /// deleted tweet never read is not missing, one read is judged.
+    #[test]
+    fn refunds_are_what_is_free_and_deleted_tweets_are_not_missing() {
+        let crowd = Crowd::new(12, 7, Timestamp(0));
+        let who = crowd.members[0].id;
+        let deposit = Event::DepositRecorded {
+            deposit: Deposit {
+                id: DepositId(1),
+                from: "0x00000000000000000000000000000000000000aa"
+                    .parse()
+                    .unwrap(),
+                user: Some(UserId(who)),
+                amount: Wei(3 * ETH),
+                reference: "0x01".into(),
+                at: Timestamp(0),
+            },
+        };
+        let texts = [
+            "@h withdraw",
+            "@h withdraw",
+            "@h who made this?",
+            "@h bid 1 ETH",
+        ];
+        let sent_ok = vec![
+            sent(1, who, texts[0], Intent::Withdraw, false),
+            sent(2, who, texts[1], Intent::Withdraw, false),
+            sent(3, who, texts[2], Intent::Question, true),
+            sent(4, who, texts[3], Intent::Question, true),
+        ];
+        let events = vec![
+            record(1, deposit.clone()),
+            record(2, refund(who, 3 * ETH)),
+            record(3, received(1, who, texts[0], TweetKind::Withdraw)),
+            record(4, received(2, who, texts[1], TweetKind::Withdraw)),
+            record(5, received(4, who, texts[3], TweetKind::Question)),
+        ];
+        let j = judge(&events, &sent_ok, &crowd.members);
+        assert!(j.disagreements.is_empty(), "{:?}", j.disagreements);
+        assert!(j.missing.is_empty(), "{:?}", j.missing);
+        assert_eq!(j.withdrawals, vec![(who, 3 * ETH)]);
+        assert_eq!(j.deleted, (1, 1));
+
+        // Refunding less than is free, or anything twice, is a disagreement.
+        let short = vec![
+            record(1, deposit.clone()),
+            record(2, refund(who, 2 * ETH)),
+            record(3, received(1, who, texts[0], TweetKind::Withdraw)),
+        ];
+        let j = judge(&short, &sent_ok[..1], &crowd.members);
+        assert_eq!(j.disagreements.len(), 1, "{:?}", j.disagreements);
+        let twice = vec![
+            record(1, deposit),
+            record(2, refund(who, 3 * ETH)),
+            record(3, received(1, who, texts[0], TweetKind::Withdraw)),
+            record(4, refund(who, 3 * ETH)),
+            record(5, received(2, who, texts[1], TweetKind::Withdraw)),
+        ];
+        let j = judge(&twice, &sent_ok[..2], &crowd.members);
+        assert_eq!(j.disagreements.len(), 1, "{:?}", j.disagreements);
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use domain::schedule::DayWindows;
 use store::Timestamp;
 
-use crate::checks::{self, ChainDeposit, Recording, Transfer};
+use crate::checks::{self, Payment, Recording, Transfer};
 use crate::crowd::{Sent, eth_text};
 use crate::faults::Fault;
 use crate::oracle::Judgement;
@@ -120,7 +120,9 @@ pub struct Report {
     /// What escrow owes at the end (wei).
     pub owed: u128,
     /// Deposits the chain holds.
-    pub chain_deposits: Vec<ChainDeposit>,
+    pub chain_deposits: Vec<Payment>,
+    /// Payments from custody to crowd wallets the chain holds (refunds).
+    pub chain_refunds: Vec<Payment>,
     /// Deposits the store holds.
     pub store_deposits: Vec<store::Deposit>,
     /// Deposit ids the store reverted.
@@ -139,6 +141,12 @@ pub struct Report {
     pub speed: f64,
     /// Why the disk-full fault could not run, if so.
     pub disk_note: Option<String>,
+    /// The outbox held against what X received.
+    pub outbox: checks::OutboxAccounts,
+    /// Tweets the operator approved and rejected while approvals were on.
+    pub reviewed: (usize, usize),
+    /// Restarts the operator made (to apply a setting).
+    pub operator_restarts: usize,
 }
 
 /// The verdict.
@@ -303,6 +311,50 @@ fn invariants(r: &Report) -> Vec<Invariant> {
             r.reverted.len()
         ),
     });
+    // Refunds: each `withdraw` the oracle found right is paid once on chain, in full, to the
+    // bidder's wallet, and nothing else leaves custody for a bidder.
+    let mut asked: BTreeMap<&str, (usize, u128)> = BTreeMap::new();
+    for (user, amount) in &j.withdrawals {
+        let wallet = r.crowd_addresses.get(user).map_or("?", String::as_str);
+        let e = asked.entry(wallet).or_default();
+        e.0 += 1;
+        e.1 += amount;
+    }
+    let mut paid: BTreeMap<&str, (usize, u128)> = BTreeMap::new();
+    for p in &r.chain_refunds {
+        let e = paid.entry(p.to.as_str()).or_default();
+        e.0 += 1;
+        e.1 += p.value;
+    }
+    out.push(Invariant {
+        name: "each refund paid once on chain, in full, to the bidder's wallet",
+        ok: asked == paid,
+        detail: if asked == paid {
+            format!(
+                "{} refund(s), {} ETH",
+                r.chain_refunds.len(),
+                eth_text(r.chain_refunds.iter().map(|p| p.value).sum())
+            )
+        } else {
+            format!("granted {asked:?}; paid on chain {paid:?}")
+        },
+    });
+    let o = &r.outbox;
+    out.push(Invariant {
+        name: "what X received is what the outbox sent: nothing rejected or dropped posted, nothing left waiting for approval",
+        ok: o.unaccounted.is_empty() && o.phantom.is_empty() && o.held == 0,
+        detail: format!(
+            "{} X row(s) sent, {} skipped ({} rejected by the operator, {} replies to deleted tweets), {} approved; {} still held; posts without a row: {:?}; rows whose post X lacks: {:?}",
+            o.sent,
+            o.skipped,
+            o.rejected,
+            o.target_deleted,
+            r.reviewed.0,
+            o.held,
+            o.unaccounted,
+            o.phantom
+        ),
+    });
     let twice = checks::posted_twice(&r.posted);
     let injected = checks::injected(&r.posted);
     out.push(Invariant {
@@ -348,7 +400,8 @@ fn invariants(r: &Report) -> Vec<Invariant> {
         .collect();
     let restarts = r.faults.iter().filter(|f| f.fault == Fault::Kill).count()
         + r.unexpected_exits.len()
-        + r.fault_restarts;
+        + r.fault_restarts
+        + r.operator_restarts;
     let allowed = 1 + r.ingest_down.len() + restarts;
     out.push(Invariant {
         name: "the recordings decode cleanly, broken only by injected outages and restarts",
@@ -535,7 +588,11 @@ pub fn write(r: &Report, dir: &Path) -> anyhow::Result<Verdict> {
     )?;
     let _ = writeln!(
         md,
-        "\n## Bids\n\n![bids per day](bids.svg)\n\n{between} bid(s) came between auctions (refused: no auction open).\n"
+        "\n## Bids\n\n![bids per day](bids.svg)\n\n{between} bid(s) came between auctions (refused: no auction open). The crowd deleted {} tweet(s): {} read before the deletion (judged; a bid read stands), {} deleted before the appliance read them (not counted). {} refund(s) granted on `withdraw`.\n",
+        r.judgement.deleted.0 + r.judgement.deleted.1,
+        r.judgement.deleted.0,
+        r.judgement.deleted.1,
+        r.judgement.withdrawals.len()
     );
     let _ = writeln!(md, "| reason | tweets |\n|---|---|");
     let mut totals: BTreeMap<&str, u64> = BTreeMap::new();

@@ -63,6 +63,9 @@ enum Planned {
     Pause,
     Extend,
     Upload,
+    Override,
+    /// Tweets wait for the operator's approval (a setting, applied by a restart) or no more.
+    Approvals(bool),
 }
 
 /// Runs the marathon; `Ok(true)` when every invariant held.
@@ -144,14 +147,11 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
     // hours before the first auction.
     let tz: chrono_tz::Tz = ZONE.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
-    let windows = WindowPlan {
-        pre_auction_start: TimeOfDay::new(0, 0).context("a time")?,
-        auction_start: TimeOfDay::new(10, 0).context("a time")?,
-        auction_end: TimeOfDay::new(18, 0).context("a time")?,
-        post_auction_end: TimeOfDay::new(23, 59).context("a time")?,
-    };
+    let windows = windows(args)?;
     let days = domain::schedule::plan_days(today, args.days, &windows, tz)?;
-    let sim_start = days[0].starts_at.plus_secs(-3 * 3600);
+    let sim_start = days[0]
+        .starts_at
+        .plus_secs(-60 * i64::from(args.lead_minutes));
     let clock = SimTime::start(&out.join("clock"), sim_start, args.speed)?;
     {
         let c = clock.clone();
@@ -297,6 +297,7 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
     restart(&mut app)?;
     let base = format!("https://127.0.0.1:{web_port}");
     let mut admin = sign_in(&rt, &base, &data, &password)?;
+    let login = (base.clone(), data.clone(), password.clone());
 
     // Wallets linked by signed tweets, then escrow deposits from them.
     crowd.link_wallets(&x, clock.now());
@@ -320,15 +321,24 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
                 what: Planned::Fault(*f),
             });
         }
-        let (what, share) = match d.day % 3 {
-            1 => (Planned::Pause, 0.15),
-            2 => (Planned::Extend, 0.45),
-            _ => (Planned::Upload, 0.3),
-        };
-        scheduled.push(Scheduled {
-            at_sim: d.starts_at.plus_micros((span as f64 * share) as i64),
-            what,
-        });
+        // The operator's day: one action in turn, or every one in a run of one or two days.
+        let all = args.days < 3;
+        let actions = [
+            (1, Planned::Pause, 0.15),
+            (0, Planned::Upload, 0.3),
+            (2, Planned::Extend, 0.45),
+            (0, Planned::Override, 0.6),
+            (2, Planned::Approvals(true), 0.5),
+            (2, Planned::Approvals(false), 0.7),
+        ];
+        for (turn, what, share) in actions {
+            if all || d.day % 3 == turn {
+                scheduled.push(Scheduled {
+                    at_sim: d.starts_at.plus_micros((span as f64 * share) as i64),
+                    what,
+                });
+            }
+        }
     }
     scheduled.sort_by_key(|s| s.at_sim);
     scheduled.reverse();
@@ -354,6 +364,24 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
     let mut last_sample = Instant::now() - Duration::from_secs(1);
     let mut last_block = Instant::now();
     let mut checked_days = 0u32;
+    // Each day, once its auction is over, one bidder takes their free escrow back (and
+    // deposits again when the day is checked, for the next auction).
+    let mut withdrawal_days = 0u32;
+    let mut withdrew: Vec<(u32, usize)> = Vec::new();
+    let mut last_leader: Option<u64> = None;
+    // While tweets wait for approval, the operator reviews the queue every few seconds:
+    // approves most, rejects one in seven.
+    let mut reviewing: Option<Instant> = None;
+    let mut approvals_on = false;
+    let mut operator_restarts = 0usize;
+    let mut reviewed = (0usize, 0usize);
+    let withdrawers: Vec<usize> = crowd
+        .members
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.links && m.persona != crowd::Persona::Underfunded)
+        .map(|(i, _)| i)
+        .collect();
     let mut reorg_member = 0usize;
     let last = *days.last().context("no days")?;
     let finish_by = Instant::now()
@@ -409,6 +437,34 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
             }
         }
         crowd.step(&x, now, live.as_ref());
+        if let Some(l) = &live {
+            last_leader = l.leader;
+        }
+        while withdrawal_days < args.days {
+            let d = &days[withdrawal_days as usize];
+            let after = d
+                .ends_at
+                .plus_micros(d.post_end.micros_since(d.ends_at) / 3);
+            if now < after || live.is_some() {
+                break;
+            }
+            withdrawal_days += 1;
+            let pick = withdrawers
+                .iter()
+                .cycle()
+                .skip(withdrawal_days as usize)
+                .take(withdrawers.len())
+                .find(|i| Some(crowd.members[**i].id) != last_leader)
+                .copied();
+            if let Some(i) = pick {
+                let id = crowd.withdraw(&x, i, now);
+                println!(
+                    "  {now}  {} tweets withdraw ({id})",
+                    crowd.members[i].handle
+                );
+                withdrew.push((withdrawal_days, i));
+            }
+        }
 
         if last_block.elapsed() >= Duration::from_millis(400) {
             last_block = Instant::now();
@@ -429,6 +485,22 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
                 connected: metric(&metrics, "sothebais_stream_connected"),
                 x_spend_usd: metric(&metrics, "sothebais_x_spend_micro_usd") / 1e6,
             });
+        }
+
+        if reviewing.is_some_and(|t| t.elapsed() >= Duration::from_secs(2)) {
+            reviewing = Some(Instant::now());
+            let held = review(
+                &rt,
+                &mut admin,
+                &login,
+                &mut reviewed,
+                &mut operator_log,
+                now,
+            );
+            // Once approvals are off again, reviewing goes on until nothing waits.
+            if held == 0 && !approvals_on {
+                reviewing = None;
+            }
         }
 
         // Second halves.
@@ -465,10 +537,15 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
                     watch(&mut recovering, &records, Fault::Clock, &healthy, &model);
                 }
                 Later::Resume(id) => {
-                    let r = rt.block_on(admin.post(
-                        &format!("/api/v1/auctions/{id}/resume"),
-                        json!({"reason": "marathon: back"}),
-                    ));
+                    let r = operate(
+                        &rt,
+                        &mut admin,
+                        &login,
+                        Op::Post(
+                            format!("/api/v1/auctions/{id}/resume"),
+                            json!({"reason": "marathon: back"}),
+                        ),
+                    );
                     operator_log.push(format!("{now}: resume auction {id}: {}", answer(&r)));
                 }
             }
@@ -564,20 +641,30 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
                 }
                 Planned::Pause => {
                     if let Some(l) = &live {
-                        let r = rt.block_on(admin.post(
-                            &format!("/api/v1/auctions/{}/pause", l.id),
-                            json!({"reason": "marathon: a glitch on stream"}),
-                        ));
+                        let r = operate(
+                            &rt,
+                            &mut admin,
+                            &login,
+                            Op::Post(
+                                format!("/api/v1/auctions/{}/pause", l.id),
+                                json!({"reason": "marathon: a glitch on stream"}),
+                            ),
+                        );
                         operator_log.push(format!("{now}: pause auction {}: {}", l.id, answer(&r)));
                         later.push((Instant::now() + Duration::from_secs(2), Later::Resume(l.id)));
                     }
                 }
                 Planned::Extend => {
                     if let Some(l) = &live {
-                        let r = rt.block_on(admin.post(
-                            &format!("/api/v1/auctions/{}/extend", l.id),
-                            json!({"seconds": 600, "reason": "marathon: more time"}),
-                        ));
+                        let r = operate(
+                            &rt,
+                            &mut admin,
+                            &login,
+                            Op::Post(
+                                format!("/api/v1/auctions/{}/extend", l.id),
+                                json!({"seconds": 600, "reason": "marathon: more time"}),
+                            ),
+                        );
                         operator_log.push(format!(
                             "{now}: extend auction {} by 600 s: {}",
                             l.id,
@@ -585,9 +672,61 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
                         ));
                     }
                 }
+                Planned::Override => {
+                    if let Some(l) = &live {
+                        let r = operate(
+                            &rt,
+                            &mut admin,
+                            &login,
+                            Op::Post(
+                                format!("/api/v1/auctions/{}/override", l.id),
+                                json!({
+                                    "ends_at": l.ends_at.plus_secs(300).rfc3339(),
+                                    "reason": "marathon: the stream glitched; five more minutes"
+                                }),
+                            ),
+                        );
+                        operator_log.push(format!(
+                            "{now}: override auction {}'s end to {}: {}",
+                            l.id,
+                            l.ends_at.plus_secs(300),
+                            answer(&r)
+                        ));
+                    }
+                }
+                Planned::Approvals(on) => {
+                    let r = operate(
+                        &rt,
+                        &mut admin,
+                        &login,
+                        Op::Put("/api/v1/settings".into(), json!({"x.approve_tweets": on})),
+                    );
+                    // Settings apply at the next start: the operator restarts the service.
+                    let stopped = app.terminate(Duration::from_secs(20));
+                    restart(&mut app)?;
+                    admin_due = true;
+                    operator_restarts += 1;
+                    approvals_on = on;
+                    reviewing = Some(Instant::now());
+                    operator_log.push(format!(
+                        "{now}: approvals {}: {}; restarted (stopped cleanly: {stopped})",
+                        if on { "on" } else { "off" },
+                        answer(&r)
+                    ));
+                }
                 Planned::Upload => {
-                    let good = rt.block_on(admin.upload("marathon.png", tiny_png()));
-                    let bad = rt.block_on(admin.upload("broken.png", b"not a picture".to_vec()));
+                    let good = operate(
+                        &rt,
+                        &mut admin,
+                        &login,
+                        Op::Upload("marathon.png", tiny_png()),
+                    );
+                    let bad = operate(
+                        &rt,
+                        &mut admin,
+                        &login,
+                        Op::Upload("broken.png", b"not a picture".to_vec()),
+                    );
                     operator_log.push(format!(
                         "{now}: upload marathon.png: {}; upload of a broken picture: {}",
                         answer(&good),
@@ -598,7 +737,11 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
         }
 
         // Each simulated day, once its post-auction window is over: a backup, checked.
-        while checked_days < args.days && now >= days[checked_days as usize].post_end {
+        // (An auction extended past its day's end is checked once it is over.)
+        while checked_days < args.days
+            && now >= days[checked_days as usize].post_end
+            && live.is_none()
+        {
             checked_days += 1;
             let check = check_day(&app, &program, &out, checked_days, &crowd, &hh, &custody)?;
             println!(
@@ -611,6 +754,17 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
                 crowd::eth_text(check.custody)
             );
             day_checks.push(check);
+            // (After the last day there is no auction to deposit for.)
+            let next_auction = checked_days < args.days;
+            for (_, i) in withdrew
+                .iter()
+                .filter(|(d, _)| next_auction && *d == checked_days)
+            {
+                let (address, amount) =
+                    (crowd.members[*i].address.clone(), crowd.members[*i].deposit);
+                let hash = deposit(&hh, &address, &custody, amount);
+                deposits_sent.push((address, amount, hash));
+            }
         }
         if checked_days >= args.days && later.is_empty() {
             // The last faults get up to two minutes to recover before the end.
@@ -644,7 +798,19 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
         }
     }
     let transfers = checks::transfers(&hh, &nft);
-    let chain_deposits = checks::deposits_to(&hh, &custody);
+    let payments = checks::payments(&hh);
+    let custody_lc = custody.to_lowercase();
+    let wallets: BTreeSet<&String> = crowd.members.iter().map(|m| &m.address).collect();
+    let chain_deposits: Vec<checks::Payment> = payments
+        .iter()
+        .filter(|p| p.to == custody_lc)
+        .cloned()
+        .collect();
+    let chain_refunds: Vec<checks::Payment> = payments
+        .iter()
+        .filter(|p| p.from == custody_lc && wallets.contains(&p.to))
+        .cloned()
+        .collect();
     let treasury = hh.balance(TREASURY);
     let custody_left = hh.balance(&custody);
     let posted = x.posted();
@@ -658,13 +824,21 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
         .filter(|d| reader.deposit_reverted(d.id).ok().flatten().is_some())
         .map(|d| d.id.0)
         .collect();
+    let outbox = checks::outbox_accounts(&reader, &posted)?;
     drop(reader);
     drop(store);
 
     let report = Report {
         args: format!(
-            "--days {} --speed {} --faults {} --seed {seed} --bidders {}",
-            args.days, args.speed, args.faults, args.bidders
+            "--days {} --speed {} --faults {} --seed {seed} --bidders {} --lead-minutes {} \
+             --auction-minutes {} --post-minutes {}",
+            args.days,
+            args.speed,
+            args.faults,
+            args.bidders,
+            args.lead_minutes,
+            args.auction_minutes,
+            args.post_minutes
         ),
         real_secs: started.elapsed().as_secs_f64(),
         days,
@@ -689,6 +863,7 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
         custody_left,
         owed,
         chain_deposits,
+        chain_refunds,
         store_deposits: credited,
         reverted,
         posted,
@@ -698,11 +873,36 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
         model_requests: model.requests.load(std::sync::atomic::Ordering::SeqCst),
         speed: args.speed,
         disk_note,
+        outbox,
+        reviewed,
+        operator_restarts,
     };
     let verdict = report::write(&report, &out)?;
     println!("{}", verdict.line);
     println!("report: {}", out.join("report.md").display());
     Ok(verdict.ok)
+}
+
+/// Each day: the pre-auction window from midnight, the auction from 10:00 for
+/// `--auction-minutes`, the post-auction window for `--post-minutes` (to 23:59 at most).
+fn windows(args: &Args) -> anyhow::Result<WindowPlan> {
+    const OPENS: u32 = 10 * 60;
+    const LAST: u32 = 23 * 60 + 59;
+    let at =
+        |minute: u32| TimeOfDay::new((minute / 60) as u8, (minute % 60) as u8).context("a time");
+    if args.auction_minutes == 0 || OPENS + args.auction_minutes >= LAST {
+        bail!("--auction-minutes must be 1 to {}", LAST - OPENS - 1);
+    }
+    if args.lead_minutes == 0 || args.lead_minutes > OPENS {
+        bail!("--lead-minutes must be 1 to {OPENS}");
+    }
+    let closes = OPENS + args.auction_minutes;
+    Ok(WindowPlan {
+        pre_auction_start: at(0)?,
+        auction_start: at(OPENS)?,
+        auction_end: at(closes)?,
+        post_auction_end: at((closes + args.post_minutes.max(1)).min(LAST))?,
+    })
 }
 
 fn answer(r: &anyhow::Result<(u16, Value)>) -> String {
@@ -716,6 +916,86 @@ fn answer(r: &anyhow::Result<(u16, Value)>) -> String {
         ),
         Err(e) => format!("failed: {e:#}"),
     }
+}
+
+/// One look at the queue as the operator: each tweet waiting for approval approved, or
+/// rejected (one row in seven, by id); returns how many waited (1 when the queue could not be
+/// read, so that reviewing goes on).
+fn review(
+    rt: &tokio::runtime::Runtime,
+    admin: &mut Admin,
+    login: &(String, PathBuf, String),
+    reviewed: &mut (usize, usize),
+    log: &mut Vec<String>,
+    now: Timestamp,
+) -> usize {
+    let listing = operate(
+        rt,
+        admin,
+        login,
+        Op::Get("/api/v1/outbox?open=true&limit=2000".into()),
+    );
+    let rows = match listing {
+        Ok((200, Value::Array(rows))) => rows,
+        other => {
+            log.push(format!("{now}: the outbox listing: {}", answer(&other)));
+            return 1;
+        }
+    };
+    let held: Vec<u64> = rows
+        .iter()
+        .filter(|r| r["status"] == "held")
+        .filter_map(|r| r["id"].as_u64())
+        .collect();
+    for id in &held {
+        let approve = id % 7 != 0;
+        let verb = if approve { "approve" } else { "reject" };
+        let r = operate(
+            rt,
+            admin,
+            login,
+            Op::Post(
+                format!("/api/v1/outbox/{id}/{verb}"),
+                json!({"reason": "marathon: reviewed"}),
+            ),
+        );
+        match r {
+            Ok((200, _)) if approve => reviewed.0 += 1,
+            Ok((200, _)) => reviewed.1 += 1,
+            other => log.push(format!("{now}: {verb} outbox row {id}: {}", answer(&other))),
+        }
+    }
+    held.len()
+}
+
+/// What the operator asks the admin API.
+enum Op {
+    Get(String),
+    Put(String, Value),
+    Post(String, Value),
+    Upload(&'static str, Vec<u8>),
+}
+
+/// Asks as the operator; a session lost to a restart (401, or no answer while the appliance
+/// starts again) is signed in again and the request made once more, as a person would.
+fn operate(
+    rt: &tokio::runtime::Runtime,
+    admin: &mut Admin,
+    login: &(String, PathBuf, String),
+    op: Op,
+) -> anyhow::Result<(u16, Value)> {
+    let call = |a: &Admin| match &op {
+        Op::Get(path) => rt.block_on(a.get(path)),
+        Op::Put(path, body) => rt.block_on(a.put(path, body.clone())),
+        Op::Post(path, body) => rt.block_on(a.post(path, body.clone())),
+        Op::Upload(name, bytes) => rt.block_on(a.upload(name, bytes.clone())),
+    };
+    let first = call(admin);
+    if !matches!(first, Ok((401, _)) | Err(_)) {
+        return first;
+    }
+    *admin = sign_in(rt, &login.0, &login.1, &login.2)?;
+    call(admin)
 }
 
 /// Signs the operator in (retrying while the admin page starts).

@@ -374,14 +374,34 @@ impl Admin {
 
     /// An operator action: `POST path` with `body`; the status and answer.
     pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<(u16, Value)> {
-        let res = self
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// `PUT path` with `body` (settings).
+    pub async fn put(&self, path: &str, body: Value) -> anyhow::Result<(u16, Value)> {
+        self.call(reqwest::Method::PUT, path, Some(body)).await
+    }
+
+    /// `GET path` (a listing).
+    pub async fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut req = self
             .http
-            .post(format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.base))
             .header("cookie", &self.cookie)
-            .header("x-csrf-token", &self.csrf)
-            .json(&body)
-            .send()
-            .await?;
+            .header("x-csrf-token", &self.csrf);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await?;
         let status = res.status().as_u16();
         let v = res.json().await.unwrap_or(Value::Null);
         Ok((status, v))
