@@ -639,59 +639,22 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
                     println!("  {now}  fault {}: {}", f.name(), record.note);
                     records.push(record);
                 }
-                Planned::Pause => {
+                Planned::Pause | Planned::Extend | Planned::Override => {
                     if let Some(l) = &live {
+                        let (verb, body, what) = auction_action(&s.what, l);
                         let r = operate(
                             &rt,
                             &mut admin,
                             &login,
-                            Op::Post(
-                                format!("/api/v1/auctions/{}/pause", l.id),
-                                json!({"reason": "marathon: a glitch on stream"}),
-                            ),
+                            Op::Post(format!("/api/v1/auctions/{}/{verb}", l.id), body),
                         );
-                        operator_log.push(format!("{now}: pause auction {}: {}", l.id, answer(&r)));
-                        later.push((Instant::now() + Duration::from_secs(2), Later::Resume(l.id)));
-                    }
-                }
-                Planned::Extend => {
-                    if let Some(l) = &live {
-                        let r = operate(
-                            &rt,
-                            &mut admin,
-                            &login,
-                            Op::Post(
-                                format!("/api/v1/auctions/{}/extend", l.id),
-                                json!({"seconds": 600, "reason": "marathon: more time"}),
-                            ),
-                        );
-                        operator_log.push(format!(
-                            "{now}: extend auction {} by 600 s: {}",
-                            l.id,
-                            answer(&r)
-                        ));
-                    }
-                }
-                Planned::Override => {
-                    if let Some(l) = &live {
-                        let r = operate(
-                            &rt,
-                            &mut admin,
-                            &login,
-                            Op::Post(
-                                format!("/api/v1/auctions/{}/override", l.id),
-                                json!({
-                                    "ends_at": l.ends_at.plus_secs(300).rfc3339(),
-                                    "reason": "marathon: the stream glitched; five more minutes"
-                                }),
-                            ),
-                        );
-                        operator_log.push(format!(
-                            "{now}: override auction {}'s end to {}: {}",
-                            l.id,
-                            l.ends_at.plus_secs(300),
-                            answer(&r)
-                        ));
+                        operator_log.push(format!("{now}: {what}: {}", answer(&r)));
+                        if matches!(s.what, Planned::Pause) {
+                            later.push((
+                                Instant::now() + Duration::from_secs(2),
+                                Later::Resume(l.id),
+                            ));
+                        }
                     }
                 }
                 Planned::Approvals(on) => {
@@ -915,6 +878,33 @@ fn answer(r: &anyhow::Result<(u16, Value)>) -> String {
                 .unwrap_or_default()
         ),
         Err(e) => format!("failed: {e:#}"),
+    }
+}
+
+/// The operator's request on the live auction: the path's verb, the body, and in words.
+fn auction_action(what: &Planned, l: &Live) -> (&'static str, Value, String) {
+    match what {
+        Planned::Pause => (
+            "pause",
+            json!({"reason": "marathon: a glitch on stream"}),
+            format!("pause auction {}", l.id),
+        ),
+        Planned::Extend => (
+            "extend",
+            json!({"seconds": 600, "reason": "marathon: more time"}),
+            format!("extend auction {} by 600 s", l.id),
+        ),
+        _ => {
+            let ends_at = l.ends_at.plus_secs(300);
+            (
+                "override",
+                json!({
+                    "ends_at": ends_at.rfc3339(),
+                    "reason": "marathon: the stream glitched; five more minutes"
+                }),
+                format!("override auction {}'s end to {ends_at}", l.id),
+            )
+        }
     }
 }
 
