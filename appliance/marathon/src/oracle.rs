@@ -543,7 +543,7 @@ impl Oracle {
             }
             return;
         };
-        self.judge_refund(&s, refund);
+        let free = self.judge_refund(&s, refund);
         if !self.seen.insert(t.id.clone()) {
             self.disagree(format!("tweet {} was recorded twice", t.id));
             return;
@@ -574,6 +574,8 @@ impl Oracle {
             Intent::Malformed | Intent::Edit => Some(TweetKind::Invalid),
             Intent::MyBids => Some(TweetKind::MyBids),
             Intent::Balance => Some(TweetKind::Balance),
+            // With nothing free the request is refused (`nothing_to_withdraw`).
+            Intent::Withdraw if free == Some(0) => Some(TweetKind::Invalid),
             Intent::Withdraw => Some(TweetKind::Withdraw),
             Intent::Question | Intent::Injection => None,
         };
@@ -778,8 +780,8 @@ impl Oracle {
     }
 
     /// A `withdraw` refunds exactly what is free (deposits less what leads, was won or was
-    /// refunded before); nothing when nothing is.
-    fn judge_refund(&mut self, s: &Sent, refund: Option<(u64, u128)>) {
+    /// refunded before); nothing when nothing is. Returns what was free, for a `withdraw`.
+    fn judge_refund(&mut self, s: &Sent, refund: Option<(u64, u128)>) -> Option<u128> {
         if s.intent != Intent::Withdraw {
             if let Some((user, amount)) = refund {
                 self.disagree(format!(
@@ -787,7 +789,7 @@ impl Oracle {
                     s.id, s.text
                 ));
             }
-            return;
+            return None;
         }
         let free = self.available(s.author);
         match refund {
@@ -801,6 +803,7 @@ impl Oracle {
                 s.id, s.author
             )),
         }
+        Some(free)
     }
 
     fn finish(mut self) -> Judgement {
@@ -931,7 +934,7 @@ mod tests {
             record(1, deposit.clone()),
             record(2, refund(who, 3 * ETH)),
             record(3, received(1, who, texts[0], TweetKind::Withdraw)),
-            record(4, received(2, who, texts[1], TweetKind::Withdraw)),
+            record(4, received(2, who, texts[1], TweetKind::Invalid)),
             record(5, received(4, who, texts[3], TweetKind::Question)),
         ];
         let j = judge(&events, &sent_ok, &crowd.members);
@@ -953,7 +956,7 @@ mod tests {
             record(2, refund(who, 3 * ETH)),
             record(3, received(1, who, texts[0], TweetKind::Withdraw)),
             record(4, refund(who, 3 * ETH)),
-            record(5, received(2, who, texts[1], TweetKind::Withdraw)),
+            record(5, received(2, who, texts[1], TweetKind::Invalid)),
         ];
         let j = judge(&twice, &sent_ok[..2], &crowd.members);
         assert_eq!(j.disagreements.len(), 1, "{:?}", j.disagreements);
