@@ -19,10 +19,13 @@ mod clock;
 mod crowd;
 mod daily;
 mod faults;
+mod invariants;
+mod operator;
 mod oracle;
 mod recovery;
 mod report;
 mod run;
+mod setup;
 mod svg;
 mod world;
 

@@ -255,42 +255,6 @@ impl Oracle {
         }
     }
 
-    /// eBay's proxy rule: the next raise a ceiling makes, if any.
-    fn next_raise(&self, id: u64) -> Option<(u64, u128)> {
-        let a = &self.auctions[&id];
-        let min_next = a.minimum();
-        let beats =
-            |x: &Ceiling, y: &Ceiling| x.max > y.max || (x.max == y.max && x.order < y.order);
-        let mut challenger: Option<&Ceiling> = None;
-        for c in a
-            .ceilings
-            .iter()
-            .filter(|c| Some(c.user) != a.leader && c.max >= min_next)
-        {
-            if challenger.is_none_or(|best| beats(c, best)) {
-                challenger = Some(c);
-            }
-        }
-        let challenger = challenger?;
-        let own = a
-            .leader
-            .and_then(|l| a.ceilings.iter().find(|c| c.user == l));
-        match own {
-            Some(own) if beats(own, challenger) => {
-                let target = if own.max == challenger.max {
-                    own.max
-                } else {
-                    own.max.min(a.raise_over(challenger.max))
-                };
-                (target > a.price).then_some((own.user, target))
-            }
-            _ => {
-                let floor = own.map_or(min_next, |o| a.raise_over(o.max).max(min_next));
-                Some((challenger.user, challenger.max.min(floor)))
-            }
-        }
-    }
-
     fn take_lead(&mut self, id: u64, user: u64, amount: u128, ends_at: Timestamp) {
         let a = self.auctions.get_mut(&id).expect("a known auction");
         a.leader = Some(user);
@@ -298,31 +262,6 @@ impl Oracle {
         a.ends_at = ends_at;
         a.accepted += 1;
         *self.j.accepted.entry(a.day).or_default() += 1;
-    }
-
-    /// Lets the ceilings bid until none can; returns the raises and withdrawals made.
-    fn resolve(&mut self, id: u64, now: Timestamp) -> Vec<(u64, u128)> {
-        let mut made = Vec::new();
-        for _ in 0..1000 {
-            if self.auctions[&id].state != State::Active {
-                break;
-            }
-            let Some((user, amount)) = self.next_raise(id) else {
-                break;
-            };
-            match self.evaluate(id, user, amount, 0, now) {
-                Verdict::Accept { ends_at } => {
-                    self.take_lead(id, user, amount, ends_at);
-                    made.push((user, amount));
-                }
-                Verdict::Reject(_) => {
-                    let a = self.auctions.get_mut(&id).expect("a known auction");
-                    a.ceilings.retain(|c| c.user != user);
-                    made.push((user, 0));
-                }
-            }
-        }
-        made
     }
 
     fn apply(&mut self, e: &EventRecord) {
@@ -689,79 +628,6 @@ impl Oracle {
         }
     }
 
-    fn ceiling(
-        &mut self,
-        t: &store::TweetRecord,
-        user: u64,
-        max: u128,
-        now: Timestamp,
-        pending: &[Recorded],
-        withdrawn: &[u64],
-    ) {
-        self.j.bids_judged += 1;
-        let Some(id) = self.live() else {
-            self.reject("no_auction");
-            if t.reason.as_deref() != Some("no_auction") {
-                self.disagree(format!(
-                    "ceiling {} with no auction open: {:?}",
-                    t.id, t.reason
-                ));
-            }
-            return;
-        };
-        let window = self.auctions[&id].rules.rate_window_secs;
-        let recent = self.recent(user, now, window);
-        self.attempts.entry(user).or_default().push(now);
-        let verdict = self.evaluate(id, user, max, recent, now);
-        match (&verdict, t.reason.as_deref()) {
-            (Verdict::Accept { .. }, None) => {
-                let a = self.auctions.get_mut(&id).expect("a known auction");
-                let order = a.ceilings.iter().map(|c| c.order).max().unwrap_or(0) + 1;
-                a.ceilings.retain(|c| c.user != user);
-                a.ceilings.push(Ceiling { user, max, order });
-                let made = self.resolve(id, now);
-                self.compare_proxies(id, &t.id, &made, pending, withdrawn);
-            }
-            (Verdict::Reject(code), Some(r)) if *code == r => self.reject(code),
-            _ => {
-                let day = self.auctions[&id].day;
-                self.disagree(format!(
-                    "day {day}: ceiling {} ({max} wei): oracle {verdict:?}, appliance {:?}",
-                    t.id, t.reason
-                ));
-                self.adopt(pending);
-            }
-        }
-    }
-
-    /// Compares the raises the ceilings made with the appliance's.
-    fn compare_proxies(
-        &mut self,
-        id: u64,
-        tweet: &str,
-        made: &[(u64, u128)],
-        pending: &[Recorded],
-        withdrawn: &[u64],
-    ) {
-        self.j.bids_judged += made.len() as u64;
-        let mut theirs: Vec<(u64, u128)> = pending
-            .iter()
-            .filter(|p| matches!(p.source, BidSource::Proxy(_)) && p.rejection.is_none())
-            .map(|p| (p.user, p.amount))
-            .collect();
-        theirs.extend(withdrawn.iter().map(|u| (*u, 0)));
-        let mut ours = made.to_vec();
-        ours.sort_unstable();
-        theirs.sort_unstable();
-        if ours != theirs {
-            let day = self.auctions[&id].day;
-            self.disagree(format!(
-                "day {day}: after tweet {tweet} the ceilings raised {ours:?} (oracle), {theirs:?} (appliance)"
-            ));
-            self.adopt(pending);
-        }
-    }
-
     /// After a disagreement: takes the appliance's outcome so one difference does not cascade.
     fn adopt(&mut self, pending: &[Recorded]) {
         let Some(id) = self.live() else {
@@ -841,124 +707,7 @@ impl Oracle {
     }
 }
 
+mod proxies;
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::crowd::{Crowd, ETH};
-    use store::{Deposit, DepositId, UserId, Wei, Withdrawal, WithdrawalId};
-
-    fn record(seq: u64, event: Event) -> EventRecord {
-        EventRecord {
-            seq,
-            at: Timestamp(seq as i64),
-            prev_hash: [0; 32],
-            hash: [0; 32],
-            event,
-        }
-    }
-
-    fn sent(id: u64, author: u64, text: &str, intent: Intent, deleted: bool) -> Sent {
-        Sent {
-            id,
-            author,
-            text: text.into(),
-            at: Timestamp(0),
-            real_ms: 0.0,
-            intent,
-            deleted,
-        }
-    }
-
-    fn received(id: u64, author: u64, text: &str, kind: TweetKind) -> Event {
-        Event::TweetReceived {
-            tweet: store::TweetRecord {
-                id: id.to_string(),
-                author: UserId(author),
-                text: text.into(),
-                created_at: Timestamp(0),
-                in_reply_to: None,
-                kind,
-                reason: None,
-                message: String::new(),
-                received_at: Timestamp(1),
-            },
-        }
-    }
-
-    fn refund(user: u64, amount: u128) -> Event {
-        Event::WithdrawalRequested {
-            withdrawal: Withdrawal {
-                id: WithdrawalId(1),
-                user: UserId(user),
-                to: "0x00000000000000000000000000000000000000aa"
-                    .parse()
-                    .unwrap(),
-                amount: Wei(amount),
-                requested_at: Timestamp(1),
-                requested_by: "tweet".into(),
-            },
-        }
-    }
-
-    /// A `withdraw` must refund exactly what is free, once; a second one finds nothing; a
-    /// deleted tweet never read is not missing, one read is judged.
-    #[test]
-    fn refunds_are_what_is_free_and_deleted_tweets_are_not_missing() {
-        let crowd = Crowd::new(12, 7, Timestamp(0));
-        let who = crowd.members[0].id;
-        let deposit = Event::DepositRecorded {
-            deposit: Deposit {
-                id: DepositId(1),
-                from: "0x00000000000000000000000000000000000000aa"
-                    .parse()
-                    .unwrap(),
-                user: Some(UserId(who)),
-                amount: Wei(3 * ETH),
-                reference: "0x01".into(),
-                at: Timestamp(0),
-            },
-        };
-        let texts = [
-            "@h withdraw",
-            "@h withdraw",
-            "@h who made this?",
-            "@h bid 1 ETH",
-        ];
-        let sent_ok = vec![
-            sent(1, who, texts[0], Intent::Withdraw, false),
-            sent(2, who, texts[1], Intent::Withdraw, false),
-            sent(3, who, texts[2], Intent::Question, true),
-            sent(4, who, texts[3], Intent::Question, true),
-        ];
-        let events = vec![
-            record(1, deposit.clone()),
-            record(2, refund(who, 3 * ETH)),
-            record(3, received(1, who, texts[0], TweetKind::Withdraw)),
-            record(4, received(2, who, texts[1], TweetKind::Invalid)),
-            record(5, received(4, who, texts[3], TweetKind::Question)),
-        ];
-        let j = judge(&events, &sent_ok, &crowd.members);
-        assert!(j.disagreements.is_empty(), "{:?}", j.disagreements);
-        assert!(j.missing.is_empty(), "{:?}", j.missing);
-        assert_eq!(j.withdrawals, vec![(who, 3 * ETH)]);
-        assert_eq!(j.deleted, (1, 1));
-
-        // Refunding less than is free, or anything twice, is a disagreement.
-        let short = vec![
-            record(1, deposit.clone()),
-            record(2, refund(who, 2 * ETH)),
-            record(3, received(1, who, texts[0], TweetKind::Withdraw)),
-        ];
-        let j = judge(&short, &sent_ok[..1], &crowd.members);
-        assert_eq!(j.disagreements.len(), 1, "{:?}", j.disagreements);
-        let twice = vec![
-            record(1, deposit),
-            record(2, refund(who, 3 * ETH)),
-            record(3, received(1, who, texts[0], TweetKind::Withdraw)),
-            record(4, refund(who, 3 * ETH)),
-            record(5, received(2, who, texts[1], TweetKind::Invalid)),
-        ];
-        let j = judge(&twice, &sent_ok[..2], &crowd.members);
-        assert_eq!(j.disagreements.len(), 1, "{:?}", j.disagreements);
-    }
-}
+mod tests;

@@ -3,16 +3,15 @@
 //! simulated day checked from a backup; at the end the oracle, the invariants and the report.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use appliance::config::Config;
 use appliance::warp::wall_ms;
 use peers::hardhat::{Hardhat, custody_keystore};
 use peers::nginx::{Nginx, free_port};
 use serde_json::{Value, json};
-use store::{AuctionRules, AuctionState, TimeOfDay, Timestamp, View, WindowPlan};
+use store::{AuctionState, Timestamp, View};
 
 use crate::Args;
 use crate::checks;
@@ -20,9 +19,11 @@ use crate::clock::SimTime;
 use crate::crowd::{self, Crowd, ETH, HOST, HOST_ID, Live};
 use crate::daily::{all_events, check_day, owed};
 use crate::faults::{self, Fault};
+use crate::operator::{Login, Op, answer, operate, review, sign_in};
 use crate::oracle;
 use crate::recovery::{Watch, part_states, watch};
 use crate::report::{self, DayCheck, FaultRecord, Report, Sample};
+use crate::setup;
 use crate::world::{
     Admin, Appliance, Model, ModelMode, Proxy, deposit, fill_disk, metric, reorg, restart,
     small_disk, tiny_png, unmount,
@@ -30,7 +31,6 @@ use crate::world::{
 
 /// The treasury: a fresh address that receives the sales.
 const TREASURY: &str = "0x00000000000000000000000000000000007ea5e7";
-const ZONE: &str = "America/New_York";
 
 /// The data's small disk, unmounted when the run ends however it ends (declared before the
 /// appliance, so dropped after it).
@@ -145,9 +145,9 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
 
     // The campaign: days from today (New York), bidding 10:00-18:00; the clock starts three
     // hours before the first auction.
-    let tz: chrono_tz::Tz = ZONE.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let tz: chrono_tz::Tz = setup::ZONE.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
-    let windows = windows(args)?;
+    let windows = setup::windows(args)?;
     let days = domain::schedule::plan_days(today, args.days, &windows, tz)?;
     let sim_start = days[0]
         .starts_at
@@ -170,123 +170,28 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
     let web_port = free_port();
     let config_path = out.join("appliance.toml");
     let contract: store::Address = nft.parse().map_err(anyhow::Error::msg)?;
-    let spec = domain::engine::CampaignSpec {
-        name: "Marathon".into(),
-        start_date: today,
-        days: args.days,
-        timezone: ZONE.into(),
-        windows,
-        rules: AuctionRules::default(),
-        host_handle: HOST.into(),
-        items: (1..=args.days)
-            .map(|d| domain::engine::ItemSpec {
-                name: format!("Marathon #{d}"),
-                artist: "Ada Pixel".into(),
-                image: String::new(),
-                token: Some(store::TokenRef {
-                    contract,
-                    token_id: d.to_string(),
-                }),
-            })
-            .collect(),
-    };
-    let mut config = Config {
-        data_dir: data.clone(),
-        campaign: Some(spec),
-        ..Config::default()
-    };
-    config.simulation.enabled = false;
-    config.simulation.demo_campaign = false;
-    config.stream.enabled = true;
-    config.stream.url = format!("rtmp://127.0.0.1:{}/live/marathon", nginx.rtmp_port);
-    config.stream.on_air = "always".into();
-    if !args.resolution.is_empty() {
-        config.stream.resolution = args.resolution.clone();
-    }
-    config.x.enabled = true;
-    config.x.base_url = x.url.clone();
-    config.x.tier = "pro".into();
-    config.x.intake = "stream".into();
-    config.x.host_user_id = HOST_ID.to_string();
-    config.x.mentions_per_15min = 9000;
-    config.x.posts_per_15min = 9000;
-    config.x.timeout_secs = 2;
-    config.chain.enabled = true;
-    config.chain.chain_id = 360;
-    config.chain.confirmations = 3;
-    config.chain.poll_secs = 1;
-    config.chain.timeout_secs = 2;
-    config.chain.keystore = keystore;
-    config.chain.keystore_passphrase_file = passphrase;
-    config.chain.treasury = TREASURY.into();
-    config.chain.custody_check_secs = 1;
-    config.chain.quorum = 1;
-    config.web.enabled = true;
-    config.web.listen = format!("127.0.0.1:{web_port}");
-    config.web.redirect_listen = String::new();
-    config.host.enabled = true;
-    config.host.llm_url = model.url.clone();
-    config.host.llm_model = "stand-in".into();
-    config.host.llm_timeout_ms = 1500;
-    config.backup.every_secs = 0;
+    let config = setup::config(
+        args,
+        setup::Peers {
+            data: &data,
+            web_port,
+            rtmp: format!("rtmp://127.0.0.1:{}/live/marathon", nginx.rtmp_port),
+            x: &x.url,
+            model: &model.url,
+            keystore,
+            passphrase,
+            treasury: TREASURY,
+        },
+        setup::campaign(args, today, windows, contract),
+    );
     std::fs::write(&config_path, toml::to_string(&config)?)?;
-    let env = vec![
-        (
-            "APPLIANCE_CLOCK".to_string(),
-            clock.file().display().to_string(),
-        ),
-        (
-            "SOTHEBAIS_CHAIN__RPC_URLS".to_string(),
-            format!("[\"{}\", \"{}\"]", providers[0].url, providers[1].url),
-        ),
-        (
-            "SOTHEBAIS_X__CONSUMER_KEY".into(),
-            xserver::CONSUMER_KEY.into(),
-        ),
-        (
-            "SOTHEBAIS_X__CONSUMER_SECRET".into(),
-            xserver::CONSUMER_SECRET.into(),
-        ),
-        (
-            "SOTHEBAIS_X__ACCESS_TOKEN".into(),
-            xserver::ACCESS_TOKEN.into(),
-        ),
-        (
-            "SOTHEBAIS_X__ACCESS_TOKEN_SECRET".into(),
-            xserver::ACCESS_TOKEN_SECRET.into(),
-        ),
-        (
-            "SOTHEBAIS_X__BEARER_TOKEN".into(),
-            "marathon-bearer-token".into(),
-        ),
-        ("SOTHEBAIS_LOG__LEVEL".into(), "info".into()),
-    ];
+    let env = setup::environment(
+        clock.file(),
+        [providers[0].url.as_str(), providers[1].url.as_str()],
+    );
     // The operator's account, made before the first start.
     let password = format!("marathon-{seed:x}-operator");
-    let mut set = std::process::Command::new(&program)
-        .args([
-            "admin",
-            "set-password",
-            "--user",
-            "operator",
-            "--password-stdin",
-            "--data",
-        ])
-        .arg(&data)
-        .arg("--config")
-        .arg(&config_path)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()?;
-    {
-        use std::io::Write;
-        let mut stdin = set.stdin.take().context("stdin")?;
-        writeln!(stdin, "{password}")?;
-    }
-    if !set.wait()?.success() {
-        bail!("appliance admin set-password failed");
-    }
+    setup::set_password(&program, &data, &config_path, &env, &password)?;
     let mut app = Appliance::new(
         program.clone(),
         config_path,
@@ -297,7 +202,11 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
     restart(&mut app)?;
     let base = format!("https://127.0.0.1:{web_port}");
     let mut admin = sign_in(&rt, &base, &data, &password)?;
-    let login = (base.clone(), data.clone(), password.clone());
+    let login = Login {
+        base: base.clone(),
+        data: data.clone(),
+        password: password.clone(),
+    };
 
     // Wallets linked by signed tweets, then escrow deposits from them.
     crowd.link_wallets(&x, clock.now());
@@ -846,41 +755,6 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
     Ok(verdict.ok)
 }
 
-/// Each day: the pre-auction window from midnight, the auction from 10:00 for
-/// `--auction-minutes`, the post-auction window for `--post-minutes` (to 23:59 at most).
-fn windows(args: &Args) -> anyhow::Result<WindowPlan> {
-    const OPENS: u32 = 10 * 60;
-    const LAST: u32 = 23 * 60 + 59;
-    let at =
-        |minute: u32| TimeOfDay::new((minute / 60) as u8, (minute % 60) as u8).context("a time");
-    if args.auction_minutes == 0 || OPENS + args.auction_minutes >= LAST {
-        bail!("--auction-minutes must be 1 to {}", LAST - OPENS - 1);
-    }
-    if args.lead_minutes == 0 || args.lead_minutes > OPENS {
-        bail!("--lead-minutes must be 1 to {OPENS}");
-    }
-    let closes = OPENS + args.auction_minutes;
-    Ok(WindowPlan {
-        pre_auction_start: at(0)?,
-        auction_start: at(OPENS)?,
-        auction_end: at(closes)?,
-        post_auction_end: at((closes + args.post_minutes.max(1)).min(LAST))?,
-    })
-}
-
-fn answer(r: &anyhow::Result<(u16, Value)>) -> String {
-    match r {
-        Ok((status, v)) => format!(
-            "{status} {}",
-            v.get("error")
-                .or(v.get("code"))
-                .map(|e| e.to_string())
-                .unwrap_or_default()
-        ),
-        Err(e) => format!("failed: {e:#}"),
-    }
-}
-
 /// The operator's request on the live auction: the path's verb, the body, and in words.
 fn auction_action(what: &Planned, l: &Live) -> (&'static str, Value, String) {
     match what {
@@ -905,108 +779,6 @@ fn auction_action(what: &Planned, l: &Live) -> (&'static str, Value, String) {
                 format!("override auction {}'s end to {ends_at}", l.id),
             )
         }
-    }
-}
-
-/// One look at the queue as the operator: each tweet waiting for approval approved, or
-/// rejected (one row in seven, by id); returns how many waited (1 when the queue could not be
-/// read, so that reviewing goes on).
-fn review(
-    rt: &tokio::runtime::Runtime,
-    admin: &mut Admin,
-    login: &(String, PathBuf, String),
-    reviewed: &mut (usize, usize),
-    log: &mut Vec<String>,
-    now: Timestamp,
-) -> usize {
-    let listing = operate(
-        rt,
-        admin,
-        login,
-        Op::Get("/api/v1/outbox?open=true&limit=2000".into()),
-    );
-    let rows = match listing {
-        Ok((200, Value::Array(rows))) => rows,
-        other => {
-            log.push(format!("{now}: the outbox listing: {}", answer(&other)));
-            return 1;
-        }
-    };
-    let held: Vec<u64> = rows
-        .iter()
-        .filter(|r| r["status"] == "held")
-        .filter_map(|r| r["id"].as_u64())
-        .collect();
-    for id in &held {
-        let approve = id % 7 != 0;
-        let verb = if approve { "approve" } else { "reject" };
-        let r = operate(
-            rt,
-            admin,
-            login,
-            Op::Post(
-                format!("/api/v1/outbox/{id}/{verb}"),
-                json!({"reason": "marathon: reviewed"}),
-            ),
-        );
-        match r {
-            Ok((200, _)) if approve => reviewed.0 += 1,
-            Ok((200, _)) => reviewed.1 += 1,
-            other => log.push(format!("{now}: {verb} outbox row {id}: {}", answer(&other))),
-        }
-    }
-    held.len()
-}
-
-/// What the operator asks the admin API.
-enum Op {
-    Get(String),
-    Put(String, Value),
-    Post(String, Value),
-    Upload(&'static str, Vec<u8>),
-}
-
-/// Asks as the operator; a session lost to a restart (401, or no answer while the appliance
-/// starts again) is signed in again and the request made once more, as a person would.
-fn operate(
-    rt: &tokio::runtime::Runtime,
-    admin: &mut Admin,
-    login: &(String, PathBuf, String),
-    op: Op,
-) -> anyhow::Result<(u16, Value)> {
-    let call = |a: &Admin| match &op {
-        Op::Get(path) => rt.block_on(a.get(path)),
-        Op::Put(path, body) => rt.block_on(a.put(path, body.clone())),
-        Op::Post(path, body) => rt.block_on(a.post(path, body.clone())),
-        Op::Upload(name, bytes) => rt.block_on(a.upload(name, bytes.clone())),
-    };
-    let first = call(admin);
-    if !matches!(first, Ok((401, _)) | Err(_)) {
-        return first;
-    }
-    *admin = sign_in(rt, &login.0, &login.1, &login.2)?;
-    call(admin)
-}
-
-/// Signs the operator in (retrying while the admin page starts).
-fn sign_in(
-    rt: &tokio::runtime::Runtime,
-    base: &str,
-    data: &Path,
-    password: &str,
-) -> anyhow::Result<Admin> {
-    let start = Instant::now();
-    loop {
-        let cert = std::fs::read_to_string(data.join("web/tls/cert.pem")).unwrap_or_default();
-        if !cert.is_empty()
-            && let Ok(a) = rt.block_on(Admin::sign_in(base, &cert, "operator", password))
-        {
-            return Ok(a);
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            bail!("cannot sign in to the admin page at {base}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
