@@ -90,19 +90,63 @@ class Box:
         ]
         self.qemu = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.started = time.time()
-        # A KVM that cannot run this guest (some nested set-ups) ends QEMU at once: emulate.
+        # A KVM that cannot run this guest (some nested set-ups) ends QEMU at once, or stops
+        # the guest with an internal error in the firmware (a paravirtual KVM such as kvm-pvm
+        # runs only kernels built for it): emulate instead.
         try:
             self.qemu.wait(timeout=5)
+            err = self.qemu.stderr.read().decode(errors="replace")
         except subprocess.TimeoutExpired:
-            return
-        err = self.qemu.stderr.read().decode(errors="replace")
+            if not self.kvm or not self.stopped_by_kvm(20):
+                return
+            err = "KVM stopped the guest (%s)" % self.vm_status()
+            self.qemu.kill()
+            self.qemu.wait()
         self.swtpm.kill()
         self.swtpm.wait()
         if not self.kvm:
             raise RuntimeError("qemu failed: " + err)
+        print("KVM cannot run this guest here (%s); emulating" % err.strip()[:200], flush=True)
         self.kvm = False
         self.boots -= 1
         self.boot()
+
+    def vm_status(self):
+        """QEMU's `info status` (`running`, `paused (internal-error)`, ...), or "" unreadable."""
+        try:
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(2)
+            s.connect(self.monitor)
+            s.sendall(b"info status\n")
+            out = b""
+            deadline = time.time() + 2
+            while not re.search(rb"VM status: [^\r\n]*[\r\n]", out):
+                if time.time() > deadline:
+                    break
+                try:
+                    chunk = s.recv(4096)
+                except socket.timeout:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            s.close()
+        except OSError:
+            return ""
+        m = re.search(r"VM status: ([^\r\n]*)", out.decode(errors="replace"))
+        return m.group(1).strip() if m else ""
+
+    def stopped_by_kvm(self, seconds):
+        """Whether, within `seconds`, KVM stops the guest with an internal error (checked until
+        the console shows the guest's first output)."""
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            if "internal-error" in self.vm_status():
+                return True
+            if self.console():
+                return False
+            time.sleep(1)
+        return False
 
     def console(self):
         try:
@@ -190,6 +234,10 @@ class Box:
 def wait(check, timeout, what, box=None):
     start = time.time()
     while not check():
+        if box is not None and box.qemu is not None and box.qemu.poll() is None \
+                and "internal-error" in box.vm_status():
+            raise RuntimeError("QEMU stopped the guest (%s) waiting for %s\n%s"
+                               % (box.vm_status(), what, box.console()[-4000:]))
         if time.time() - start > timeout:
             tail = box.console()[-4000:] if box else ""
             raise RuntimeError("timed out after %d s waiting for %s\n%s" % (timeout, what, tail))
