@@ -119,11 +119,24 @@ impl Hardhat {
         hh
     }
 
-    /// A raw JSON-RPC call.
+    /// A raw JSON-RPC call. A call the node never answered (a kept-alive connection it had
+    /// just closed, a busy machine) is made again, up to five times; the node's own errors
+    /// are not.
     pub fn call(&self, method: &str, params: Value) -> Value {
-        self.rt
-            .block_on(self.rpc.call_value(method, params))
-            .unwrap_or_else(|e| panic!("{method}: {e}"))
+        let mut tries = 0;
+        loop {
+            match self
+                .rt
+                .block_on(self.rpc.call_value(method, params.clone()))
+            {
+                Ok(v) => return v,
+                Err(chain::rpc::RpcError::Unavailable { .. }) if tries < 5 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                Err(e) => panic!("{method}: {e}"),
+            }
+        }
     }
 
     /// Sends from an unlocked development account; returns the hash (mined at once unless
