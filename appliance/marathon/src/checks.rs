@@ -243,8 +243,11 @@ pub fn recordings(files: &[std::path::PathBuf]) -> Vec<Recording> {
 }
 
 /// Whether resident memory grew over the run: the least-squares slope of RSS over time in the
-/// second half of the longest-lived process, in MiB per hour, and whether it is a trend (more
-/// than 5 MiB an hour and more than 10 % over that half).
+/// second half of the longest-lived process, in MiB per hour, and whether it is a trend: more
+/// than 5 MiB an hour, more than 10 % over that half, and still rising: the median of each
+/// quarter of that half above the one before. A step that then holds (a phase's first use of
+/// its scenes and buffers, once) is not a trend; the real-time soak measured one of 15 MiB at
+/// an auction's close, flat for the 45 minutes before and the 9 after.
 pub fn memory_trend(samples: &[(f64, u64, u32)]) -> Option<(f64, bool)> {
     let mut lives: HashMap<u32, Vec<(f64, f64)>> = HashMap::new();
     for (t, rss_kib, start) in samples {
@@ -275,7 +278,17 @@ pub fn memory_trend(samples: &[(f64, u64, u32)]) -> Option<(f64, bool)> {
     let per_hour = per_sec * 3600.0;
     let span = half.last().map_or(0.0, |l| l.0) - half[0].0;
     let growth = per_sec * span;
-    Some((per_hour, per_hour > 5.0 && growth > 0.1 * my))
+    let quarter = half.len() / 4;
+    let median = |part: &[(f64, f64)]| {
+        let mut v: Vec<f64> = part.iter().map(|p| p.1).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let medians: Vec<f64> = (0..4)
+        .map(|q| median(&half[q * quarter..(q + 1) * quarter]))
+        .collect();
+    let rising = medians.windows(2).all(|w| w[1] > w[0]);
+    Some((per_hour, per_hour > 5.0 && growth > 0.1 * my && rising))
 }
 
 /// Runs `appliance check` on a data directory; its verdict and output.
@@ -339,5 +352,17 @@ mod tests {
             .collect();
         let (slope, trend) = memory_trend(&growing).unwrap();
         assert!(trend && slope > 100.0, "{slope}");
+        // The soak's shape: flat, a 15 MiB step late in the second half, flat again.
+        let step: Vec<(f64, u64, u32)> = (0..3300)
+            .map(|i| {
+                let rss = if i < 2600 { 148 } else { 164 };
+                (i as f64, rss * 1024 + (i % 5) * 50, 1)
+            })
+            .collect();
+        let (slope, trend) = memory_trend(&step).unwrap();
+        assert!(
+            slope > 5.0 && !trend,
+            "a step that holds is not a trend ({slope})"
+        );
     }
 }

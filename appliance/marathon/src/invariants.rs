@@ -273,7 +273,9 @@ pub fn invariants(r: &Report) -> Vec<Invariant> {
         ok: !trend.is_some_and(|t| t.1),
         detail: match trend {
             Some((slope, _)) => {
-                format!("{slope:+.1} MiB/hour over the second half of the longest run")
+                format!(
+                    "{slope:+.1} MiB/hour over the second half of the longest run (a trend only while still rising)"
+                )
             }
             None => "too short to tell (a process must live 10 minutes)".into(),
         },
