@@ -1,7 +1,7 @@
 //! The verdict and the report: every invariant checked from what the run gathered, written as
 //! Markdown with SVG charts beside it, and one line that says whether the appliance held.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -325,15 +325,21 @@ pub fn write(r: &Report, dir: &Path) -> anyhow::Result<Verdict> {
         })
         .collect();
     let sent: HashMap<u64, &Sent> = r.sent.iter().map(|s| (s.id, s)).collect();
+    // Tweet → reply: the first answer to each crowd tweet. An outbid notice also replies to the
+    // bid it overtook, maybe an hour later; that is news, not the answer, and is not counted.
+    let mut answered: HashSet<u64> = HashSet::new();
     let reply_points: Vec<(f64, f64)> = r
         .posted
         .iter()
+        .filter(|p| !p.text.contains("You were outbid"))
         .filter_map(|p| {
             let s = sent.get(&p.reply_to?)?;
-            Some((
-                (s.at.micros_since(r.days[0].pre_start) as f64) / 86_400e6,
-                p.at_ms as f64 - s.real_ms,
-            ))
+            answered.insert(s.id).then(|| {
+                (
+                    (s.at.micros_since(r.days[0].pre_start) as f64) / 86_400e6,
+                    p.at_ms as f64 - s.real_ms,
+                )
+            })
         })
         .collect();
     let mut reply: Vec<f64> = reply_points.iter().map(|p| p.1).collect();
