@@ -270,6 +270,7 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
     let mut healthy: BTreeSet<String> = BTreeSet::new();
     let mut live: Option<Live> = None;
     let mut last_status = Instant::now() - Duration::from_secs(1);
+    let mut x_reading = false;
     let mut last_sample = Instant::now() - Duration::from_secs(1);
     let mut last_block = Instant::now();
     let mut checked_days = 0u32;
@@ -328,6 +329,10 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
             if let Ok(status) = app.request(&json!({"op": "status"})) {
                 live = live_of(&status);
                 let states = part_states(&status);
+                x_reading = states
+                    .iter()
+                    .filter(|(p, _)| p.starts_with("x."))
+                    .all(|(_, s)| s == "ok");
                 if healthy.is_empty() && started.elapsed() > Duration::from_secs(20) {
                     healthy = states
                         .iter()
@@ -639,9 +644,10 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
             }
         }
         if checked_days >= args.days && later.is_empty() {
-            // The last faults get up to two minutes to recover before the end.
+            // The last faults get up to three minutes to recover before the end, and X must be
+            // read again (after a 429 X makes the client wait), so every tweet is taken in.
             let since = *all_checked.get_or_insert_with(Instant::now);
-            if recovering.is_empty() || since.elapsed() > Duration::from_secs(120) {
+            if (recovering.is_empty() && x_reading) || since.elapsed() > Duration::from_secs(180) {
                 break;
             }
         }
