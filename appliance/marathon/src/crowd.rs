@@ -153,6 +153,23 @@ pub struct Live {
     pub reserve: u128,
 }
 
+impl Live {
+    /// The live auction in the appliance's status answer, if one is live.
+    pub fn from_status(status: &serde_json::Value) -> Option<Live> {
+        let a: store::Auction = serde_json::from_value(status.get("live_auction")?.clone()).ok()?;
+        Some(Live {
+            id: a.id.0,
+            price: a.price.0,
+            has_leader: a.leading_bid.is_some(),
+            leader: a.leader.map(|l| l.0),
+            ends_at: a.ends_at,
+            starts_at: a.starts_at,
+            paused: a.state == store::AuctionState::Paused,
+            reserve: a.rules.reserve.0,
+        })
+    }
+}
+
 /// The least the next bid may offer under the published rules (reserve; then the price plus
 /// the larger of 0.01 ETH and 5 %), as a bidder would work it out.
 pub fn minimum_next(live: &Live) -> u128 {

@@ -327,7 +327,7 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
         if last_status.elapsed() >= Duration::from_millis(50) {
             last_status = Instant::now();
             if let Ok(status) = app.request(&json!({"op": "status"})) {
-                live = live_of(&status);
+                live = Live::from_status(&status);
                 let states = part_states(&status);
                 x_reading = states
                     .iter()
@@ -786,19 +786,4 @@ fn auction_action(what: &Planned, l: &Live) -> (&'static str, Value, String) {
             )
         }
     }
-}
-
-/// The live auction in a status answer.
-fn live_of(status: &Value) -> Option<Live> {
-    let a: store::Auction = serde_json::from_value(status.get("live_auction")?.clone()).ok()?;
-    Some(Live {
-        id: a.id.0,
-        price: a.price.0,
-        has_leader: a.leading_bid.is_some(),
-        leader: a.leader.map(|l| l.0),
-        ends_at: a.ends_at,
-        starts_at: a.starts_at,
-        paused: a.state == AuctionState::Paused,
-        reserve: a.rules.reserve.0,
-    })
 }
